@@ -1,0 +1,26 @@
+# Shared set-up for scripts/run and scripts/test: creates .venv if missing and
+# (re)installs the project when pyproject.toml changed since the last install.
+# Usage: . scripts/_venv.sh [extras]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+extras="${1:-}"
+python="${PYTHON:-python3}"
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Overnight needs Python 3.11 or newer; '$python' is $("$python" --version 2>&1)." >&2
+    echo "Set PYTHON=/path/to/python3.11 and run this again." >&2
+    exit 1
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    echo "Creating $venv"
+    "$python" -m venv "$venv"
+fi
+stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)${extras:+-$extras}"
+if [ ! -e "$stamp" ]; then
+    echo "Installing Overnight${extras:+ with [$extras]} into $venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -e "$root${extras:+[$extras]}"
+    rm -f "$venv"/.installed-*
+    touch "$stamp"
+fi
