@@ -1,5 +1,399 @@
-"""The subcommands of SPEC section 11."""
+"""The command line (SPEC section 11). Exit codes: 0 success, 1 error, 2 usage error,
+3 stopped on a pause that needs the user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+from app.config import load_config
+from app.paths import Home, ensure_home, resolve_home
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_USER = 0, 1, 2, 3
+IDLE_CHECK = 0.2
 
 
-def main(argv: list[str]) -> int:
-    raise SystemExit("not built yet")
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors: keep it, say it clearly
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"overnight: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+                      help="the folder holding this queue (default: $OVERNIGHT_HOME or the platform data folder)")
+    parser = _Parser(
+        prog="overnight",
+        parents=[home],
+        description="Runs PRD files as headless Claude Code sessions, in ordered groups, "
+        "while your subscription has headroom.",
+    )
+    parser.add_argument("--version", action="version", version=f"overnight {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("gui", parents=[home], help="the desktop app (the default)")
+
+    run = sub.add_parser("run", parents=[home], help="the engine without a window")
+    run.add_argument("--until-idle", action="store_true",
+                     help="exit 0 once nothing is pending, running or investigating; exit 3 on a pause "
+                     "that needs you (manual, auth, state)")
+    run.add_argument("--json-logs", action="store_true", help="one JSON object per line on stderr")
+    run.add_argument("--stop-jobs-on-exit", action="store_true",
+                     help="stop running agents on exit (by default they keep running and are adopted next time)")
+
+    status = sub.add_parser("status", parents=[home], help="the queue, from the running engine or from disk")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    add = sub.add_parser("add", parents=[home], help="copy PRD files (or folders of them) into prds/")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--group", type=int, metavar="N", help="the group for files whose name has no NN- prefix")
+
+    pause = sub.add_parser("pause", parents=[home], help="stop starting new runs (running ones go on)")
+    pause.add_argument("--reason", metavar="TEXT", help="shown in the pause banner")
+    sub.add_parser("resume", parents=[home], help="end a pause")
+    sub.add_parser("tick", parents=[home], help="start a batch now, whatever the gate says (clears a pause)")
+    for name, text in (("cancel", "stop a running job, or cancel a pending one"),
+                       ("rerun", "queue a finished job again")):
+        one = sub.add_parser(name, parents=[home], help=text)
+        one.add_argument("slug")
+    sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        home = resolve_home(getattr(args, "home", None))
+    except ValueError as exc:
+        print(f"overnight: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    command = args.command or "gui"
+    handlers: dict[str, Callable[[Home, argparse.Namespace], int]] = {
+        "gui": _gui,
+        "run": _run,
+        "status": _status,
+        "add": _add,
+        "pause": lambda h, a: _send(h, {"cmd": "pause", "reason": a.reason}, "paused"),
+        "resume": lambda h, a: _send(h, {"cmd": "resume"}, "resumed"),
+        "tick": lambda h, a: _send(h, {"cmd": "tick"}, "ticked"),
+        "cancel": lambda h, a: _send(h, {"cmd": "cancel", "slug": a.slug}, f"cancelling {a.slug}"),
+        "rerun": lambda h, a: _send(h, {"cmd": "rerun", "slug": a.slug}, f"{a.slug} queued again"),
+        "doctor": _doctor,
+    }
+    try:
+        return handlers[command](home, args)
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+# ---------------------------------------------------------------- gui
+
+
+def _gui(home: Home, args: argparse.Namespace) -> int:
+    from app.gui.app import run_gui
+
+    return run_gui(home)
+
+
+# ---------------------------------------------------------------- run
+
+
+def _run(home: Home, args: argparse.Namespace) -> int:
+    from app.engine.lock import EngineLocked
+
+    try:
+        return asyncio.run(_run_engine(home, args))
+    except EngineLocked as exc:
+        print(f"overnight: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+async def _run_engine(home: Home, args: argparse.Namespace) -> int:
+    from app.engine.control import ControlServer
+    from app.engine.engine import Engine
+    from app.engine.events import HumanLines, JsonLines
+    from app.engine.lock import EngineLock
+    from app.engine.store import NewerQueueError
+
+    ensure_home(home)
+    with EngineLock(home.lock):
+        engine = Engine(home)
+        engine.subscribe(JsonLines() if args.json_logs else HumanLines())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await engine.start()
+        except NewerQueueError as exc:
+            print(f"overnight: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        server = ControlServer(home.socket, engine.handle)
+        await server.start()
+        code = EXIT_OK
+        try:
+            if args.until_idle:
+                code = await _until_idle(engine, stop)
+            else:
+                await stop.wait()
+        finally:
+            await server.close()
+            await engine.stop(stop_jobs=args.stop_jobs_on_exit)
+        return code
+
+
+async def _until_idle(engine: Any, stop: asyncio.Event) -> int:
+    """Waits through pauses that end by themselves; stops on one that needs the user once
+    nothing runs any more."""
+    while not stop.is_set():
+        if engine.is_idle():
+            return EXIT_OK
+        why = engine.needs_user()
+        if why is not None and not engine.has_live_runs():
+            print(f"overnight: stopped: {why}", file=sys.stderr)
+            return EXIT_NEEDS_USER
+        try:
+            await asyncio.wait_for(stop.wait(), IDLE_CHECK)
+        except TimeoutError:
+            pass
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- status
+
+
+def _status(home: Home, args: argparse.Namespace) -> int:
+    from app.engine.control import EngineNotRunning, request_sync
+
+    try:
+        answer = request_sync(home.socket, {"cmd": "status"})
+    except EngineNotRunning:
+        answer = _status_from_disk(home)
+        if answer is None:
+            return EXIT_ERROR
+    if not answer.get("ok", True):
+        print(f"overnight: {answer.get('error')}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        keys = ("engine", "paused", "usage", "jobs")
+        print(json.dumps({key: answer.get(key) for key in keys}, indent=2))
+    else:
+        print(_render_status(answer))
+    return EXIT_OK
+
+
+def _status_from_disk(home: Home) -> dict[str, Any] | None:
+    from app.core.queue import QueueFileError, job_to_json, pause_to_json, state_from_json
+    from app.engine.engine import usage_to_json
+
+    if not home.queue.exists():
+        return {"engine": None, "paused": None, "usage": usage_to_json_empty(), "jobs": []}
+    try:
+        state = state_from_json(json.loads(home.queue.read_bytes()))
+    except (OSError, ValueError, QueueFileError) as exc:
+        print(f"overnight: {home.queue} cannot be read: {exc}", file=sys.stderr)
+        return None
+    return {
+        "engine": None,
+        "paused": pause_to_json(state.paused),
+        "usage": {**usage_to_json(state.usage), "stale": True},
+        "jobs": [job_to_json(job) for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))],
+    }
+
+
+def usage_to_json_empty() -> dict[str, Any]:
+    from app.core.gate import UNKNOWN
+    from app.engine.engine import usage_to_json
+
+    return {**usage_to_json(UNKNOWN), "stale": True}
+
+
+def _render_status(answer: dict[str, Any]) -> str:
+    lines = []
+    engine = answer.get("engine")
+    lines.append(f"Engine: running, pid {engine['pid']} since {engine['startedAt']}" if engine
+                 else "Engine: not running (read from queue.json)")
+    paused = answer.get("paused")
+    if paused:
+        until = f" until {paused['resumeAt']}" if paused.get("resumeAt") else ""
+        lines.append(f"Queue: paused ({paused['reason']}){until} — {paused['message']}")
+    elif answer.get("gate"):
+        gate = answer["gate"]
+        state = "open" if gate["open"] else f"closed: {gate['reason']}"
+        lines.append(f"Queue: {answer['running']}/{answer['cap']} running, {answer['firePolicy']}, gate {state}")
+    usage = answer.get("usage") or {}
+    lines.append(
+        f"Usage: five-hour {_percent(usage.get('fiveHour'))}, seven-day {_percent(usage.get('sevenDay'))}"
+        + (" (stale)" if usage.get("stale") else "")
+    )
+    for problem in answer.get("configProblems") or []:
+        lines.append(f"Config: {problem}")
+    jobs = answer.get("jobs") or []
+    if not jobs:
+        lines.append("No PRDs in prds/ yet.")
+        return "\n".join(lines)
+    width = max(len(job["slug"]) for job in jobs)
+    lines.append("")
+    lines.append(f"{'GROUP':>5}  {'STATUS':<10} {'SLUG':<{width}}  REASON")
+    for job in jobs:
+        reason = job.get("waiting") or job.get("reason") or ""
+        lines.append(f"{job['group']:>5}  {job['status']:<10} {job['slug']:<{width}}  {reason}")
+    return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0f}%"
+
+
+# ---------------------------------------------------------------- commands to the engine
+
+
+def _send(home: Home, payload: dict[str, Any], done: str) -> int:
+    from app.engine.control import EngineNotRunning, request_sync
+
+    try:
+        answer = request_sync(home.socket, payload)
+    except EngineNotRunning:
+        print(f"overnight: no engine is running for {home.root}; start one with `overnight` or "
+              "`overnight run`", file=sys.stderr)
+        return EXIT_ERROR
+    if not answer.get("ok"):
+        print(f"overnight: {answer.get('error')}", file=sys.stderr)
+        return EXIT_ERROR
+    print(done)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- add
+
+
+def _add(home: Home, args: argparse.Namespace) -> int:
+    from app.engine.intake import Added, add_prds
+
+    ensure_home(home)
+    config = load_config(home.config).config
+    code = EXIT_OK
+    for result in add_prds(home, config, args.files, args.group):
+        if isinstance(result, Added):
+            print(f"added {result.source} → prds/{result.target.name} (group {result.group})")
+        else:
+            print(f"refused {result.reason}", file=sys.stderr)
+            code = EXIT_ERROR
+    return code
+
+
+# ---------------------------------------------------------------- doctor
+
+
+def _doctor(home: Home, args: argparse.Namespace) -> int:
+    checks = [
+        _check_config(home),
+        _check_agent(home),
+        *_check_credentials_and_meter(home),
+        _check_home(home),
+        _check_tray(),
+    ]
+    for ok, line in checks:
+        print(f"{'ok  ' if ok else 'FIX '} {line}")
+    return EXIT_OK if all(ok for ok, _ in checks) else EXIT_ERROR
+
+
+def _check_config(home: Home) -> tuple[bool, str]:
+    if not home.config.exists():
+        return True, f"config: {home.config} does not exist yet; the defaults apply (it is created on first start)"
+    loaded = load_config(home.config)
+    return (loaded.ok, f"config: {home.config} is valid" if loaded.ok else loaded.summary())
+
+
+def _check_agent(home: Home) -> tuple[bool, str]:
+    command = load_config(home.config).config.agent.command if home.config.exists() else "claude"
+    path = shutil.which(command)
+    if path is None:
+        return False, (f"agent: {command!r} is not on PATH — install Claude Code "
+                       "(npm install -g @anthropic-ai/claude-code) or set agent.command in config.yaml")
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"agent: {path} does not run ({exc})"
+    version = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+    return out.returncode == 0, f"agent: {path} ({version})"
+
+
+def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:
+    from app.engine.usage import Credentials, CredentialsProblem, UsageMeter, meter_url, read_credentials
+
+    credentials = read_credentials()
+    if credentials is None:
+        return [(False, "credentials: none found (~/.claude/.credentials.json) — run `claude` and sign in; "
+                        "without them the usage meter is unknown (usage.when_unknown decides)")]
+    if isinstance(credentials, CredentialsProblem):
+        return [(False, f"credentials: {credentials.one_line()}")]
+    assert isinstance(credentials, Credentials)
+    lines: list[tuple[bool, str]] = []
+    expired = credentials.expires_at is not None and credentials.expires_at < dt.datetime.now(dt.UTC)
+    lines.append((not expired, f"credentials: {credentials.source}"
+                  + (" — the token has expired; run `claude` once to refresh it" if expired else "")))
+    config = load_config(home.config).config if home.config.exists() else None
+    url = meter_url(config.usage.url if config else "https://api.anthropic.com/api/oauth/usage")
+
+    async def poll() -> Any:
+        meter = UsageMeter(url=url, user_agent="claude-code/doctor")
+        try:
+            return await meter.poll(dt.datetime.now(dt.UTC))
+        finally:
+            await meter.aclose()
+
+    result = asyncio.run(poll())
+    if result.kind == "ok" and result.usage is not None:
+        lines.append((True, f"usage meter: five-hour {_percent(result.usage.five_hour.utilization)}, "
+                            f"seven-day {_percent(result.usage.seven_day.utilization)}"))
+    else:
+        lines.append((False, f"usage meter: {result.kind}: {result.message}"))
+    return lines
+
+
+def _check_home(home: Home) -> tuple[bool, str]:
+    if not home.root.exists():
+        return True, f"home: {home.root} does not exist yet; it is created on first start"
+    loose = []
+    for folder in (home.root, *home.folders):
+        if folder.exists() and stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            loose.append(f"{folder} (chmod 700)")
+    for file in (home.config, home.queue, home.queue_backup, home.history):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            loose.append(f"{file} (chmod 600)")
+    if loose:
+        return False, "home: readable by others: " + ", ".join(loose)
+    return True, f"home: {home.root} (private)"
+
+
+def _check_tray() -> tuple[bool, str]:
+    probe = (
+        "from PySide6.QtWidgets import QApplication, QSystemTrayIcon\n"
+        "app = QApplication([])\n"
+        "print('yes' if QSystemTrayIcon.isSystemTrayAvailable() else 'no')\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30,
+                             env={**os.environ}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"tray: could not start Qt ({exc})"
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return False, f"tray: Qt cannot open a display here ({last}) — the desktop app needs a graphical session"
+    if out.stdout.strip() == "yes":
+        return True, "tray: a system tray is available"
+    return False, "tray: no system tray here — the app still works from its window"

@@ -1,0 +1,509 @@
+"""config.yaml (SPEC section 10): the settings as frozen dataclasses, their validation, load and save.
+
+A bad value is a `ConfigError` carrying its dotted key, the value and what is allowed. An invalid file
+is never overwritten: `load_config` keeps the previous good settings (or the defaults) and says so.
+
+The commented default file is `resources/config.default.yaml` beside the `app` package. It is found from
+a source checkout and from the editable install; a frozen build must ship `resources/` next to `app/`.
+It is also the template `save_config` fills in, so the comments live in one place.
+"""
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Literal, TypeGuard
+from urllib.parse import urlsplit
+
+import yaml
+
+from app.paths import open_private, write_private_atomically
+
+CONFIG_FILE_NAME = "config.yaml"
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "resources" / "config.default.yaml"
+MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
+CONCURRENCY_RANGE = (1, 32)
+FIRE_POLICIES = ("when-available", "on-reset", "manual")
+WHEN_UNKNOWN = ("fire", "hold")
+
+FirePolicy = Literal["when-available", "on-reset", "manual"]
+WhenUnknown = Literal["fire", "hold"]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    command: str = "claude"
+    model: str = "sonnet"
+    extra_args: tuple[str, ...] = ()
+    env_remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InvestigationConfig:
+    enabled: bool = True
+    model: str = "opus"
+    max_concurrent: int = 1
+    max_duration: float = 1800
+
+
+@dataclass(frozen=True)
+class UsageConfig:
+    url: str = "https://api.anthropic.com/api/oauth/usage"
+    poll_seconds: float = 120
+    resume_margin: float = 60
+    when_unknown: WhenUnknown = "fire"
+
+
+@dataclass(frozen=True)
+class WatchdogConfig:
+    post_result_grace: float = 90
+    kill_after: float = 30
+    idle: float = 1200
+    max_duration: float = 14400
+
+
+@dataclass(frozen=True)
+class Config:
+    default_cwd: str | None = None
+    concurrency_cap: int = 4
+    fire_policy: FirePolicy = "when-available"
+    utilization_threshold: float = 90
+    weekly_threshold: float = 98
+    offset_minutes: int = 15
+    keep_finished_days: int = 7
+    retry_interrupted: int = 1
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    investigation: InvestigationConfig = field(default_factory=InvestigationConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+
+    def resolved_default_cwd(self) -> str:
+        """The folder a PRD without `cwd` runs in: absolute, `~` expanded (None is the user's home)."""
+        return os.path.abspath(os.path.expanduser(self.default_cwd or "~"))
+
+
+Problem = Literal["bad_value", "unknown_key", "duplicate_key", "unreadable"]
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    """One problem in config.yaml. `key` is dotted ("watchdog.idle"); "" is the file as a whole."""
+
+    key: str
+    value: object
+    allowed: str
+    line: int | None = None
+    problem: Problem = "bad_value"
+    suggestion: str | None = None
+
+    def message(self) -> str:
+        return f"{CONFIG_FILE_NAME}: {self.describe()}"
+
+    def describe(self) -> str:
+        """The message without the file name."""
+        where = f" (line {self.line})" if self.line is not None else ""
+        return self._problem_and_fix() + where
+
+    def _problem_and_fix(self) -> str:
+        subject = self.key or "the file"
+        if self.problem == "unreadable":
+            return f"{self.value}; allowed: {self.allowed}"
+        if self.problem == "duplicate_key":
+            return f"{subject} is set more than once; allowed: {self.allowed}"
+        if self.problem == "unknown_key" and self.suggestion:
+            return f"{subject} is not a setting; did you mean {self.suggestion}?"
+        if self.problem == "unknown_key":
+            return f"{subject} is not a setting; allowed: {self.allowed}"
+        return f"{subject} is {_show(self.value)}; allowed: {self.allowed}"
+
+
+@dataclass(frozen=True)
+class ConfigLoad:
+    """The settings in force after reading config.yaml, and why."""
+
+    config: Config
+    errors: list[ConfigError]
+    source: Literal["file", "previous", "default"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """One line per problem under a headline; empty when the file was read without problems."""
+        if self.ok:
+            return ""
+        count = f"{len(self.errors)} problem{'s' if len(self.errors) > 1 else ''}"
+        kept = "keeping the previous settings" if self.source == "previous" else "using the default settings"
+        details = "".join(f"\n  {error.describe()}" for error in self.errors)
+        return f"{CONFIG_FILE_NAME} has {count}; {kept}:{details}"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    allowed: str
+    accepts: Callable[[object], bool]
+    convert: Callable[[object], object] = lambda value: value
+
+
+@dataclass(frozen=True)
+class _Section:
+    build: type
+    rules: dict[str, _Rule]
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    # A bool is an int to Python, never a number to a config file's reader.
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _integer(low: int, high: int | None = None, unit: str = "an integer") -> _Rule:
+    def accepts(value: object) -> bool:
+        return _is_int(value) and value >= low and (high is None or value <= high)
+
+    return _Rule(f"{unit} from {low} to {high}" if high is not None else f"{unit} >= {low}", accepts)
+
+
+def _seconds_at_least(minimum: int) -> _Rule:
+    return _Rule(f"a number of seconds >= {minimum}", lambda v: _is_number(v) and v >= minimum)
+
+
+def _seconds_above_zero() -> _Rule:
+    return _Rule("a number of seconds > 0", lambda v: _is_number(v) and v > 0)
+
+
+def _percent() -> _Rule:
+    return _Rule("a percentage from 0 to 100", lambda v: _is_number(v) and 0 <= v <= 100)
+
+
+def _one_of(choices: tuple[str, ...]) -> _Rule:
+    return _Rule(f"one of {', '.join(choices)}", lambda v: isinstance(v, str) and v in choices)
+
+
+def _text(allowed: str) -> _Rule:
+    return _Rule(allowed, lambda v: isinstance(v, str) and v.strip() != "" and "\0" not in v)
+
+
+def _string_list(allowed: str, accepts_item: Callable[[str], bool]) -> _Rule:
+    def accepts(value: object) -> bool:
+        return isinstance(value, list | tuple) and all(isinstance(i, str) and accepts_item(i) for i in value)
+
+    return _Rule(allowed, accepts, convert=tuple)
+
+
+def _is_cwd(value: object) -> bool:
+    return value is None or (
+        isinstance(value, str) and "\0" not in value and (value.startswith("~") or os.path.isabs(value))
+    )
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str) or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+_SCHEMA: dict[str, _Rule | _Section] = {
+    "default_cwd": _Rule("~ (your home folder), or a folder path starting with / or ~", _is_cwd),
+    "concurrency_cap": _integer(*CONCURRENCY_RANGE),
+    "fire_policy": _one_of(FIRE_POLICIES),
+    "utilization_threshold": _percent(),
+    "weekly_threshold": _percent(),
+    "offset_minutes": _integer(0, unit="a whole number of minutes"),
+    "keep_finished_days": _integer(0, unit="a whole number of days"),
+    "retry_interrupted": _integer(0),
+    "agent": _Section(AgentConfig, {
+        "command": _text("a program name on PATH or an absolute path, not empty"),
+        "model": _text("a model alias or name, e.g. sonnet"),
+        "extra_args": _string_list('a list of strings, e.g. [--max-turns, "200"]', lambda arg: "\0" not in arg),
+        "env_remove": _string_list(
+            "a list of environment variable names, e.g. [ANTHROPIC_API_KEY]",
+            lambda name: name != "" and "=" not in name and "\0" not in name,
+        ),
+    }),
+    "investigation": _Section(InvestigationConfig, {
+        "enabled": _Rule("true or false", lambda v: isinstance(v, bool)),
+        "model": _text("a model alias or name, e.g. opus"),
+        "max_concurrent": _integer(1),
+        "max_duration": _seconds_above_zero(),
+    }),
+    "usage": _Section(UsageConfig, {
+        "url": _Rule("an http:// or https:// URL", _is_http_url),
+        "poll_seconds": _seconds_at_least(60),
+        "resume_margin": _seconds_at_least(0),
+        "when_unknown": _one_of(WHEN_UNKNOWN),
+    }),
+    "watchdog": _Section(WatchdogConfig, {
+        name: _seconds_above_zero() for name in ("post_result_grace", "kill_after", "idle", "max_duration")
+    }),
+}
+
+ALL_KEYS: tuple[str, ...] = tuple(
+    f"{name}.{key}" if isinstance(entry, _Section) else name
+    for name, entry in _SCHEMA.items()
+    for key in (entry.rules if isinstance(entry, _Section) else (name,))
+)
+
+
+def config_to_mapping(config: Config) -> dict[str, object]:
+    """The settings as plain YAML-ready values (nested dicts, lists), in config.yaml order."""
+    return _as_mapping(config)
+
+
+def _as_mapping(settings: object) -> dict[str, object]:
+    return {item.name: _plain(getattr(settings, item.name)) for item in fields(settings)}  # type: ignore[arg-type]
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value):
+        return _as_mapping(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def config_from_mapping(mapping: object) -> tuple[Config | None, list[ConfigError]]:
+    """Validate edited settings (missing keys take their defaults): a Config, or every error found."""
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, Mapping):
+        return None, [ConfigError("", mapping, "settings as key: value lines, e.g. concurrency_cap: 4")]
+    errors: list[ConfigError] = []
+    values = _read(mapping, _SCHEMA, "", errors)
+    return (None, errors) if errors else (Config(**values), [])
+
+
+def _read(mapping: Mapping, schema: Mapping[str, _Rule | _Section], prefix: str, errors: list[ConfigError]) -> dict:
+    values: dict[str, object] = {}
+    for key, raw in mapping.items():
+        name = str(key)
+        dotted = prefix + name
+        entry = schema.get(name) if isinstance(key, str) else None
+        if entry is None:
+            errors.append(_unknown_key(dotted, raw, schema, prefix))
+        elif isinstance(entry, _Section):
+            section = _read_section(dotted, raw, entry, errors)
+            if section is not None:
+                values[name] = section
+        elif entry.accepts(raw):
+            values[name] = entry.convert(raw)
+        else:
+            errors.append(ConfigError(dotted, raw, entry.allowed))
+    return values
+
+
+def _read_section(dotted: str, raw: object, section: _Section, errors: list[ConfigError]) -> object | None:
+    if raw is None:  # a heading whose keys are all commented out
+        return section.build()
+    if not isinstance(raw, Mapping):
+        errors.append(ConfigError(dotted, raw, f"a section with {', '.join(section.rules)}"))
+        return None
+    return section.build(**_read(raw, section.rules, dotted + ".", errors))
+
+
+def _unknown_key(dotted: str, raw: object, schema: Mapping[str, object], prefix: str) -> ConfigError:
+    suggestion = _suggest(dotted, dotted.removeprefix(prefix), list(schema), prefix)
+    return ConfigError(dotted, raw, ", ".join(schema), problem="unknown_key", suggestion=suggestion)
+
+
+def _suggest(dotted: str, name: str, siblings: list[str], prefix: str) -> str | None:
+    """The setting a typo or a misplaced key most likely meant: a sibling, then the same name elsewhere."""
+    if dotted in ALL_KEYS:  # written flat as "agent.model: x"
+        section, key = dotted.split(".", 1)
+        return f"{section}: with {key}: indented below it"
+    near = difflib.get_close_matches(name, siblings, n=1)
+    if near:
+        return prefix + near[0]
+    same_name = [key for key in ALL_KEYS if key.rsplit(".", 1)[-1] == name]
+    near = same_name or difflib.get_close_matches(dotted, ALL_KEYS, n=1)
+    return near[0] if near else None
+
+
+def parse_config(text: str) -> tuple[Config | None, list[ConfigError]]:
+    """Read config.yaml's text: a Config, or every problem found (with its line). Empty text = defaults."""
+    # The pure-Python loader: libyaml's (CSafeLoader) crashes the process on deeply nested input.
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as error:
+        return None, [_yaml_error(error)]
+    except RecursionError:
+        too_deep = "the YAML is nested too deeply"
+        return None, [ConfigError("", too_deep, "valid YAML, e.g. key: value", problem="unreadable")]
+    finally:
+        loader.dispose()
+    lines, duplicates = _key_lines(node)
+    config, errors = config_from_mapping(data)
+    located = [replace(error, line=lines.get(error.key)) for error in errors]
+    problems = sorted(located + duplicates, key=lambda error: error.line or 0)
+    return (None, problems) if problems else (config, [])
+
+
+def _yaml_error(error: yaml.YAMLError) -> ConfigError:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return ConfigError("", f"the YAML is broken: {problem}", "valid YAML, e.g. key: value", problem="unreadable")
+    broken = f"the YAML is broken: {problem} at column {mark.column + 1}"
+    return ConfigError("", broken, "valid YAML, e.g. key: value", mark.line + 1, "unreadable")
+
+
+def _key_lines(root: yaml.Node | None) -> tuple[dict[str, int], list[ConfigError]]:
+    """The line of each dotted key, and the keys set more than once (YAML would keep the last silently)."""
+    lines: dict[str, int] = {}
+    duplicates: list[ConfigError] = []
+
+    def walk(node: yaml.Node | None, prefix: str) -> None:
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key_node, value_node in node.value:
+            dotted = prefix + str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if dotted in lines:
+                duplicates.append(ConfigError(dotted, None, "each setting once", line, "duplicate_key"))
+            lines[dotted] = line
+            if not prefix:
+                walk(value_node, dotted + ".")
+
+    walk(root, "")
+    return lines, duplicates
+
+
+_KEY_LINE = re.compile(r"(?P<indent> *)(?P<key>[a-z_]+):")
+
+
+def render_config(config: Config) -> str:
+    """config.yaml's text for `config`: the default file's comments with these values filled in."""
+    values = _flatten(config_to_mapping(config))
+    section = ""
+    rendered = []
+    for line in default_config_text().splitlines(keepends=True):
+        match = _KEY_LINE.match(line)
+        if match is None:
+            rendered.append(line)
+            continue
+        indent, key = match["indent"], match["key"]
+        section = section if indent else key
+        dotted = f"{section}.{key}" if indent else key
+        rendered.append(f"{indent}{key}: {_yaml_value(values[dotted])}\n" if dotted in values else line)
+    return "".join(rendered)
+
+
+def _flatten(mapping: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _yaml_value(value: object) -> str:
+    """One YAML line for a value; ~ for None, as in the default file."""
+    if value is None:
+        return "~"
+    plain = _dump(value)
+    # Double quotes escape line breaks (also \x85 and \u2028), so the value stays on its key's line.
+    return plain if plain.splitlines() == [plain] else _dump(value, default_style='"')
+
+
+def _dump(value: object, **options: object) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=math.inf, **options)
+    return text.removesuffix("\n...\n").removesuffix("\n")
+
+
+def default_config_text() -> str:
+    return DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def load_config(path: Path, previous: Config | None = None) -> ConfigLoad:
+    """Read config.yaml; create it from the default file when missing. Never rewrites a file it read."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        return _create_default(path, previous)
+    except (OSError, UnicodeDecodeError) as error:
+        return _fallback([_unreadable(error, "read")], previous)
+    config, errors = parse_config(text)
+    return ConfigLoad(config, [], "file") if config is not None else _fallback(errors, previous)
+
+
+def _create_default(path: Path, previous: Config | None) -> ConfigLoad:
+    try:
+        with open_private(path, "x", encoding="utf-8") as file:
+            file.write(default_config_text())
+    except FileExistsError:  # created by someone else since we looked: read theirs
+        return load_config(path, previous)
+    except OSError as error:
+        return _fallback([_unreadable(error, "created")], previous)
+    return ConfigLoad(Config(), [], "file")
+
+
+def _unreadable(error: OSError | UnicodeDecodeError, action: str) -> ConfigError:
+    if isinstance(error, UnicodeDecodeError):
+        reason = f"the file is not UTF-8 text (byte {error.start + 1} is not valid)"
+    else:
+        reason = f"the file cannot be {action}: {error.strerror or error}"
+    return ConfigError("", reason, "a UTF-8 text file Overnight can read and write", problem="unreadable")
+
+
+def _fallback(errors: list[ConfigError], previous: Config | None) -> ConfigLoad:
+    if previous is None:
+        return ConfigLoad(Config(), errors, "default")
+    return ConfigLoad(previous, errors, "previous")
+
+
+def save_config(path: Path, config: Config) -> None:
+    """Write config.yaml atomically (0600) with the default file's comments; refuses an invalid config."""
+    _, errors = config_from_mapping(config_to_mapping(config))
+    if errors:
+        raise ValueError("; ".join(error.message() for error in errors))
+    write_private_atomically(path, render_config(config).encode("utf-8"))
+
+
+def effective_concurrency_cap(config: Config, environ: Mapping[str, str] = os.environ) -> int:
+    """OVERNIGHT_MAX_CONCURRENCY, clamped to 1-32, overrides concurrency_cap; a non-integer is ignored."""
+    override = _env_integer(environ)
+    return config.concurrency_cap if override is None else _clamp_concurrency(override)
+
+
+def concurrency_env_problem(environ: Mapping[str, str] = os.environ) -> str | None:
+    """What is wrong with OVERNIGHT_MAX_CONCURRENCY (ignored or clamped), or None."""
+    raw = environ.get(MAX_CONCURRENCY_ENV, "").strip()
+    override = _env_integer(environ)
+    if raw and override is None:
+        fallback = f"concurrency_cap from {CONFIG_FILE_NAME} applies"
+        return f"{MAX_CONCURRENCY_ENV} is {raw!r}, not an integer: ignored, {fallback}"
+    if override is not None and override != _clamp_concurrency(override):
+        low, high = CONCURRENCY_RANGE
+        return f"{MAX_CONCURRENCY_ENV} is {override}: clamped to {_clamp_concurrency(override)} (allowed: {low}-{high})"
+    return None
+
+
+def _env_integer(environ: Mapping[str, str]) -> int | None:
+    raw = environ.get(MAX_CONCURRENCY_ENV, "").strip()
+    return int(raw) if re.fullmatch(r"[+-]?[0-9]+", raw) else None
+
+
+def _clamp_concurrency(value: int) -> int:
+    low, high = CONCURRENCY_RANGE
+    return min(max(value, low), high)
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."

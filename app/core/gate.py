@@ -1,0 +1,168 @@
+"""Whether new runs may start now (SPEC section 6): fire policy, usage, pauses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from app.core.queue import PAUSE_STRENGTH, OnReset, Pause, PauseReason
+from app.core.usage import Usage, Window
+
+FirePolicy = Literal["when-available", "on-reset", "manual"]
+
+
+@dataclass(frozen=True, slots=True)
+class GatePolicy:
+    fire_policy: FirePolicy = "when-available"
+    utilization_threshold: float = 90
+    weekly_threshold: float = 98
+    offset_minutes: float = 15
+    when_unknown: Literal["fire", "hold"] = "fire"
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    kind: Literal["paused", "manual", "usage", "unknown", "on_reset"]
+    reason: str
+    until: dt.datetime | None = None
+
+
+Decision = Open | Closed
+
+
+def decide(
+    policy: GatePolicy,
+    usage: Usage,
+    paused: Pause | None,
+    on_reset: OnReset,
+    now: dt.datetime,
+    *,
+    force: bool = False,
+) -> Decision:
+    """Force tick is the user's override: it opens the gate whatever closed it."""
+    if force:
+        return Open()
+    if paused is not None:
+        return Closed("paused", paused.message, paused.resume_at)
+    if policy.fire_policy == "manual":
+        return Closed("manual", "fire policy is manual: only Force tick starts runs")
+    if not usage.known:
+        if policy.when_unknown == "hold":
+            return Closed("unknown", "usage is unknown and usage.when_unknown is hold")
+    else:
+        closed = _over_threshold(policy, usage, now)
+        if closed is not None:
+            return closed
+    if policy.fire_policy == "on-reset" and not on_reset.active:
+        if on_reset.target is None or now < on_reset.target:
+            when = f" at {on_reset.target:%H:%M} UTC" if on_reset.target else ""
+            return Closed("on_reset", f"fire policy on-reset: waiting to start{when}", on_reset.target)
+    return Open()
+
+
+def _over_threshold(policy: GatePolicy, usage: Usage, now: dt.datetime) -> Closed | None:
+    five = usage.five_hour.effective(now)
+    if five is not None and five >= policy.utilization_threshold:
+        return Closed(
+            "usage",
+            f"five-hour usage {five:.0f}% ≥ {policy.utilization_threshold:g}%",
+            usage.five_hour.resets_at,
+        )
+    week = usage.seven_day.effective(now)
+    if week is not None and week >= policy.weekly_threshold:
+        return Closed(
+            "usage",
+            f"seven-day usage {week:.0f}% ≥ {policy.weekly_threshold:g}%",
+            usage.seven_day.resets_at,
+        )
+    return None
+
+
+def advance_on_reset(
+    on_reset: OnReset, policy: GatePolicy, usage: Usage, has_work: bool, now: dt.datetime
+) -> OnReset:
+    """on-reset fires once, offset_minutes after the next five-hour reset, then behaves as
+    when-available until the queue is empty; an empty queue re-arms it."""
+    if policy.fire_policy != "on-reset" or not has_work:
+        return OnReset()
+    if on_reset.active:
+        return on_reset
+    target = on_reset.target
+    if target is None:
+        resets_at = usage.five_hour.resets_at
+        # No five-hour window open (or unknown): the next window starts with the first run.
+        target = resets_at + dt.timedelta(minutes=policy.offset_minutes) if resets_at else now
+    return OnReset(target=target, active=now >= target)
+
+
+# ---------------------------------------------------------------- pauses
+
+
+def pause_with(current: Pause | None, new: Pause) -> Pause:
+    """A weaker pause never replaces a stronger one (a usage limit does not undo a manual
+    pause); two usage limits keep the later resume time."""
+    if current is None:
+        return new
+    if current.reason is PauseReason.RATE_LIMIT and new.reason is PauseReason.RATE_LIMIT:
+        if current.resume_at and new.resume_at and current.resume_at >= new.resume_at:
+            return current
+        return replace(new, since=current.since)
+    if PAUSE_STRENGTH[new.reason] >= PAUSE_STRENGTH[current.reason]:
+        return new
+    return current
+
+
+def rate_limit_pause(
+    resets_at: dt.datetime | None, limit_type: str | None, margin_seconds: float, now: dt.datetime
+) -> Pause:
+    kind = {"five_hour": "five-hour", "seven_day": "seven-day"}.get(limit_type or "", limit_type or "usage")
+    if resets_at is None:
+        # The CLI said "limit" but not when it resets: hold until the meter shows headroom.
+        return Pause(
+            PauseReason.RATE_LIMIT,
+            now,
+            None,
+            f"{kind} limit reached; the reset time is unknown — waiting for the usage meter",
+        )
+    resume_at = resets_at + dt.timedelta(seconds=margin_seconds)
+    return Pause(
+        PauseReason.RATE_LIMIT,
+        now,
+        resume_at,
+        f"{kind} limit reached; resets {resets_at:%Y-%m-%d %H:%M} UTC, resuming at {resume_at:%H:%M:%S} UTC",
+    )
+
+
+def manual_pause(reason_text: str | None, now: dt.datetime) -> Pause:
+    return Pause(PauseReason.MANUAL, now, None, reason_text or "paused by the user")
+
+
+def resume_due(paused: Pause | None, now: dt.datetime) -> bool:
+    return paused is not None and paused.resume_at is not None and now >= paused.resume_at
+
+
+def after_good_poll(paused: Pause | None, usage: Usage, policy: GatePolicy, now: dt.datetime) -> Pause | None:
+    """A good poll ends an auth or network pause, and a usage-limit pause whose reset time
+    was unknown once the meter shows headroom again."""
+    if paused is None:
+        return None
+    if paused.reason in (PauseReason.AUTH, PauseReason.NETWORK):
+        return None
+    if paused.reason is PauseReason.RATE_LIMIT and paused.resume_at is None:
+        if _over_threshold(replace(policy, utilization_threshold=100, weekly_threshold=100), usage, now) is None:
+            return None
+    return paused
+
+
+def with_rejection(usage: Usage, limit_type: str | None, resets_at: dt.datetime | None) -> Usage:
+    """An agent's `rate_limit_event` rejected is the freshest reading there is: that window is full."""
+    full = Window(100.0, resets_at)
+    if limit_type == "seven_day":
+        return replace(usage, seven_day=full)
+    return replace(usage, five_hour=full)

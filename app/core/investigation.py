@@ -1,0 +1,103 @@
+"""Investigations (SPEC section 8): when one starts, what it is told, what it writes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from app.core.queue import Job
+from app.core.stream import StreamReader, render_text
+
+FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
+TRANSCRIPT_TAIL_CHARS = 16 * 1024
+_MAX_SLUG = 128
+
+
+def is_fix_plan(slug: str) -> bool:
+    return FIX_PLAN_PATTERN.match(slug) is not None
+
+
+def fix_plan_slug(slug: str, group: int) -> str:
+    """`07-add-login` in group 7 → `07-fix-add-login`; the fix plan runs in the same group."""
+    prefix = f"{group:02d}-fix-"
+    base = re.sub(r"^\d+-", "", slug)
+    return prefix + base[: _MAX_SLUG - len(prefix)]
+
+
+def should_investigate(jobs: Mapping[str, Job], job: Job, *, spawn_error: bool, enabled: bool) -> bool:
+    """Failed jobs get one investigation, unless the failure was Overnight's own (a missing
+    binary or cwd: an agent cannot fix that), the job is itself a fix plan (no recursion),
+    or a fix plan for it exists already."""
+    return (
+        enabled
+        and not spawn_error
+        and not is_fix_plan(job.slug)
+        and job.fix_plan_slug is None
+        and fix_plan_slug(job.slug, job.group) not in jobs
+    )
+
+
+def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:
+    """The end of a run's stream-JSON as readable text. `log_tail` may start mid-line."""
+    start = log_tail.find(b"\n") + 1 if not log_tail.startswith(b"{") else 0
+    reader = StreamReader()
+    events = reader.feed(log_tail[start:]) + reader.finish()
+    text = render_text(events)
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def investigation_prompt(
+    *,
+    job: Job,
+    reason: str,
+    body: str,
+    transcript: str,
+    log_path: str,
+    fix_path: str,
+) -> str:
+    return f"""You are investigating a job that failed in Overnight, a queue that runs task \
+descriptions (PRDs) as headless Claude Code sessions. Your only task is to write ONE new \
+PRD, a fix plan, that another agent will run next with no other context. Do not attempt \
+the fix yourself and do not change any other file.
+
+# The failed job
+- Slug: {job.slug}
+- Title: {job.title}
+- Working directory: {job.cwd}
+- Why it failed: {reason}
+- Full transcript (stream-JSON, one event per line): {log_path}
+
+# The PRD it was running
+<prd>
+{body.strip()}
+</prd>
+
+# The end of its transcript
+<transcript>
+{transcript.strip() or "(the run wrote nothing)"}
+</transcript>
+
+# What to do
+1. Read the full transcript at {log_path} if the end above is not enough, and read the \
+project files in {job.cwd} you need to understand the failure.
+2. Find the root cause.
+3. Write exactly one file, at this absolute path:
+
+    {fix_path}
+
+   It must start with this frontmatter (fill in the title and your estimate):
+
+    ---
+    title: "Fix: <what the fix does, in a few words>"
+    cwd: {job.cwd}
+    parallelGroup: {job.group}
+    estimateMinutes: <minutes>
+    ---
+
+   and its body must be self-contained, for an agent that has seen nothing of this:
+   - Root cause: what went wrong and why, with the evidence.
+   - Steps: the concrete changes, naming files, functions and commands.
+   - Verification: the commands to run and what they must show.
+   - Acceptance: when the original task ({job.slug}) counts as done.
+4. When the file is written, stop.
+"""

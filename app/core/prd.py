@@ -1,0 +1,299 @@
+"""One PRD file's bytes and name → a `Prd` value or a `PrdError` (SPEC section 3).
+
+Only what can be decided from the file alone lives here; `dependsOn` naming no PRD
+and dependency cycles need the whole folder and are checked in `reconcile`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+MAX_PRD_BYTES = 1024 * 1024
+DEFAULT_GROUP = 99
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
+KNOWN_KEYS = ("title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn")
+
+_IGNORED_SUFFIXES = ("~", ".swp", ".tmp", ".part", ".crdownload")
+_GROUP_PREFIX = re.compile(r"^(\d+)-")
+_YAML = YAMLHandler()
+
+
+@dataclass(frozen=True, slots=True)
+class PrdError:
+    """What is wrong with a PRD, where, and how to fix it."""
+
+    path: str
+    line: int | None
+    problem: str
+    fix: str
+    kind: str = "file"  # "file" (the file itself) or "dependency" (its place among the others)
+
+    def one_line(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.problem} — {self.fix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Prd:
+    slug: str
+    title: str
+    cwd: str
+    group: int
+    estimate_minutes: float | None
+    model: str
+    depends_on: tuple[str, ...]
+    extra: Mapping[str, Any]
+    body: str
+    content_hash: str
+    frontmatter_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+
+
+def is_ignored(name: str) -> bool:
+    """Editor droppings, partial downloads and anything not ending in .md are not PRDs."""
+    return name.startswith(".") or name.endswith(_IGNORED_SUFFIXES) or not name.endswith(".md")
+
+
+def slug_of(name: str) -> str:
+    return name[:-3] if name.endswith(".md") else name
+
+
+def group_from_name(name: str) -> int:
+    match = _GROUP_PREFIX.match(name)
+    return int(match.group(1)) if match else DEFAULT_GROUP
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_prd(
+    name: str,
+    data: bytes,
+    *,
+    path: str,
+    default_cwd: str,
+    default_model: str,
+    is_dir: Callable[[str], bool] = os.path.isdir,
+) -> Prd | PrdError:
+    """Validate one PRD. `data` may be cut at MAX_PRD_BYTES + 1: more is never needed."""
+    slug = slug_of(name)
+
+    def error(problem: str, fix: str, line: int | None = None) -> PrdError:
+        return PrdError(path=path, line=line, problem=problem, fix=fix)
+
+    if not NAME_PATTERN.match(name):
+        return error(
+            f"the file name {name!r} is not a valid PRD name",
+            f"rename it to {suggest_name(name)!r} (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 128 characters before .md)",
+        )
+    if len(data) > MAX_PRD_BYTES:
+        return error(
+            "the file is larger than 1 MiB",
+            "move long material into files in the project and refer to them from the PRD",
+        )
+    if b"\x00" in data:
+        return error(
+            "the file contains a NUL byte (it looks binary)",
+            "save it as plain UTF-8 text",
+            line=data.count(b"\n", 0, data.index(b"\x00")) + 1,
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return error(
+            f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "re-save it with UTF-8 encoding",
+            line=data.count(b"\n", 0, exc.start) + 1,
+        )
+    text = text.replace("\r\n", "\n")
+
+    parsed = _split_frontmatter(text, error)
+    if isinstance(parsed, PrdError):
+        return parsed
+    meta, body, key_lines = parsed
+    if not body.strip():
+        return error("the body is empty", "write the task for the agent below the frontmatter")
+
+    fields = _read_fields(slug, name, meta, key_lines, default_cwd, default_model, is_dir, error)
+    if isinstance(fields, PrdError):
+        return fields
+    extra = {key: _json_safe(value) for key, value in meta.items() if key not in KNOWN_KEYS}
+    return Prd(
+        slug=slug,
+        body=body,
+        extra=extra,
+        content_hash=content_hash(data),
+        frontmatter_lines=key_lines,
+        **fields,
+    )
+
+
+def suggest_name(name: str) -> str:
+    stem = slug_of(name)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "prd"
+    return f"{stem[:128]}.md"
+
+
+def _split_frontmatter(
+    text: str, error: Callable[..., PrdError]
+) -> tuple[dict[str, Any], str, dict[str, int]] | PrdError:
+    if not _YAML.detect(text):
+        return {}, text, {}
+    try:
+        fm, body = _YAML.split(text)
+    except ValueError:
+        return error(
+            "the frontmatter starts with '---' on line 1 but never ends",
+            "add a line with just '---' after the last frontmatter key",
+            line=1,
+        )
+    try:
+        meta = _YAML.load(fm)
+    except yaml.YAMLError as exc:
+        return _yaml_error(exc, error)
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        return error(
+            f"the frontmatter is a {type(meta).__name__}, not a set of 'key: value' lines",
+            "write the frontmatter as lines like 'title: Add login'",
+            line=2,
+        )
+    # The frontmatter text begins with the rest of line 1, the opening "---".
+    key_lines = {}
+    for index, line in enumerate(fm.split("\n")):
+        key = line.split(":", 1)[0].strip()
+        if ":" in line and not line[:1].isspace() and key not in key_lines:
+            key_lines[key] = index + 1
+    return {str(k): v for k, v in meta.items()}, body, key_lines
+
+
+def _yaml_error(exc: yaml.YAMLError, error: Callable[..., PrdError]) -> PrdError:
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    fix = "fix the YAML between the '---' lines"
+    if "mapping values are not allowed" in problem:
+        fix = 'put quotes around a value that contains ": ", e.g. title: "Fix: login"'
+    return error(f"the frontmatter is not valid YAML ({problem})", fix, line=line)
+
+
+def _read_fields(
+    slug: str,
+    name: str,
+    meta: dict[str, Any],
+    key_lines: dict[str, int],
+    default_cwd: str,
+    default_model: str,
+    is_dir: Callable[[str], bool],
+    error: Callable[..., PrdError],
+) -> dict[str, Any] | PrdError:
+    def bad(key: str, problem: str, fix: str) -> PrdError:
+        return error(problem, fix, line=key_lines.get(key))
+
+    title = meta.get("title", slug)
+    if isinstance(title, (int, float)) and not isinstance(title, bool):
+        title = str(title)
+    if not isinstance(title, str) or not title.strip():
+        return bad("title", f"title is {_show(title)}", 'write a short text, e.g. title: "Add login"')
+
+    group = meta.get("parallelGroup", group_from_name(name))
+    if not _is_int(group) or group < 0:
+        return bad(
+            "parallelGroup",
+            f"parallelGroup is {_show(group)}",
+            "use a whole number 0 or more, e.g. parallelGroup: 2",
+        )
+
+    estimate = meta.get("estimateMinutes")
+    if estimate is not None and (not _is_number(estimate) or estimate < 0):
+        return bad(
+            "estimateMinutes",
+            f"estimateMinutes is {_show(estimate)}",
+            "use a number of minutes, e.g. estimateMinutes: 30",
+        )
+
+    model = meta.get("model", default_model)
+    if not isinstance(model, str) or not model.strip():
+        return bad("model", f"model is {_show(model)}", "use a model name, e.g. model: sonnet")
+
+    depends_on = meta.get("dependsOn", [])
+    if isinstance(depends_on, str):
+        depends_on = [depends_on]
+    if not isinstance(depends_on, list) or not all(isinstance(d, str) and d for d in depends_on):
+        return bad(
+            "dependsOn",
+            f"dependsOn is {_show(depends_on)}",
+            "use a list of PRD slugs, e.g. dependsOn: [01-schema, 02-api]",
+        )
+    depends_on = tuple(dict.fromkeys(slug_of(d.strip()) for d in depends_on))
+    if slug in depends_on:
+        return bad("dependsOn", f"{slug} depends on itself", f"remove {slug} from dependsOn")
+
+    raw_cwd = meta.get("cwd", default_cwd)
+    if not isinstance(raw_cwd, str) or not raw_cwd.strip():
+        return bad("cwd", f"cwd is {_show(raw_cwd)}", "use a folder path, e.g. cwd: ~/code/app")
+    cwd = os.path.abspath(os.path.expanduser(raw_cwd.strip()))
+    if not is_dir(cwd):
+        return bad(
+            "cwd",
+            f"cwd {cwd} does not exist or is not a folder",
+            "create the folder or point cwd at an existing project folder",
+        )
+
+    return {
+        "title": title.strip(),
+        "cwd": cwd,
+        "group": group,
+        "estimate_minutes": float(estimate) if estimate is not None else None,
+        "model": model.strip(),
+        "depends_on": depends_on,
+    }
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_safe(value: Any) -> Any:
+    """Unknown frontmatter keys are kept in queue.json, so YAML dates and the like become text."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def body_of(data: bytes) -> str:
+    """The agent's prompt: the PRD without its frontmatter. Used on files already validated;
+    bytes that are no longer valid UTF-8 are replaced rather than refused."""
+    text = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+    if not _YAML.detect(text):
+        return text
+    try:
+        return _YAML.split(text)[1]
+    except ValueError:
+        return text

@@ -1,0 +1,251 @@
+"""The folder → the queue (SPEC section 4), one changed file at a time.
+
+`reconcile` takes the files that changed (their bytes, or None when gone) and returns
+the new state plus what happened. A changed file costs one parse; the whole queue is
+only walked when a file appears or disappears, or a dependency problem may have been
+solved, because only then can other rows' `dependsOn` change meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from app.core import queue as q
+from app.core.investigation import FIX_PLAN_PATTERN
+from app.core.prd import PrdError, content_hash, is_ignored, parse_prd, slug_of
+from app.core.queue import InvestigationStatus, Job, QueueState, Status
+
+CHANGED_DURING_RUN = "PRD changed during run"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    name: str
+    data: bytes | None  # None: the file is gone
+
+
+@dataclass(frozen=True, slots=True)
+class PrdDefaults:
+    prds_dir: str
+    default_cwd: str
+    default_model: str
+    is_dir: Callable[[str], bool] = os.path.isdir
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something that happened, for the log, the GUI and notifications."""
+
+    event: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    level: str = "info"
+
+
+def reconcile(
+    state: QueueState, changes: Iterable[FileChange], defaults: PrdDefaults, now: dt.datetime
+) -> tuple[QueueState, list[Note]]:
+    jobs = dict(state.jobs)
+    notes: list[Note] = []
+    touched: set[str] = set()
+    graph_changed = False
+    for change in changes:
+        if is_ignored(change.name):
+            continue
+        slug = slug_of(change.name)
+        before = jobs.get(slug)
+        _apply(jobs, change, defaults, now, notes)
+        after = jobs.get(slug)
+        if after is before:
+            continue
+        touched.add(slug)
+        # Other rows' dependsOn only change meaning when a row comes or goes, or a
+        # row's own dependsOn or validity changes.
+        graph_changed |= (
+            before is None
+            or after is None
+            or before.depends_on != after.depends_on
+            or (before.status is Status.INVALID) != (after.status is Status.INVALID)
+        )
+    if not touched:
+        return state, notes
+    _check_dependencies(jobs, touched, graph_changed, now, notes)
+    for slug in touched:
+        if slug in jobs and FIX_PLAN_PATTERN.match(slug):
+            link_fix_plan(jobs, slug)
+    return replace(state, jobs=jobs), notes
+
+
+def _apply(
+    jobs: dict[str, Job], change: FileChange, defaults: PrdDefaults, now: dt.datetime, notes: list[Note]
+) -> None:
+    slug = slug_of(change.name)
+    job = jobs.get(slug)
+    if change.data is None:
+        if job is not None:
+            _file_gone(jobs, job, now, notes)
+        return
+    data_hash = content_hash(change.data)
+    if job is not None and job.content_hash == data_hash and not job.file_gone:
+        if job.status is not Status.INVALID or job.error is None or job.error.kind != "file":
+            return  # unchanged; an invalid file is re-read anyway: its cwd may exist now
+    parsed = parse_prd(
+        change.name,
+        change.data,
+        path=os.path.join(defaults.prds_dir, change.name),
+        default_cwd=defaults.default_cwd,
+        default_model=defaults.default_model,
+        is_dir=defaults.is_dir,
+    )
+    if job is None:
+        job = q.new_job(parsed, change.name, now, data_hash)
+        jobs[slug] = job
+        if job.status is Status.INVALID:
+            notes.append(Note("prd.invalid", {"slug": slug, "reason": job.reason}, "warning"))
+        else:
+            notes.append(Note("prd.added", {"slug": slug}))
+        return
+    if job.file_gone:
+        job = replace(job, file_gone=False)
+    jobs[slug] = _changed(job, parsed, data_hash, now, notes)
+
+
+def _changed(job: Job, parsed: Any, data_hash: str, now: dt.datetime, notes: list[Note]) -> Job:
+    slug = job.slug
+    if isinstance(parsed, PrdError):
+        if job.status in (Status.PENDING, Status.INVALID, Status.FAILED):
+            if job.error == parsed:
+                return job
+            notes.append(Note("prd.invalid", {"slug": slug, "reason": parsed.one_line()}, "warning"))
+            return q.make_invalid(replace(job, content_hash=data_hash), parsed, now)
+        # Running or finished: the status stays; the problem is shown until the file is fixed.
+        flag = f"{CHANGED_DURING_RUN}; " if job.status is Status.RUNNING else ""
+        notes.append(Note("prd.invalid", {"slug": slug, "reason": parsed.one_line()}, "warning"))
+        return replace(job, content_hash=data_hash, reason=f"{flag}now invalid: {parsed.one_line()}")
+
+    refreshed = q.refresh(job, parsed, now)
+    notes.append(Note("prd.changed", {"slug": slug, "status": job.status.value}))
+    if job.status is Status.INVALID:
+        return q.make_pending(refreshed, "PRD fixed", now)
+    if job.status is Status.FAILED:
+        notes.append(Note("job.requeued", {"slug": slug, "reason": "PRD changed after it failed"}))
+        return q.make_pending(refreshed, "PRD changed after it failed", now)
+    if job.status is Status.RUNNING:
+        return replace(refreshed, reason=CHANGED_DURING_RUN)
+    return refreshed
+
+
+def _file_gone(jobs: dict[str, Job], job: Job, now: dt.datetime, notes: list[Note]) -> None:
+    if job.is_busy:
+        # The run goes on; its row leaves when it ends.
+        jobs[job.slug] = replace(job, file_gone=True, updated_at=now)
+        notes.append(Note("prd.removed_during_run", {"slug": job.slug}))
+        return
+    del jobs[job.slug]
+    notes.append(Note("prd.removed", {"slug": job.slug, "status": job.status.value}))
+
+
+# ---------------------------------------------------------------- dependsOn
+
+
+def _check_dependencies(
+    jobs: dict[str, Job], touched: set[str], graph_changed: bool, now: dt.datetime, notes: list[Note]
+) -> None:
+    to_check = {slug for slug in touched if slug in jobs}
+    if graph_changed:
+        for job in jobs.values():
+            if _dependency_invalid(job) or (job.depends_on and not touched.isdisjoint(job.depends_on)):
+                to_check.add(job.slug)
+    for slug in sorted(to_check):
+        job = jobs[slug]
+        if job.status is not Status.PENDING and not _dependency_invalid(job):
+            continue
+        problem = _dependency_problem(jobs, job)
+        if problem is None:
+            if _dependency_invalid(job):
+                jobs[slug] = q.make_pending(job, "dependsOn resolved", now)
+                notes.append(Note("prd.added", {"slug": slug}))
+            continue
+        error = PrdError(
+            path=job.error.path if job.error else f"{slug}.md",
+            line=job.error.line if job.error else None,
+            problem=problem[0],
+            fix=problem[1],
+            kind="dependency",
+        )
+        if job.error != error:
+            jobs[slug] = q.make_invalid(job, error, now)
+            notes.append(Note("prd.invalid", {"slug": slug, "reason": error.one_line()}, "warning"))
+
+
+def _dependency_invalid(job: Job) -> bool:
+    return job.status is Status.INVALID and job.error is not None and job.error.kind == "dependency"
+
+
+def _dependency_problem(jobs: Mapping[str, Job], job: Job) -> tuple[str, str] | None:
+    missing = [dep for dep in job.depends_on if dep not in jobs]
+    if missing:
+        names = ", ".join(missing)
+        return (
+            f"dependsOn names {names}, which is not a PRD in prds/",
+            f"add {missing[0]}.md to prds/ or remove it from dependsOn",
+        )
+    cycle = find_cycle(jobs, job.slug)
+    if cycle:
+        return (
+            "dependsOn makes a cycle: " + " → ".join(cycle),
+            "remove one of these dependencies so the jobs can run in some order",
+        )
+    return None
+
+
+def find_cycle(jobs: Mapping[str, Job], start: str) -> list[str] | None:
+    """The dependency path from `start` back to itself, if there is one."""
+    path: list[str] = []
+    on_path: set[str] = set()
+    done: set[str] = set()
+
+    def visit(slug: str) -> list[str] | None:
+        if slug in on_path:
+            return path[path.index(slug) :] + [slug] if slug == start else None
+        if slug in done or slug not in jobs:
+            return None
+        path.append(slug)
+        on_path.add(slug)
+        for dep in jobs[slug].depends_on:
+            found = visit(dep)
+            if found:
+                return found
+        path.pop()
+        on_path.discard(slug)
+        done.add(slug)
+        return None
+
+    return visit(start)
+
+
+def dependencies_met(jobs: Mapping[str, Job], job: Job) -> bool:
+    return all(dep in jobs and jobs[dep].status is Status.COMPLETED for dep in job.depends_on)
+
+
+# ---------------------------------------------------------------- fix plans
+
+
+def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> None:
+    """A fix plan that an investigation was asked to write records where it came from."""
+    fix = jobs[fix_slug]
+    for job in jobs.values():
+        inv = job.investigation
+        if job.slug != fix_slug and inv is not None and inv.fix_plan_slug == fix_slug:
+            jobs[job.slug] = replace(
+                job,
+                fix_plan_slug=fix_slug,
+                investigation=replace(inv, status=InvestigationStatus.WROTE_FIX_PLAN)
+                if inv.status is InvestigationStatus.NO_FIX_PLAN
+                else inv,
+            )
+            jobs[fix_slug] = replace(fix, investigation_of=job.slug)
+            return

@@ -1,0 +1,108 @@
+"""The prds/ folder, watched (SPEC section 3).
+
+A file is handed to the engine as soon as it is complete: at once on a close after
+writing or a move into the folder, otherwise once its size and mtime have been stable
+for 300 ms, so a drop reaches the queue in milliseconds and a slow writer is never read
+half-written. Deletions are reported at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+STABLE_FOR = 0.3
+
+
+class _Forward(FileSystemEventHandler):
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[FileSystemEvent], None]) -> None:
+        self._loop = loop
+        self._sink = sink
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._loop.call_soon_threadsafe(self._sink, event)
+
+
+class FolderWatcher:
+    """Reports names in `folder` that are ready to read or gone, on the event loop."""
+
+    def __init__(self, folder: Path, on_ready: Callable[[str], None]) -> None:
+        self._folder = folder
+        self._on_ready = on_ready
+        self._settling: dict[str, tuple[tuple[int, int] | None, asyncio.TimerHandle]] = {}
+        self._observer = Observer()
+
+    def start(self) -> None:
+        handler = _Forward(asyncio.get_running_loop(), self._handle)
+        self._observer.schedule(handler, str(self._folder), recursive=False)
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=5)
+        for _, timer in self._settling.values():
+            timer.cancel()
+        self._settling.clear()
+
+    def _handle(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileMovedEvent):
+            self._path_event(os.fsdecode(event.src_path), complete=True)
+            self._path_event(os.fsdecode(event.dest_path), complete=True)
+        elif isinstance(event, (FileClosedEvent, FileDeletedEvent)):
+            self._path_event(os.fsdecode(event.src_path), complete=True)
+        elif isinstance(event, (FileCreatedEvent, FileModifiedEvent)):
+            self._path_event(os.fsdecode(event.src_path), complete=False)
+
+    def _path_event(self, raw: str, complete: bool) -> None:
+        path = Path(raw)
+        if path.parent != self._folder:
+            return
+        name = path.name
+        if complete or not path.exists():
+            self._ready(name)
+        else:
+            self._settle(name, _signature(path))
+
+    def _settle(self, name: str, seen: tuple[int, int] | None) -> None:
+        previous = self._settling.pop(name, None)
+        if previous is not None:
+            previous[1].cancel()
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(STABLE_FOR, self._check_stable, name)
+        self._settling[name] = (seen, timer)
+
+    def _check_stable(self, name: str) -> None:
+        seen, _ = self._settling.pop(name, (None, None))
+        now = _signature(self._folder / name)
+        if now is None or now == seen:
+            self._on_ready(name)
+        else:
+            self._settle(name, now)
+
+    def _ready(self, name: str) -> None:
+        settling = self._settling.pop(name, None)
+        if settling is not None:
+            settling[1].cancel()
+        self._on_ready(name)
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns

@@ -1,0 +1,215 @@
+"""SPEC section 3: one PRD file → a Prd or a PrdError naming the file, the line and the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from app.core.prd import MAX_PRD_BYTES, Prd, PrdError, is_ignored, parse_prd
+
+
+@pytest.fixture
+def prds(tmp_path: Path) -> Path:
+    folder = tmp_path / "prds"
+    folder.mkdir()
+    return folder
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def parse(path: Path, default_cwd: str | None = None) -> Prd | PrdError:
+    return parse_prd(
+        path.name,
+        path.read_bytes(),
+        path=str(path),
+        default_cwd=default_cwd or str(path.parent),
+        default_model="sonnet",
+    )
+
+
+def error_of(path: Path, **kwargs) -> PrdError:
+    result = parse(path, **kwargs)
+    assert isinstance(result, PrdError), result
+    assert str(path) in result.one_line()
+    assert result.fix
+    return result
+
+
+def test_a_plain_markdown_file_is_a_valid_prd_with_defaults(prds):
+    prd = parse(write(prds, "07-add-login.md", "Add a login page.\n"))
+    assert isinstance(prd, Prd)
+    assert prd.slug == "07-add-login"
+    assert prd.title == "07-add-login"
+    assert prd.group == 7
+    assert prd.model == "sonnet"
+    assert prd.cwd == str(prds)
+    assert prd.depends_on == ()
+    assert prd.body == "Add a login page.\n"
+
+
+def test_frontmatter_keys_are_read_and_tilde_expands_in_cwd(prds, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "code").mkdir()
+    prd = parse(
+        write(
+            prds,
+            "03-api.md",
+            "---\ntitle: Build the API\ncwd: ~/code\nparallelGroup: 5\nestimateMinutes: 30\n"
+            "model: opus\ndependsOn: [01-schema, 02-db.md]\n---\nDo it.\n",
+        )
+    )
+    assert isinstance(prd, Prd)
+    assert (prd.title, prd.cwd, prd.group, prd.estimate_minutes, prd.model) == (
+        "Build the API",
+        str(tmp_path / "code"),
+        5,
+        30.0,
+        "opus",
+    )
+    assert prd.depends_on == ("01-schema", "02-db")
+
+
+def test_a_name_without_a_number_gets_group_99(prds):
+    assert parse(write(prds, "cleanup.md", "Tidy up.")).group == 99
+
+
+def test_parallel_group_0_is_valid_and_overrides_the_name(prds):
+    prd = parse(write(prds, "05-x.md", "---\nparallelGroup: 0\n---\nbody"))
+    assert isinstance(prd, Prd) and prd.group == 0
+
+
+def test_parallel_group_soon_is_invalid_with_its_line(prds):
+    err = error_of(write(prds, "05-x.md", "---\ntitle: X\nparallelGroup: soon\n---\nbody"))
+    assert err.line == 3
+    assert "parallelGroup is 'soon'" in err.problem
+    assert "parallelGroup: 2" in err.fix
+
+
+def test_unknown_frontmatter_keys_are_kept(prds):
+    prd = parse(write(prds, "01-x.md", "---\nowner: ana\ndue: 2026-12-01\ntags: [a, b]\n---\nbody"))
+    assert isinstance(prd, Prd)
+    assert prd.extra == {"owner": "ana", "due": "2026-12-01", "tags": ["a", "b"]}
+
+
+def test_bad_yaml_is_invalid_with_the_file_line(prds):
+    err = error_of(write(prds, "01-x.md", "---\ntitle: ok\nmodel: [opus\n---\nbody"))
+    assert "not valid YAML" in err.problem
+    assert err.line is not None and err.line >= 3
+
+
+def test_an_unquoted_colon_in_a_title_suggests_quoting(prds):
+    err = error_of(write(prds, "01-x.md", "---\ntitle: Fix: the login\n---\nbody"))
+    assert err.line == 2
+    assert "quotes" in err.fix
+
+
+def test_frontmatter_that_never_closes_is_invalid(prds):
+    err = error_of(write(prds, "01-x.md", "---\ntitle: x\nbody without end"))
+    assert "never ends" in err.problem
+
+
+def test_frontmatter_that_is_a_list_is_invalid(prds):
+    err = error_of(write(prds, "01-x.md", "---\n- a\n- b\n---\nbody"))
+    assert "not a set of 'key: value' lines" in err.problem
+
+
+@pytest.mark.parametrize("body", ["", "\n\n", "   \n\t\n"])
+def test_an_empty_or_whitespace_body_is_invalid(prds, body):
+    err = error_of(write(prds, "01-x.md", f"---\ntitle: x\n---\n{body}"))
+    assert err.problem == "the body is empty"
+
+
+def test_exactly_1_mib_is_valid_and_1_mib_plus_1_byte_is_invalid(prds):
+    assert isinstance(parse(write(prds, "01-big.md", b"x" * MAX_PRD_BYTES)), Prd)
+    err = error_of(write(prds, "02-big.md", b"x" * (MAX_PRD_BYTES + 1)))
+    assert "larger than 1 MiB" in err.problem
+
+
+def test_latin_1_bytes_are_invalid_with_the_line(prds):
+    err = error_of(write(prds, "01-x.md", "---\ntitle: x\n---\nCafé crème\n".encode("latin-1")))
+    assert "not UTF-8" in err.problem
+    assert err.line == 4
+    assert "UTF-8" in err.fix
+
+
+def test_a_nul_byte_is_invalid_with_the_line(prds):
+    err = error_of(write(prds, "01-x.md", b"line one\nline\x00two\n"))
+    assert "NUL" in err.problem
+    assert err.line == 2
+
+
+def test_a_utf8_bom_and_crlf_line_ends_are_accepted(prds):
+    prd = parse(write(prds, "01-x.md", "\ufeff---\r\ntitle: Win\r\n---\r\nbody\r\n".encode()))
+    assert isinstance(prd, Prd) and prd.title == "Win"
+
+
+@pytest.mark.parametrize("name", ["my prd.md", "-lead.md", "ümlaut.md", "x" * 129 + ".md"])
+def test_a_bad_name_is_invalid_and_a_valid_name_is_suggested(prds, name):
+    err = error_of(write(prds, name, "body"))
+    assert "not a valid PRD name" in err.problem
+    assert "rename it to" in err.fix
+
+
+def test_a_cwd_missing_on_disk_is_invalid(prds, tmp_path):
+    err = error_of(write(prds, "01-x.md", f"---\ncwd: {tmp_path}/nowhere\n---\nbody"))
+    assert err.line == 2
+    assert "does not exist" in err.problem
+
+
+def test_a_cwd_that_is_a_file_is_invalid(prds, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    err = error_of(write(prds, "01-x.md", f"---\ncwd: {tmp_path}/afile\n---\nbody"))
+    assert "not a folder" in err.problem
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("estimateMinutes", "soon"),
+        ("estimateMinutes", "-5"),
+        ("model", "[a, b]"),
+        ("dependsOn", "{a: 1}"),
+        ("dependsOn", "[1, 2]"),
+        ("title", "true"),
+        ("parallelGroup", "true"),
+        ("parallelGroup", "-1"),
+        ("parallelGroup", "2.5"),
+        ("cwd", "42"),
+    ],
+)
+def test_bad_types_are_invalid_and_name_the_key(prds, key, value):
+    err = error_of(write(prds, "01-x.md", f"---\nowner: ana\n{key}: {value}\n---\nbody"))
+    assert key in err.problem
+    assert err.line == 3
+
+
+def test_depending_on_itself_is_invalid(prds):
+    err = error_of(write(prds, "01-x.md", "---\ndependsOn: [01-x]\n---\nbody"))
+    assert "depends on itself" in err.problem
+
+
+def test_the_content_hash_changes_with_the_bytes(prds):
+    first = parse(write(prds, "01-x.md", "body one"))
+    second = parse(write(prds, "01-x.md", "body two"))
+    assert first.content_hash != second.content_hash
+
+
+@pytest.mark.parametrize(
+    ("name", "ignored"),
+    [
+        (".hidden.md", True),
+        ("notes.md~", True),
+        ("01-x.md.swp", True),
+        ("01-x.md.tmp", True),
+        ("01-x.md.part", True),
+        ("01-x.md.crdownload", True),
+        ("readme.txt", True),
+        ("01-x.md", False),
+        ("my prd.md", False),  # not ignored: listed as invalid so the user sees it
+    ],
+)
+def test_editor_droppings_and_non_markdown_files_are_ignored(name, ignored):
+    assert is_ignored(name) is ignored
