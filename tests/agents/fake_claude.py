@@ -5,14 +5,19 @@ lines shaped exactly like the real CLI 2.1.197 captures in tests/data/, scripted
 
 Verbs, played in order: text "…" | write {"file_path", "content"} | sleep N |
 orphan {"seconds": N} (a `sleep` in its own session, as the real Bash tool starts it) |
-result {"is_error", "subtype", "text"} | ratelimit {"reset_in": N, "type": "five_hour"} |
+result {"is_error", "subtype", "text"} (the process goes on: e.g. `hang` after it) | ratelimit {"reset_in": N, "type": "five_hour"} |
 max_turns | exit N | hang | garbage | stderr "…" | spew {"mb": N, "mb_per_s": R} |
 env NAME (prints an assistant line with that environment variable).
 Without a result or exit the script ends with a successful result.
+
+An investigation prompt (it names an absolute `…/prds/NN-fix-….md` path on a line of its
+own) plays `@investigator` lines instead, the failed PRD's own `@fake` lines being only
+quoted there: `write-fix-plan` (the default), `nothing`, and the verbs above.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,15 +64,36 @@ def result(turns: int, is_error: bool = False, subtype: str = "success", text: s
           "terminal_reason": "completed", "uuid": str(uuid.uuid4()), **extra})
 
 
-def directives(prompt: str) -> list[tuple[str, object]]:
+FIX_PLAN_LINE = re.compile(r"^\s+(/\S+/prds/\d+-fix-\S+\.md)$", re.MULTILINE)
+
+
+def directives(prompt: str, prefix: str) -> list[tuple[str, object]]:
     steps = []
     for line in prompt.splitlines():
         line = line.strip()
-        if not line.startswith("@fake "):
+        if not line.startswith(prefix + " "):
             continue
-        verb, _, arg = line[len("@fake "):].partition(" ")
+        verb, _, arg = line[len(prefix) + 1:].partition(" ")
         steps.append((verb, json.loads(arg) if arg.strip() else None))
     return steps
+
+
+def fix_plan(prompt: str, path: str) -> str:
+    cwd = re.search(r"^\s*cwd: (.+)$", prompt, re.MULTILINE).group(1).strip()
+    group = re.search(r"^\s*parallelGroup: (\d+)$", prompt, re.MULTILINE).group(1)
+    return (f'---\ntitle: "Fix: the failure"\ncwd: {cwd}\nparallelGroup: {group}\nestimateMinutes: 5\n---\n'
+            "Root cause: the task ended without finishing.\n@fake text \"fix applied\"\n")
+
+
+def investigation_steps(prompt: str, path: str) -> list[tuple[str, object]]:
+    steps = directives(prompt, "@investigator") or [("write-fix-plan", None)]
+    played = []
+    for verb, arg in steps:
+        if verb == "write-fix-plan":
+            played.append(("write", {"file_path": path, "content": fix_plan(prompt, path)}))
+        elif verb != "nothing":
+            played.append((verb, arg))
+    return played
 
 
 def main() -> int:
@@ -76,7 +102,10 @@ def main() -> int:
           "mcp_servers": [], "model": MODEL, "permissionMode": "bypassPermissions", "apiKeySource": "none",
           "claude_code_version": "2.1.197", "uuid": str(uuid.uuid4())})
     turns = 1
-    for verb, arg in directives(prompt):
+    exit_code = None
+    fix_path = FIX_PLAN_LINE.search(prompt)
+    steps = investigation_steps(prompt, fix_path.group(1)) if fix_path else directives(prompt, "@fake")
+    for verb, arg in steps:
         if verb == "text":
             assistant([{"type": "text", "text": arg}])
         elif verb == "write":
@@ -94,7 +123,7 @@ def main() -> int:
             turns += 1
         elif verb == "result":
             result(turns, **(arg or {}))
-            return 0 if not (arg or {}).get("is_error") else 1
+            exit_code = 1 if (arg or {}).get("is_error") else 0
         elif verb == "ratelimit":
             resets = int(time.time()) + int(arg.get("reset_in", 60))
             emit({"type": "rate_limit_event", "rate_limit_info": {"status": "rejected", "resetsAt": resets,
@@ -124,8 +153,10 @@ def main() -> int:
             assistant([{"type": "text", "text": f"{arg}={os.environ.get(arg, '')}"}])
         elif verb == "spew":
             spew(float(arg["mb"]), float(arg["mb_per_s"]))
-    result(turns)
-    return 0
+    if exit_code is None:
+        result(turns)
+        exit_code = 0
+    return exit_code
 
 
 def spew(megabytes: float, rate: float) -> None:

@@ -1,0 +1,155 @@
+"""The engine on its own thread, seen from Qt.
+
+The engine's asyncio loop runs on a worker thread, so the GUI thread never waits on disk,
+network or processes. Engine events and state changes cross over as Qt signals (queued to
+the GUI thread); commands go the other way and answer through a callback on the GUI
+thread. State changes are coalesced: at most one `stateChanged` per COALESCE seconds,
+carrying the latest state and every slug that changed since the last one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.config import Config
+from app.core.queue import QueueState
+from app.engine.control import ControlServer
+from app.engine.engine import Engine
+from app.engine.events import EngineEvent
+from app.paths import Home
+
+COALESCE = 0.05
+
+Answer = Callable[[dict[str, Any]], None]
+
+
+class EngineBridge(QObject):
+    stateChanged = Signal(object, list)  # QueueState, changed slugs
+    engineEvent = Signal(object)  # EngineEvent
+    ready = Signal()
+    failed = Signal(str)
+    stopped = Signal()
+    showRequested = Signal()
+    _answered = Signal(object, object)  # callback, answer: delivered on the GUI thread
+
+    def __init__(self, home: Home, environ: Mapping[str, str] | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.home = home
+        self.state = QueueState()
+        self._environ = dict(os.environ if environ is None else environ)
+        self._engine: Engine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_request: asyncio.Event | None = None
+        self._stop_jobs = False
+        self._thread: threading.Thread | None = None
+        self._changed: set[str] = set()
+        self._latest: QueueState | None = None
+        self._flush_scheduled = False
+        self._answered.connect(self._deliver)
+        self.stateChanged.connect(self._remember)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._thread.start()
+
+    def stop(self, stop_jobs: bool) -> None:
+        """Ask the engine to stop; `stopped` is emitted when it has."""
+        self._stop_jobs = stop_jobs
+        if self._loop is None or self._stop_request is None:
+            self.stopped.emit()
+            return
+        self._loop.call_soon_threadsafe(self._stop_request.set)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the engine thread (only at exit, after `stopped`)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def config(self) -> Config:
+        return self._engine.config if self._engine else Config()
+
+    @property
+    def engine(self) -> Engine | None:
+        """For reading immutable values (config, usage); never call its methods from the GUI thread."""
+        return self._engine
+
+    # ------------------------------------------------------------ commands
+
+    def command(self, request: Mapping[str, Any], answer: Answer | None = None) -> None:
+        """Run a control command on the engine's loop; `answer` is called on the GUI thread."""
+        if self._loop is None or self._engine is None:
+            if answer:
+                answer({"ok": False, "error": "the engine is not running"})
+            return
+        future = asyncio.run_coroutine_threadsafe(self._engine.handle(dict(request)), self._loop)
+        if answer is not None:
+            future.add_done_callback(lambda done: self._answered.emit(answer, _result_of(done)))
+
+    @Slot(object, object)
+    def _deliver(self, answer: Answer, result: dict[str, Any]) -> None:
+        answer(result)
+
+    @Slot(object, list)
+    def _remember(self, state: QueueState, _changed: list) -> None:
+        self.state = state
+
+    # ------------------------------------------------------------ the engine thread
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:  # noqa: BLE001 — shown to the user instead of a silent dead thread
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._loop = None
+            self.stopped.emit()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_request = asyncio.Event()
+        engine = Engine(self.home, environ=self._environ)
+        engine.subscribe(self.engineEvent.emit)
+        engine.subscribe_state(self._state_changed)
+        engine.on_show = self.showRequested.emit
+        self._engine = engine
+        await engine.start()
+        server = ControlServer(self.home.socket, engine.handle)
+        await server.start()
+        self._state_changed(engine.state, list(engine.state.jobs))
+        self.ready.emit()
+        try:
+            await self._stop_request.wait()
+        finally:
+            await server.close()
+            await engine.stop(stop_jobs=self._stop_jobs)
+
+    def _state_changed(self, state: QueueState, changed: list[str]) -> None:
+        self._latest = state
+        self._changed.update(changed)
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_later(COALESCE, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        changed, self._changed = sorted(self._changed), set()
+        if self._latest is not None:
+            self.stateChanged.emit(self._latest, changed)
+
+
+def _result_of(future: Any) -> dict[str, Any]:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

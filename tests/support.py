@@ -1,0 +1,64 @@
+"""Shared set-up for tests that run a real engine: a home on tmp_path whose agent is the
+scripted stand-in (tests/agents/fake_claude.py), short watchdogs, and a user HOME with no
+Claude credentials unless a test adds them."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from app.paths import Home, ensure_home
+
+FAKE_AGENT = Path(__file__).parent / "agents" / "fake_claude.py"
+
+
+def make_home(tmp_path: Path, config: Mapping[str, Any] | None = None) -> tuple[Home, dict[str, str], Path]:
+    """(home, environment for the engine, the projects' folder)."""
+    home = Home(tmp_path / "home")
+    ensure_home(home)
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    user = tmp_path / "user"
+    user.mkdir(exist_ok=True)
+    settings: dict[str, Any] = {
+        "default_cwd": str(project),
+        "agent": {"command": str(FAKE_AGENT)},
+        "watchdog": {"post_result_grace": 30, "kill_after": 2, "idle": 60, "max_duration": 300},
+        "usage": {"poll_seconds": 60},
+    }
+    for key, value in (config or {}).items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    home.config.write_text(yaml.safe_dump(settings))
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("CLAUDE", "ANTHROPIC", "OVERNIGHT"))}
+    environ["HOME"] = str(user)
+    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+    return home, environ, project
+
+
+def write_prd(home: Home, name: str, body: str, **frontmatter: Any) -> Path:
+    text = body if not frontmatter else f"---\n{yaml.safe_dump(frontmatter)}---\n{body}"
+    path = home.prds / name
+    temp = home.prds / f".{name}.tmp"
+    temp.write_text(text)
+    temp.rename(path)
+    return path
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
