@@ -219,6 +219,11 @@ class Engine:
 
     # ================================================================ state
 
+    async def flush(self) -> None:
+        """Wait until every state change so far is on disk."""
+        assert self._writer is not None
+        await self._writer.flush()
+
     def _commit(self, state: QueueState) -> None:
         old = self.state
         self.state = state

@@ -1,0 +1,240 @@
+"""The engine with real files, real processes and a real folder watcher (SPEC 4–9)."""
+
+import json
+import os
+import signal
+import stat
+
+import psutil
+
+from app.core.queue import InvestigationStatus, PauseReason, Status
+
+from .harness import Running, run, until
+
+
+@run
+async def test_a_dropped_prd_runs_and_everything_about_the_run_is_on_disk(tmp_path):
+    async with Running(tmp_path) as r:
+        prd = r.prd("01-hello.md", '@fake text "hello"\n@fake write {"file_path": "out.txt", "content": "A"}\n')
+        before = prd.read_bytes()
+        await until(lambda: r.status("01-hello") is Status.COMPLETED)
+        job = r.job("01-hello")
+        assert (r.project / "out.txt").read_text() == "A"
+        run_dir = r.home.run_dir(job.last.run_id)
+        transcript = (run_dir / "01-hello.jsonl").read_text()
+        assert '"text":"hello"' in transcript and '"type":"result"' in transcript
+        meta = json.loads((run_dir / "01-hello.meta.json").read_text())
+        assert meta["outcome"] == "completed" and meta["argv"][1:3] == ["-p", "--output-format"]
+        assert stat.S_IMODE((run_dir / "01-hello.jsonl").stat().st_mode) == 0o600
+        assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
+        assert [h["outcome"] for h in r.history() if h["event"] == "run.finished"] == ["completed"]
+        await r.engine.flush()
+        assert r.saved()["jobs"][0]["status"] == "completed"
+        assert prd.read_bytes() == before
+        assert [e["slug"] for e in r.named("job.started")] == ["01-hello"]
+
+
+@run
+async def test_the_prompt_goes_on_stdin_and_the_environment_carries_the_marker_not_nested_session_markers(tmp_path):
+    async with Running(tmp_path) as r:
+        r.environ["CLAUDECODE"] = "1"
+        r.engine.environ["CLAUDECODE"] = "1"
+        r.prd("01-env.md", "@fake env \"OVERNIGHT_RUN\"\n@fake env \"CLAUDECODE\"\n")
+        await until(lambda: r.status("01-env") is Status.COMPLETED)
+        job = r.job("01-env")
+        transcript = (r.home.run_dir(job.last.run_id) / "01-env.jsonl").read_text()
+        assert f"OVERNIGHT_RUN={job.last.run_id}/01-env" in transcript
+        assert '"text":"CLAUDECODE="' in transcript
+        meta = json.loads((r.home.run_dir(job.last.run_id) / "01-env.meta.json").read_text())
+        assert "@fake" not in " ".join(meta["argv"])
+
+
+@run
+async def test_groups_run_in_order_under_the_cap_at_every_instant(tmp_path):
+    snapshots = []
+    async with Running(tmp_path, {"concurrency_cap": 2}) as r:
+        r.engine.subscribe_state(lambda state, changed: snapshots.append(
+            sorted((j.group, j.slug) for j in state.jobs.values() if j.status is Status.RUNNING)))
+        await r.engine.handle({"cmd": "pause"})
+        for group in (1, 2, 3):
+            for index in range(3):
+                r.prd(f"{group:02d}-job{index}.md", "@fake sleep 0.3\n")
+        await until(lambda: len(r.engine.state.jobs) == 9)
+        await r.engine.handle({"cmd": "resume"})
+        await until(lambda: all(j.status is Status.COMPLETED for j in r.engine.state.jobs.values()), timeout=30)
+    for running in snapshots:
+        assert len(running) <= 2
+        groups = {group for group, _ in running}
+        assert len(groups) <= 1, running
+    starts = [e["slug"] for e in r.named("job.started")]
+    assert [s[:2] for s in starts] == ["01"] * 3 + ["02"] * 3 + ["03"] * 3
+
+
+@run
+async def test_a_lower_group_arriving_late_runs_beside_a_running_higher_group(tmp_path):
+    async with Running(tmp_path, {"concurrency_cap": 3}) as r:
+        r.prd("05-long.md", "@fake sleep 3\n")
+        await until(lambda: r.status("05-long") is Status.RUNNING)
+        r.prd("02-late.md", '@fake text "late"\n')
+        await until(lambda: r.status("02-late") is Status.COMPLETED, timeout=10)
+        assert r.status("05-long") is Status.RUNNING
+
+
+@run
+async def test_a_failed_job_gets_an_investigation_whose_fix_plan_runs_next(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("03-broken.md", "@fake max_turns\n")
+        await until(lambda: r.status("03-fix-broken") is Status.COMPLETED, timeout=20)
+        failed = r.job("03-broken")
+        assert failed.status is Status.FAILED
+        assert "error_max_turns" in failed.reason
+        assert failed.fix_plan_slug == "03-fix-broken"
+        assert failed.investigation.status is InvestigationStatus.WROTE_FIX_PLAN
+        assert r.job("03-fix-broken").investigation_of == "03-broken"
+        assert r.job("03-fix-broken").group == 3
+        log = r.home.run_dir(failed.last.run_id) / "03-broken.investigation.jsonl"
+        assert log.exists() and '"type":"result"' in log.read_text()
+        assert r.named("investigation.finished")[0]["fixPlan"] == "03-fix-broken"
+
+
+@run
+async def test_an_investigation_that_writes_nothing_is_recorded_and_not_retried(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("04-broken.md", "@fake max_turns\n@investigator nothing\n")
+        await until(lambda: r.investigation("04-broken") is InvestigationStatus.NO_FIX_PLAN, timeout=15)
+        assert "without writing the fix plan" in r.job("04-broken").investigation.reason
+        assert len(r.named("investigation.started")) == 1
+        assert r.engine.is_idle()
+
+
+@run
+async def test_an_invalid_prd_is_reported_never_run_and_left_untouched(tmp_path):
+    async with Running(tmp_path) as r:
+        path = r.prd("01-bad.md", "@fake text \"x\"\n", parallelGroup="soon")
+        before = (path.read_bytes(), path.stat().st_mtime_ns)
+        await until(lambda: r.status("01-bad") is Status.INVALID)
+        assert "parallelGroup is 'soon'" in r.job("01-bad").reason
+        assert r.named("prd.invalid")[0]["slug"] == "01-bad"
+        assert r.named("job.started") == []
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+@run
+async def test_a_usage_limit_sends_the_job_back_to_pending_and_pauses_until_the_reset(tmp_path):
+    async with Running(tmp_path, {"usage": {"resume_margin": 0}}) as r:
+        r.prd("01-limited.md", '@fake ratelimit {"reset_in": 2}\n')
+        await until(lambda: r.engine.state.paused is not None)
+        paused = r.engine.state.paused
+        assert paused.reason is PauseReason.RATE_LIMIT and paused.resume_at is not None
+        assert r.status("01-limited") is Status.PENDING
+        assert r.job("01-limited").last.outcome == "rate_limited"
+        assert r.named("queue.paused")[0]["reason"] == "rate_limit"
+        await until(lambda: r.engine.state.paused is None, timeout=10)
+        assert r.named("queue.resumed")
+
+
+@run
+async def test_the_post_result_watchdog_stops_an_agent_that_lingers_and_the_job_completed(tmp_path):
+    async with Running(tmp_path, {"watchdog": {"post_result_grace": 0.5, "kill_after": 1}}) as r:
+        r.prd("01-linger.md", "@fake result\n@fake hang\n")
+        await until(lambda: r.status("01-linger") is Status.COMPLETED, timeout=10)
+        assert "did not exit after its result" in r.job("01-linger").reason
+
+
+@run
+async def test_the_idle_watchdog_fails_a_silent_agent(tmp_path):
+    async with Running(tmp_path, {"watchdog": {"idle": 0.7, "kill_after": 1}}) as r:
+        r.prd("01-silent.md", "@fake hang\n@investigator nothing\n")
+        await until(lambda: r.status("01-silent") is Status.FAILED, timeout=10)
+        assert "idle watchdog" in r.job("01-silent").reason
+
+
+@run
+async def test_an_agents_orphaned_background_process_does_not_survive_the_run(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("01-orphan.md", '@fake orphan {"seconds": 300}\n@fake text "done"\n')
+        await until(lambda: r.status("01-orphan") is Status.COMPLETED)
+        marker = f"{r.job('01-orphan').last.run_id}/01-orphan"
+        await until(lambda: not _marked(marker), timeout=10)
+        assert r.named("run.leftovers_killed")
+
+
+@run
+async def test_cancel_stops_a_running_job_and_its_tree(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("01-long.md", "@fake sleep 60\n")
+        await until(lambda: r.status("01-long") is Status.RUNNING and r.job("01-long").current.pid)
+        pid = r.job("01-long").current.pid
+        assert await r.engine.handle({"cmd": "cancel", "slug": "01-long"}) == {"ok": True}
+        await until(lambda: r.status("01-long") is Status.CANCELLED, timeout=10)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@run
+async def test_a_missing_agent_binary_fails_the_job_with_the_fix_and_no_investigation(tmp_path):
+    async with Running(tmp_path, {"agent": {"command": "no-such-claude"}}) as r:
+        r.prd("01-a.md", "hello\n")
+        await until(lambda: r.status("01-a") is Status.FAILED)
+        assert "not found on PATH" in r.job("01-a").reason
+        assert r.job("01-a").investigation is None
+
+
+@run
+async def test_a_prd_removed_while_running_leaves_the_queue_when_the_run_ends(tmp_path):
+    async with Running(tmp_path) as r:
+        path = r.prd("01-a.md", "@fake sleep 1\n")
+        await until(lambda: r.status("01-a") is Status.RUNNING)
+        path.unlink()
+        await until(lambda: r.job("01-a").file_gone)
+        await until(lambda: r.status("01-a") is None, timeout=10)
+        assert [h["outcome"] for h in r.history() if h["event"] == "run.finished"] == ["completed"]
+
+
+@run
+async def test_an_engine_that_quits_leaves_its_agents_running_and_the_next_one_adopts_them(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    r.prd("01-long.md", "@fake sleep 2\n@fake text \"finished\"\n")
+    await until(lambda: r.status("01-long") is Status.RUNNING and r.job("01-long").current.pid)
+    pid = r.job("01-long").current.pid
+    await r.stop(stop_jobs=False)
+    assert psutil.pid_exists(pid)
+    await r.start()
+    try:
+        assert r.named("job.adopted")[0]["pid"] == pid
+        await until(lambda: r.status("01-long") is Status.COMPLETED, timeout=15)
+        assert [h["slug"] for h in r.history() if h["event"] == "run.finished"] == ["01-long"]
+        assert len(r.named("job.started")) == 1
+    finally:
+        await r.stop(stop_jobs=True)
+
+
+@run
+async def test_a_run_that_died_while_no_engine_watched_is_classified_from_its_log(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    r.prd("01-a.md", "@fake text \"x\"\n@fake sleep 30\n")
+    await until(lambda: r.status("01-a") is Status.RUNNING and r.job("01-a").current.pid)
+    pid = r.job("01-a").current.pid
+    await r.stop(stop_jobs=False)
+    os.killpg(pid, signal.SIGKILL)
+    await until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    await r.start()
+    try:
+        # No result in its log: interrupted, and retried once.
+        await until(lambda: r.status("01-a") in (Status.RUNNING, Status.PENDING))
+        assert r.job("01-a").interrupted_retries == 1
+        assert "interrupted" in r.history()[0]["reason"]
+    finally:
+        await r.stop(stop_jobs=True)
+
+
+def _marked(marker):
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("OVERNIGHT_RUN") == marker and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
