@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -54,7 +54,6 @@ class Prd:
     extra: Mapping[str, Any]
     body: str
     content_hash: str
-    frontmatter_lines: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 def is_ignored(name: str) -> bool:
@@ -120,22 +119,16 @@ def parse_prd(
     parsed = _split_frontmatter(text, error)
     if isinstance(parsed, PrdError):
         return parsed
-    meta, body, key_lines = parsed
+    meta, body, frontmatter = parsed
     if not body.strip():
         return error("the body is empty", "write the task for the agent below the frontmatter")
 
-    fields = _read_fields(slug, name, meta, key_lines, default_cwd, default_model, is_dir, error)
-    if isinstance(fields, PrdError):
-        return fields
+    fields = _read_fields(slug, name, meta, default_cwd, default_model, is_dir)
+    if isinstance(fields, tuple):
+        key, problem, fix = fields
+        return error(problem, fix, line=_key_line(frontmatter, key))
     extra = {key: _json_safe(value) for key, value in meta.items() if key not in KNOWN_KEYS}
-    return Prd(
-        slug=slug,
-        body=body,
-        extra=extra,
-        content_hash=content_hash(data),
-        frontmatter_lines=key_lines,
-        **fields,
-    )
+    return Prd(slug=slug, body=body, extra=extra, content_hash=content_hash(data), **fields)
 
 
 def suggest_name(name: str) -> str:
@@ -144,11 +137,9 @@ def suggest_name(name: str) -> str:
     return f"{stem[:128]}.md"
 
 
-def _split_frontmatter(
-    text: str, error: Callable[..., PrdError]
-) -> tuple[dict[str, Any], str, dict[str, int]] | PrdError:
+def _split_frontmatter(text: str, error: Callable[..., PrdError]) -> tuple[dict[str, Any], str, str] | PrdError:
     if not _YAML.detect(text):
-        return {}, text, {}
+        return {}, text, ""
     try:
         fm, body = _YAML.split(text)
     except ValueError:
@@ -169,13 +160,15 @@ def _split_frontmatter(
             "write the frontmatter as lines like 'title: Add login'",
             line=2,
         )
-    # The frontmatter text begins with the rest of line 1, the opening "---".
-    key_lines = {}
-    for index, line in enumerate(fm.split("\n")):
-        key = line.split(":", 1)[0].strip()
-        if ":" in line and not line[:1].isspace() and key not in key_lines:
-            key_lines[key] = index + 1
-    return {str(k): v for k, v in meta.items()}, body, key_lines
+    return {str(k): v for k, v in meta.items()}, body, fm
+
+
+def _key_line(frontmatter: str, key: str) -> int | None:
+    """The file line of a top-level key; the frontmatter text begins with the rest of line 1."""
+    for index, line in enumerate(frontmatter.split("\n")):
+        if line.split(":", 1)[0].strip() == key and ":" in line and not line[:1].isspace():
+            return index + 1
+    return None
 
 
 def _yaml_error(exc: yaml.YAMLError, error: Callable[..., PrdError]) -> PrdError:
@@ -192,32 +185,24 @@ def _read_fields(
     slug: str,
     name: str,
     meta: dict[str, Any],
-    key_lines: dict[str, int],
     default_cwd: str,
     default_model: str,
     is_dir: Callable[[str], bool],
-    error: Callable[..., PrdError],
-) -> dict[str, Any] | PrdError:
-    def bad(key: str, problem: str, fix: str) -> PrdError:
-        return error(problem, fix, line=key_lines.get(key))
-
+) -> dict[str, Any] | tuple[str, str, str]:
+    """The known keys, or (key, problem, fix) for the first bad one."""
     title = meta.get("title", slug)
     if isinstance(title, (int, float)) and not isinstance(title, bool):
         title = str(title)
     if not isinstance(title, str) or not title.strip():
-        return bad("title", f"title is {_show(title)}", 'write a short text, e.g. title: "Add login"')
+        return "title", f"title is {_show(title)}", 'write a short text, e.g. title: "Add login"'
 
     group = meta.get("parallelGroup", group_from_name(name))
     if not _is_int(group) or group < 0:
-        return bad(
-            "parallelGroup",
-            f"parallelGroup is {_show(group)}",
-            "use a whole number 0 or more, e.g. parallelGroup: 2",
-        )
+        return "parallelGroup", f"parallelGroup is {_show(group)}", "use a whole number 0 or more, e.g. parallelGroup: 2"
 
     estimate = meta.get("estimateMinutes")
     if estimate is not None and (not _is_number(estimate) or estimate < 0):
-        return bad(
+        return (
             "estimateMinutes",
             f"estimateMinutes is {_show(estimate)}",
             "use a number of minutes, e.g. estimateMinutes: 30",
@@ -225,27 +210,27 @@ def _read_fields(
 
     model = meta.get("model", default_model)
     if not isinstance(model, str) or not model.strip():
-        return bad("model", f"model is {_show(model)}", "use a model name, e.g. model: sonnet")
+        return "model", f"model is {_show(model)}", "use a model name, e.g. model: sonnet"
 
-    depends_on = meta.get("dependsOn", [])
+    depends_on = meta.get("dependsOn", ())
     if isinstance(depends_on, str):
         depends_on = [depends_on]
-    if not isinstance(depends_on, list) or not all(isinstance(d, str) and d for d in depends_on):
-        return bad(
+    if not isinstance(depends_on, (list, tuple)) or not all(isinstance(d, str) and d for d in depends_on):
+        return (
             "dependsOn",
             f"dependsOn is {_show(depends_on)}",
             "use a list of PRD slugs, e.g. dependsOn: [01-schema, 02-api]",
         )
     depends_on = tuple(dict.fromkeys(slug_of(d.strip()) for d in depends_on))
     if slug in depends_on:
-        return bad("dependsOn", f"{slug} depends on itself", f"remove {slug} from dependsOn")
+        return "dependsOn", f"{slug} depends on itself", f"remove {slug} from dependsOn"
 
     raw_cwd = meta.get("cwd", default_cwd)
     if not isinstance(raw_cwd, str) or not raw_cwd.strip():
-        return bad("cwd", f"cwd is {_show(raw_cwd)}", "use a folder path, e.g. cwd: ~/code/app")
-    cwd = os.path.abspath(os.path.expanduser(raw_cwd.strip()))
+        return "cwd", f"cwd is {_show(raw_cwd)}", "use a folder path, e.g. cwd: ~/code/app"
+    cwd = raw_cwd if raw_cwd is default_cwd else os.path.abspath(os.path.expanduser(raw_cwd.strip()))
     if not is_dir(cwd):
-        return bad(
+        return (
             "cwd",
             f"cwd {cwd} does not exist or is not a folder",
             "create the folder or point cwd at an existing project folder",

@@ -186,6 +186,8 @@ def _dependency_invalid(job: Job) -> bool:
 
 
 def _dependency_problem(jobs: Mapping[str, Job], job: Job) -> tuple[str, str] | None:
+    if not job.depends_on:
+        return None
     missing = [dep for dep in job.depends_on if dep not in jobs]
     if missing:
         names = ", ".join(missing)

@@ -1,0 +1,90 @@
+"""Icons drawn from resources/icons: the app icon, and the tray icon for a state with a count badge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+TRAY_SIZES = (16, 22, 24, 32, 48, 64)
+APP_SIZES = (16, 24, 32, 48, 64, 128, 256)
+BADGE_FILL = QColor("#1d2636")
+BADGE_RING = QColor("#ffffff")
+
+
+class TrayState(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class TrayLook:
+    """What the tray icon shows: the queue's state and how many agents run."""
+
+    state: TrayState
+    running: int = 0
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    for size in APP_SIZES:
+        icon.addPixmap(render_svg("overnight.svg", size))
+    return icon
+
+
+def tray_icon(look: TrayLook) -> QIcon:
+    icon = QIcon()
+    for size in TRAY_SIZES:
+        pixmap = render_svg(f"tray-{look.state}.svg", size)
+        if look.running > 0:
+            paint_badge(pixmap, badge_text(look.running))
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def badge_text(count: int) -> str:
+    return str(count) if count < 10 else "9+"
+
+
+def render_svg(name: str, size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    renderer = QSvgRenderer(QByteArray(_svg_bytes(name)))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    return pixmap
+
+
+def paint_badge(pixmap: QPixmap, text: str) -> None:
+    """A dark disc with a white ring and number in the bottom-right corner, readable on any panel."""
+    size = pixmap.width()
+    diameter = size * (0.56 if len(text) == 1 else 0.66)
+    disc = QRectF(size - diameter, size - diameter, diameter, diameter)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    ring = max(1.0, size / 24)
+    painter.setPen(QPen(BADGE_RING, ring))
+    painter.setBrush(BADGE_FILL)
+    painter.drawEllipse(disc.adjusted(ring / 2, ring / 2, -ring / 2, -ring / 2))
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(max(7, round(diameter * (0.68 if len(text) == 1 else 0.52))))
+    painter.setFont(font)
+    painter.setPen(BADGE_RING)
+    painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+
+
+@cache
+def _svg_bytes(name: str) -> bytes:
+    return (ICONS / name).read_bytes()

@@ -1,0 +1,179 @@
+"""Following a transcript file without blocking the GUI thread.
+
+A worker thread reads the file from where it left off, in chunks, through
+`StreamReader(transcript=True)`, and turns events into rows; the GUI thread collects
+the rows at most ten times a second and appends them to a `TranscriptModel`. A big file
+is read from its last TAIL_BYTES only, and at most the model's cap of rows is kept, so a
+50 MB transcript costs what a small one does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+from typing import BinaryIO
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.core.stream import StreamReader
+from app.gui.models import TranscriptModel, TranscriptRow, transcript_rows
+
+CHUNK_BYTES = 1 << 20
+TAIL_BYTES = 8 << 20
+POLL_SECONDS = 0.2
+FLUSH_MS = 100
+
+
+class _Tail:
+    """One transcript file read on a worker thread; its rows wait in a bounded buffer for the GUI."""
+
+    def __init__(self, path: Path, live: bool, max_rows: int) -> None:
+        self.path = path
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        if not live:
+            self._finished.set()
+        self._lock = threading.Lock()
+        self._pending: deque[TranscriptRow] = deque(maxlen=max_rows)
+        self._earlier_hidden = False
+        self._note = ""
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name=f"transcript {path.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def mark_finished(self) -> None:
+        """The writer has exited: read what is left, then end."""
+        self._finished.set()
+
+    def take(self) -> tuple[list[TranscriptRow], bool, str, bool]:
+        """(new rows, whether earlier rows were left out, a note for the user, whether reading ended)."""
+        with self._lock:
+            rows = list(self._pending)
+            self._pending.clear()
+            return rows, self._earlier_hidden, self._note, self._done
+
+    # ------------------------------------------------------------ the worker thread
+
+    def _run(self) -> None:
+        reader = StreamReader(transcript=True)
+        file: BinaryIO | None = None
+        try:
+            while not self._stop.is_set():
+                finished = self._finished.is_set()
+                if file is None:
+                    file = self._open()
+                    if file is None:
+                        self._set_note("no transcript was written" if finished else "waiting for the agent's output…")
+                        if finished:
+                            return
+                        self._stop.wait(POLL_SECONDS)
+                        continue
+                    self._set_note("")
+                chunk = file.read(CHUNK_BYTES)
+                if chunk:
+                    self._push(transcript_rows(reader.feed(chunk)))
+                elif finished:
+                    self._push(transcript_rows(reader.finish()))
+                    return
+                else:
+                    self._stop.wait(POLL_SECONDS)
+        except OSError as exc:
+            self._set_note(f"the transcript cannot be read: {exc.strerror or exc}")
+        finally:
+            if file is not None:
+                file.close()
+            with self._lock:
+                self._done = True
+
+    def _open(self) -> BinaryIO | None:
+        try:
+            file = open(self.path, "rb")  # noqa: SIM115 — kept open while following
+        except FileNotFoundError:
+            return None
+        size = file.seek(0, 2)
+        if size > TAIL_BYTES:
+            file.seek(size - TAIL_BYTES)
+            file.readline()  # the rest of a line cut in two
+            with self._lock:
+                self._earlier_hidden = True
+        else:
+            file.seek(0)
+        return file
+
+    def _push(self, rows: list[TranscriptRow]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            if len(self._pending) + len(rows) > (self._pending.maxlen or 0):
+                self._earlier_hidden = True
+            self._pending.extend(rows)
+
+    def _set_note(self, note: str) -> None:
+        with self._lock:
+            self._note = note
+
+
+class TranscriptFollower(QObject):
+    """Keeps `model` showing one transcript file; following another stops the first."""
+
+    noteChanged = Signal(str)
+
+    def __init__(self, model: TranscriptModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._tail: _Tail | None = None
+        self._note = ""
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_MS)
+        self._timer.timeout.connect(self._flush)
+
+    @property
+    def path(self) -> Path | None:
+        return self._tail.path if self._tail is not None else None
+
+    @property
+    def note(self) -> str:
+        return self._note
+
+    def follow(self, path: Path | None, live: bool) -> None:
+        """Show `path`; while `live` the file is still being written and is followed as it grows."""
+        if path is not None and self._tail is not None and path == self._tail.path:
+            if not live:
+                self._tail.mark_finished()
+            return
+        self.stop()
+        self.model.clear()
+        self._set_note("")
+        if path is None:
+            return
+        self._tail = _Tail(path, live, self.model.max_rows)
+        self._tail.start()
+        self._timer.start()
+
+    def stop(self) -> None:
+        if self._tail is not None:
+            self._tail.stop()
+            self._tail = None
+        self._timer.stop()
+
+    def _flush(self) -> None:
+        if self._tail is None:
+            return
+        rows, earlier_hidden, note, done = self._tail.take()
+        if earlier_hidden:
+            self.model.set_earlier_hidden()
+        self.model.append_rows(rows)
+        self._set_note(note)
+        if done:
+            self._timer.stop()
+
+    def _set_note(self, note: str) -> None:
+        if note != self._note:
+            self._note = note
+            self.noteChanged.emit(note)

@@ -1,0 +1,290 @@
+"""The tray icon: the queue's state at a glance, a menu to steer it, notifications for what needs the user.
+
+The menu is rebuilt from the current state each time it opens, so its Pause/Resume entry
+is never stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from app.core.queue import InvestigationStatus, Job, QueueState, Status
+from app.core.usage import Usage, Window
+from app.engine.events import EngineEvent
+from app.gui.bridge import EngineBridge
+from app.gui.desktop import open_folder
+from app.gui.icons import TrayLook, TrayState, tray_icon
+
+MessageIcon = QSystemTrayIcon.MessageIcon
+Notify = Callable[[str, str, MessageIcon], None]
+NOTIFICATION_MS = 10_000
+
+
+class Tray(QObject):
+    quitRequested = Signal()
+
+    def __init__(self, bridge: EngineBridge, window: QWidget, notify: Notify | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._window = window
+        self._icon = QSystemTrayIcon(self)
+        self._menu = QMenu()
+        self._notify = notify or self._show_message
+        self._watching_since = dt.datetime.now(dt.UTC)
+        self._engine_error: str | None = None
+        self._reported_failures: set[str] = set()  # run ids
+        self._unseen_failures: set[str] = set()  # run ids failed since the user last looked
+        self._queue_ran = _queue_busy(bridge.state)
+        self._look: TrayLook | None = None
+        self._icon.setContextMenu(self._menu)
+        self._rebuild_menu()
+        self._connect_signals()
+        self._refresh()
+
+    def _connect_signals(self) -> None:
+        self._bridge.stateChanged.connect(self._on_state)
+        self._bridge.engineEvent.connect(self._on_event)
+        self._bridge.failed.connect(self._on_engine_failed)
+        self._icon.activated.connect(self._on_activated)
+        self._menu.aboutToShow.connect(self._rebuild_menu)
+        self._window.installEventFilter(self)
+
+    # ------------------------------------------------------------ public
+
+    def show(self) -> None:
+        self._icon.show()
+
+    def hide(self) -> None:
+        self._icon.hide()
+
+    def menu(self) -> QMenu:
+        return self._menu
+
+    @property
+    def look(self) -> TrayLook:
+        return self._current_look()
+
+    def tooltip(self) -> str:
+        return self._icon.toolTip()
+
+    def show_window(self) -> None:
+        self._window.show_and_raise()
+        self._mark_seen()
+
+    # ------------------------------------------------------------ the menu
+
+    @Slot()
+    def _rebuild_menu(self) -> None:
+        menu = self._menu
+        menu.clear()
+        menu.addAction(self._counts_line()).setEnabled(False)
+        menu.addSeparator()
+        menu.setDefaultAction(menu.addAction("Show Overnight", self.show_window))
+        if self._bridge.state.paused is None:
+            menu.addAction("Pause", self._pause)
+        else:
+            menu.addAction("Resume", self._resume)
+        menu.addAction("Force tick", self._force_tick)
+        menu.addAction("Open folder", self._open_folder)
+        menu.addSeparator()
+        menu.addAction("Quit", self.quitRequested.emit)
+
+    def _pause(self) -> None:
+        self._bridge.command({"cmd": "pause"}, self._report_refusal)
+
+    def _resume(self) -> None:
+        self._bridge.command({"cmd": "resume"}, self._report_refusal)
+
+    def _force_tick(self) -> None:
+        self._bridge.command({"cmd": "tick"}, self._report_refusal)
+
+    def _open_folder(self) -> None:
+        open_folder(self._bridge.home.prds)
+
+    def _report_refusal(self, answer: dict[str, Any]) -> None:
+        if not answer.get("ok"):
+            self._notify("Overnight", answer.get("error", "the engine refused"), MessageIcon.Warning)
+
+    # ------------------------------------------------------------ what the engine says
+
+    @Slot(object, list)
+    def _on_state(self, state: QueueState, changed: list[str]) -> None:
+        for slug in changed:
+            job = state.jobs.get(slug)
+            if job is not None and self._is_new_failure(job):
+                self._job_failed(job)
+        self._follow_drain(state)
+        self._refresh()
+
+    @Slot(object)
+    def _on_event(self, event: EngineEvent) -> None:
+        if event.event == "queue.paused" and event.fields.get("reason") != "manual":
+            # A manual pause is the user's own act: telling them about it is noise.
+            self._notify("Queue paused", _pause_text(event.fields), MessageIcon.Warning)
+        elif event.event == "investigation.finished" and event.fields.get("fixPlan"):
+            fields = event.fields
+            self._notify("Fix plan written",
+                         f"{fields['fixPlan']}.md was written for {fields.get('slug')} and is queued.",
+                         MessageIcon.Information)
+        self._refresh()
+
+    @Slot(str)
+    def _on_engine_failed(self, message: str) -> None:
+        self._engine_error = message
+        self._refresh()
+
+    def _is_new_failure(self, job: Job) -> bool:
+        last = job.last
+        return (
+            job.status is Status.FAILED
+            and last is not None
+            and last.run_id not in self._reported_failures
+            and last.finished_at >= self._watching_since
+        )
+
+    def _job_failed(self, job: Job) -> None:
+        run_id = job.last.run_id
+        self._reported_failures.add(run_id)
+        if not self._window.isActiveWindow():
+            self._unseen_failures.add(run_id)
+        investigating = job.investigation is not None and job.investigation.status in (
+            InvestigationStatus.WAITING, InvestigationStatus.RUNNING)
+        text = job.reason + (" An investigation will write a fix plan." if investigating else "")
+        self._notify(f"Job failed: {job.title}", text, MessageIcon.Critical)
+
+    def _follow_drain(self, state: QueueState) -> None:
+        if _queue_busy(state):
+            self._queue_ran = True
+        elif self._queue_ran and not _has_work(state):
+            self._queue_ran = False
+            self._notify("Queue finished", _drained_text(state), MessageIcon.Information)
+
+    # ------------------------------------------------------------ icon and tooltip
+
+    def _refresh(self) -> None:
+        look = self._current_look()
+        if look != self._look:
+            self._look = look
+            self._icon.setIcon(tray_icon(look))
+        self._icon.setToolTip(self._tooltip_text())
+
+    def _current_look(self) -> TrayLook:
+        state = self._bridge.state
+        working = sum(1 for job in state.jobs.values() if job.is_busy)
+        if self._problems():
+            return TrayLook(TrayState.ERROR, working)
+        if state.paused is not None:
+            return TrayLook(TrayState.PAUSED, working)
+        if working:
+            return TrayLook(TrayState.RUNNING, working)
+        return TrayLook(TrayState.IDLE)
+
+    def _problems(self) -> list[str]:
+        problems = []
+        if self._engine_error:
+            problems.append(f"Engine stopped: {self._engine_error}")
+        engine = self._bridge.engine
+        if engine is not None and engine.config_problems:
+            problems.append(f"config.yaml: {engine.config_problems[0]}")
+        if self._unseen_failures:
+            count = len(self._unseen_failures)
+            problems.append(f"{count} job{'s' if count > 1 else ''} failed since you last looked")
+        return problems
+
+    def _tooltip_text(self) -> str:
+        state = self._bridge.state
+        lines = ["Overnight" + (f" — {_pause_line(state)}" if state.paused else "")]
+        lines.append(self._counts_line())
+        lines.append(_usage_line(self._usage(), dt.datetime.now(dt.UTC)))
+        lines += self._problems()
+        return "\n".join(lines)
+
+    def _counts_line(self) -> str:
+        jobs = self._bridge.state.jobs.values()
+        running = sum(1 for job in jobs if job.status is Status.RUNNING)
+        pending = sum(1 for job in jobs if job.status is Status.PENDING)
+        failed = sum(1 for job in jobs if job.status is Status.FAILED)
+        return f"{running} running · {pending} pending · {failed} failed"
+
+    def _usage(self) -> Usage:
+        engine = self._bridge.engine
+        # The engine's reading is fresher: a new poll alone does not send a state change.
+        return engine.usage if engine is not None else self._bridge.state.usage
+
+    # ------------------------------------------------------------ the user looks
+
+    @Slot(QSystemTrayIcon.ActivationReason)
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.show_window()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._window and event.type() == QEvent.Type.WindowActivate:
+            self._mark_seen()
+        return False
+
+    def _mark_seen(self) -> None:
+        if self._unseen_failures:
+            self._unseen_failures.clear()
+            self._refresh()
+
+    def _show_message(self, title: str, text: str, icon: MessageIcon) -> None:
+        self._icon.showMessage(title, text, icon, NOTIFICATION_MS)
+
+
+def _queue_busy(state: QueueState) -> bool:
+    return any(job.is_busy for job in state.jobs.values())
+
+
+def _has_work(state: QueueState) -> bool:
+    """Something is running, pending, or waiting for an investigation."""
+    return any(
+        job.is_busy
+        or job.status is Status.PENDING
+        or (job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING)
+        for job in state.jobs.values()
+    )
+
+
+def _drained_text(state: QueueState) -> str:
+    jobs = state.jobs.values()
+    completed = sum(1 for job in jobs if job.status is Status.COMPLETED)
+    failed = sum(1 for job in jobs if job.status is Status.FAILED)
+    return f"Nothing left to run: {completed} completed, {failed} failed."
+
+
+def _usage_line(usage: Usage, now: dt.datetime) -> str:
+    stale = " (stale)" if usage.stale else ""
+    return f"5-hour {_percent(usage.five_hour, now)} · 7-day {_percent(usage.seven_day, now)}{stale}"
+
+
+def _percent(window: Window, now: dt.datetime) -> str:
+    value = window.effective(now)
+    return "unknown" if value is None else f"{value:.0f}%"
+
+
+def _pause_line(state: QueueState) -> str:
+    paused = state.paused
+    assert paused is not None
+    until = f" until {_local_time(paused.resume_at)}" if paused.resume_at else ""
+    return f"paused ({paused.reason.value}){until}"
+
+
+def _pause_text(fields: dict[str, Any]) -> str:
+    text = fields.get("message") or f"Paused ({fields.get('reason')})."
+    resume_at = fields.get("resumeAt")
+    if resume_at:
+        text += f" Resumes at {_local_time(dt.datetime.fromisoformat(resume_at))}."
+    return text
+
+
+def _local_time(moment: dt.datetime) -> str:
+    local = moment.astimezone()
+    same_day = local.date() == dt.datetime.now().astimezone().date()
+    return f"{local:%H:%M}" if same_day else f"{local:%a %H:%M}"
