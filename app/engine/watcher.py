@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,16 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 STABLE_FOR = 0.3
+_RELEVANT = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
+
+
+def _observer() -> Observer:
+    if sys.platform.startswith("linux"):
+        from watchdog.observers.inotify import InotifyObserver
+
+        # A file moved in from outside the folder is then a move (complete), not a creation.
+        return InotifyObserver(generate_full_events=True)
+    return Observer()
 
 
 class _Forward(FileSystemEventHandler):
@@ -44,11 +55,11 @@ class FolderWatcher:
         self._folder = folder
         self._on_ready = on_ready
         self._settling: dict[str, tuple[tuple[int, int] | None, asyncio.TimerHandle]] = {}
-        self._observer = Observer()
+        self._observer = _observer()
 
     def start(self) -> None:
         handler = _Forward(asyncio.get_running_loop(), self._handle)
-        self._observer.schedule(handler, str(self._folder), recursive=False)
+        self._observer.schedule(handler, str(self._folder), recursive=False, event_filter=_RELEVANT)
         self._observer.start()
 
     def stop(self) -> None:
@@ -68,6 +79,8 @@ class FolderWatcher:
             self._path_event(os.fsdecode(event.src_path), complete=False)
 
     def _path_event(self, raw: str, complete: bool) -> None:
+        if not raw:  # the far end of a move into or out of the folder
+            return
         path = Path(raw)
         if path.parent != self._folder:
             return

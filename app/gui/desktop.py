@@ -50,13 +50,19 @@ class _Delivery(QObject):
     done = Signal(object, object)  # result, error
 
 
+# Deliveries in flight: each lives on the GUI thread until its answer has been handed over there.
+_in_flight: set[_Delivery] = set()
+
+
 def in_background(work: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
     """Run `work` on a worker thread; `on_done(result, error)` runs on the GUI thread.
 
     `on_done` should be a bound method of a QObject, so nothing is delivered to a deleted one.
     """
     delivery = _Delivery()
+    _in_flight.add(delivery)
     delivery.done.connect(on_done)
+    delivery.done.connect(lambda *_: _in_flight.discard(delivery))
 
     def run() -> None:
         try:

@@ -11,18 +11,46 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.core.queue import InvestigationStatus, Job
 from app.core.stream import StreamReader
 from app.gui.models import TranscriptModel, TranscriptRow, transcript_rows
+from app.paths import Home
 
 CHUNK_BYTES = 1 << 20
 TAIL_BYTES = 8 << 20
 POLL_SECONDS = 0.2
 FLUSH_MS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptSource:
+    """A transcript the detail pane can show for a job: its run's, or its investigation's."""
+
+    label: str
+    path: Path
+    live: bool  # still being written
+
+
+def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
+    sources = []
+    if job.current is not None:
+        sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", Path(job.current.log_path), True))
+    elif job.last is not None:
+        path = home.run_dir(job.last.run_id) / f"{job.slug}.jsonl"
+        sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", path, False))
+    investigation = job.investigation
+    if investigation is not None and investigation.run_id is not None:
+        live = investigation.status is InvestigationStatus.RUNNING
+        path = Path(investigation.log_path) if investigation.log_path else (
+            home.run_dir(investigation.run_id) / f"{job.slug}.investigation.jsonl")
+        sources.append(TranscriptSource(f"Investigation ({investigation.status.value.replace('_', ' ')})", path, live))
+    return sources
 
 
 class _Tail:

@@ -17,7 +17,7 @@ from app.core.queue import InvestigationStatus, Job, QueueState, Status
 from app.core.usage import Usage, Window
 from app.engine.events import EngineEvent
 from app.gui.bridge import EngineBridge
-from app.gui.desktop import open_folder
+from app.gui.desktop import open_path
 from app.gui.icons import TrayLook, TrayState, tray_icon
 
 MessageIcon = QSystemTrayIcon.MessageIcon
@@ -105,7 +105,7 @@ class Tray(QObject):
         self._bridge.command({"cmd": "tick"}, self._report_refusal)
 
     def _open_folder(self) -> None:
-        open_folder(self._bridge.home.prds)
+        open_path(self._bridge.home.prds)
 
     def _report_refusal(self, answer: dict[str, Any]) -> None:
         if not answer.get("ok"):

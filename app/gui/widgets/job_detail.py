@@ -1,0 +1,318 @@
+"""The selected job: its error and fix when invalid, links to related jobs, its live transcript,
+its PRD rendered as markdown with the frontmatter as a table, and the facts of its runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+from PySide6.QtCore import Qt
+
+from app.core.queue import InvestigationStatus, Job
+from app.gui.models import (
+    TranscriptModel,
+    format_cost,
+    format_duration,
+    format_local_time,
+    status_text,
+)
+from app.gui.transcript import TranscriptSource
+from app.gui.widgets.transcript_view import TranscriptView
+
+JOB_LINK = "job:"
+INVESTIGATION_LINK = "investigation"
+EARLIER_HIDDEN = "Earlier lines not shown — use Open log for the whole transcript."
+
+_ERROR_STYLE = (
+    "#errorBox { background: rgba(229, 72, 77, 40); border: 1px solid rgba(229, 72, 77, 170);"
+    " border-radius: 4px; padding: 6px; }"
+)
+
+DETAIL_FIELDS = (
+    "Status", "Reason", "Runs", "Last run", "Finished", "Duration", "Cost", "Turns", "Model", "Group", "Folder",
+    "Depends on", "Estimate",
+)
+
+
+class JobDetail(QWidget):
+    jobLinkActivated = Signal(str)
+    sourceChosen = Signal(object)  # TranscriptSource | None
+
+    def __init__(self, transcript_model: TranscriptModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job: Job | None = None
+        self.sources: list[TranscriptSource] = []
+        self.source: TranscriptSource | None = None
+        self._init_header()
+        self._init_transcript_tab(transcript_model)
+        self._init_prd_tab()
+        self._init_details_tab()
+        self._init_layout()
+        self._connect_signals()
+        self.show_job(None, {}, [])
+
+    # ------------------------------------------------------------ building
+
+    def _init_header(self) -> None:
+        self.title = QLabel(self)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_box = QLabel(self)
+        self.error_box.setObjectName("errorBox")
+        self.error_box.setStyleSheet(_ERROR_STYLE)
+        self.error_box.setWordWrap(True)
+        self.error_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.links = QLabel(self)
+        self.links.setWordWrap(True)
+
+    def _init_transcript_tab(self, transcript_model: TranscriptModel) -> None:
+        self.transcript_tab = QWidget(self)
+        self.source_combo = QComboBox(self.transcript_tab)
+        self.transcript_note = QLabel(self.transcript_tab)
+        self.earlier_hidden = QLabel(EARLIER_HIDDEN, self.transcript_tab)
+        self.earlier_hidden.setVisible(transcript_model.earlier_hidden)
+        self.transcript_view = TranscriptView(self.transcript_tab)
+        self.transcript_view.setModel(transcript_model)
+        top = QHBoxLayout()
+        top.addWidget(self.source_combo)
+        top.addWidget(self.transcript_note, 1)
+        layout = QVBoxLayout(self.transcript_tab)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.earlier_hidden)
+        layout.addWidget(self.transcript_view, 1)
+        transcript_model.earlierHiddenChanged.connect(self.earlier_hidden.setVisible)
+
+    def _init_prd_tab(self) -> None:
+        self.prd_tab = QSplitter(Qt.Orientation.Vertical, self)
+        self.frontmatter = QTableWidget(0, 2, self.prd_tab)
+        self.frontmatter.setHorizontalHeaderLabels(["Key", "Value"])
+        self.frontmatter.verticalHeader().setVisible(False)
+        self.frontmatter.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.frontmatter.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.prd_view = QTextBrowser(self.prd_tab)
+        self.prd_view.setOpenExternalLinks(True)
+        self.prd_tab.addWidget(self.frontmatter)
+        self.prd_tab.addWidget(self.prd_view)
+        self.prd_tab.setSizes([120, 400])
+
+    def _init_details_tab(self) -> None:
+        self.details_tab = QWidget(self)
+        form = QFormLayout(self.details_tab)
+        self.details: dict[str, QLabel] = {}
+        for name in DETAIL_FIELDS:
+            value = QLabel(self.details_tab)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(f"{name}:", value)
+            self.details[name] = value
+
+    def _init_layout(self) -> None:
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.transcript_tab, "Transcript")
+        self.tabs.addTab(self.prd_tab, "PRD")
+        self.tabs.addTab(self.details_tab, "Details")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.error_box)
+        layout.addWidget(self.links)
+        layout.addWidget(self.tabs, 1)
+
+    def _connect_signals(self) -> None:
+        self.links.linkActivated.connect(self._link_activated)
+        self.source_combo.activated.connect(self._source_picked)
+
+    # ------------------------------------------------------------ showing a job
+
+    def show_job(self, job: Job | None, jobs: Mapping[str, Job], sources: list[TranscriptSource]) -> None:
+        previous, self.job = self.job, job
+        self.tabs.setEnabled(job is not None)
+        self._show_title(job)
+        self._show_error(job)
+        self._show_links(job, jobs)
+        self._show_frontmatter(job)
+        self._show_details(job)
+        same_job = previous is not None and job is not None and previous.slug == job.slug
+        if not same_job:
+            self.prd_view.clear()
+        self._show_sources(sources, keep_choice=same_job)
+
+    def show_prd_body(self, slug: str, body: str | None, problem: str = "") -> None:
+        """The PRD's body, read off the GUI thread; ignored when another job is selected by now."""
+        if self.job is None or self.job.slug != slug:
+            return
+        if body is None:
+            self.prd_view.setPlainText(problem)
+        else:
+            self.prd_view.setMarkdown(body)
+
+    def choose_source(self, index: int) -> None:
+        self.source_combo.setCurrentIndex(index)
+        self._source_picked(index)
+
+    def _show_title(self, job: Job | None) -> None:
+        if job is None:
+            self.title.setText("Select a job to see its transcript, PRD and details.")
+            return
+        self.title.setText(f"<b>{escape(job.title)}</b> &nbsp; {escape(job.slug)} · {escape(status_text(job))}")
+
+    def _show_error(self, job: Job | None) -> None:
+        error = job.error if job is not None else None
+        self.error_box.setVisible(error is not None)
+        if error is None:
+            return
+        where = f"{error.path}:{error.line}" if error.line else error.path
+        self.error_box.setText(
+            "<b>This PRD is invalid and will not run.</b><br>"
+            f"<b>Problem:</b> {escape(error.problem)}<br>"
+            f"<b>Fix:</b> {escape(error.fix)}<br>"
+            f"<small>{escape(where)} — saving the fixed file re-validates it.</small>"
+        )
+
+    def _show_links(self, job: Job | None, jobs: Mapping[str, Job]) -> None:
+        parts = _link_parts(job, jobs) if job is not None else []
+        self.links.setVisible(bool(parts))
+        self.links.setText("<br>".join(parts))
+
+    def _show_frontmatter(self, job: Job | None) -> None:
+        rows = _frontmatter_rows(job) if job is not None and job.error is None else []
+        self.frontmatter.setRowCount(len(rows))
+        for number, (key, value, known) in enumerate(rows):
+            key_item = QTableWidgetItem(key)
+            value_item = QTableWidgetItem(value)
+            if not known:
+                key_item.setToolTip("not used by Overnight; kept as written")
+                font = key_item.font()
+                font.setItalic(True)
+                key_item.setFont(font)
+            self.frontmatter.setItem(number, 0, key_item)
+            self.frontmatter.setItem(number, 1, value_item)
+
+    def _show_details(self, job: Job | None) -> None:
+        values = _detail_values(job) if job is not None else {}
+        for name, label in self.details.items():
+            label.setText(values.get(name, ""))
+
+    def _show_sources(self, sources: list[TranscriptSource], keep_choice: bool) -> None:
+        previous = self.source
+        kind = previous.label.split(" ", 1)[0] if previous is not None and keep_choice else None
+        index = next((i for i, source in enumerate(sources) if kind and source.label.startswith(kind)), 0)
+        self.sources = sources
+        self.source_combo.blockSignals(True)
+        self.source_combo.clear()
+        self.source_combo.addItems([source.label for source in sources])
+        self.source_combo.setCurrentIndex(index if sources else -1)
+        self.source_combo.blockSignals(False)
+        self.source_combo.setVisible(bool(sources))
+        self._pick(sources[index] if sources else None)
+
+    def _source_picked(self, index: int) -> None:
+        if 0 <= index < len(self.sources):
+            self._pick(self.sources[index])
+
+    def _pick(self, source: TranscriptSource | None) -> None:
+        if source != self.source:
+            self.source = source
+            self.sourceChosen.emit(source)
+
+    def _link_activated(self, link: str) -> None:
+        if link.startswith(JOB_LINK):
+            self.jobLinkActivated.emit(link.removeprefix(JOB_LINK))
+        elif link == INVESTIGATION_LINK:
+            index = next((i for i, s in enumerate(self.sources) if s.label.startswith("Investigation")), None)
+            if index is not None:
+                self.tabs.setCurrentWidget(self.transcript_tab)
+                self.choose_source(index)
+
+
+def _job_link(slug: str, jobs: Mapping[str, Job]) -> str:
+    if slug in jobs:
+        return f'<a href="{JOB_LINK}{escape(slug)}">{escape(slug)}</a>'
+    return f"{escape(slug)} (not in the queue)"
+
+
+def _link_parts(job: Job, jobs: Mapping[str, Job]) -> list[str]:
+    parts = []
+    if job.fix_plan_slug:
+        parts.append(f"Fix plan: {_job_link(job.fix_plan_slug, jobs)}")
+    if job.investigation_of:
+        parts.append(f"Fix plan for the failed job {_job_link(job.investigation_of, jobs)}")
+    investigation = job.investigation
+    if investigation is not None:
+        words = {
+            InvestigationStatus.WAITING: f"waiting to investigate the failure (it will write {investigation.fix_plan_slug})",
+            InvestigationStatus.RUNNING: f"investigating the failure, writing {investigation.fix_plan_slug}",
+            InvestigationStatus.WROTE_FIX_PLAN: f"wrote {investigation.fix_plan_slug}",
+            InvestigationStatus.NO_FIX_PLAN: investigation.reason or "ended without writing a fix plan",
+        }[investigation.status]
+        show = f' — <a href="{INVESTIGATION_LINK}">show its transcript</a>' if investigation.run_id else ""
+        parts.append(f"Investigation: {escape(words)}{show}")
+    if job.depends_on:
+        parts.append("Depends on: " + ", ".join(_job_link(slug, jobs) for slug in job.depends_on))
+    return parts
+
+
+def _frontmatter_rows(job: Job) -> list[tuple[str, str, bool]]:
+    rows: list[tuple[str, Any]] = [
+        ("title", job.title),
+        ("cwd", job.cwd),
+        ("parallelGroup", job.group),
+        ("estimateMinutes", job.estimate_minutes),
+        ("model", job.model),
+        ("dependsOn", list(job.depends_on)),
+    ]
+    known = [(key, _value_text(value), True) for key, value in rows if value not in (None, [])]
+    extra = [(key, _value_text(value), False) for key, value in job.extra.items()]
+    return known + extra
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _detail_values(job: Job) -> dict[str, str]:
+    now = dt.datetime.now(dt.UTC)
+    values = {
+        "Status": status_text(job),
+        "Reason": job.reason,
+        "Runs": str(job.runs),
+        "Model": job.model,
+        "Group": str(job.group),
+        "Folder": job.cwd,
+        "Depends on": ", ".join(job.depends_on),
+        "Estimate": format_duration(job.estimate_minutes * 60) if job.estimate_minutes is not None else "",
+    }
+    last = job.last
+    if last is not None:
+        values |= {
+            "Last run": f"{last.outcome} — {last.reason}" if last.reason else last.outcome,
+            "Finished": format_local_time(last.finished_at, now),
+            "Duration": format_duration(last.duration_ms / 1000),
+            "Cost": format_cost(last.cost_usd),
+            "Turns": "" if last.num_turns is None else str(last.num_turns),
+        }
+    if job.current is not None:
+        values["Last run"] = f"running since {format_local_time(job.current.started_at, now)} ({job.current.run_id})"
+    return values
