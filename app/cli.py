@@ -196,13 +196,11 @@ def _status(home: Home, args: argparse.Namespace) -> int:
 
 
 def _status_from_disk(home: Home) -> dict[str, Any] | None:
-    from app.core.queue import QueueFileError, job_to_json, pause_to_json, state_from_json
+    from app.core.queue import QueueFileError, QueueState, job_to_json, pause_to_json, state_from_json
     from app.engine.engine import usage_to_json
 
-    if not home.queue.exists():
-        return {"engine": None, "paused": None, "usage": usage_to_json_empty(), "jobs": []}
     try:
-        state = state_from_json(json.loads(home.queue.read_bytes()))
+        state = state_from_json(json.loads(home.queue.read_bytes())) if home.queue.exists() else QueueState()
     except (OSError, ValueError, QueueFileError) as exc:
         print(f"overnight: {home.queue} cannot be read: {exc}", file=sys.stderr)
         return None
@@ -212,13 +210,6 @@ def _status_from_disk(home: Home) -> dict[str, Any] | None:
         "usage": {**usage_to_json(state.usage), "stale": True},
         "jobs": [job_to_json(job) for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))],
     }
-
-
-def usage_to_json_empty() -> dict[str, Any]:
-    from app.core.gate import UNKNOWN
-    from app.engine.engine import usage_to_json
-
-    return {**usage_to_json(UNKNOWN), "stale": True}
 
 
 def _render_status(answer: dict[str, Any]) -> str:

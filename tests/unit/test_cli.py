@@ -1,0 +1,152 @@
+"""SPEC section 11: the command line, as a user runs it (real processes, real socket)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import make_home, wait_until, write_prd
+
+SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "doctor")
+
+
+def overnight(*args: str, env=None, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=timeout, **kwargs
+    )
+
+
+@pytest.fixture
+def setup(tmp_path):
+    home, environ, project = make_home(tmp_path)
+    return home, environ, project
+
+
+def test_help_lists_every_subcommand():
+    out = overnight("--help")
+    assert out.returncode == 0
+    for name in SUBCOMMANDS:
+        assert name in out.stdout
+
+
+def test_home_is_accepted_before_or_after_the_subcommand(setup):
+    home, environ, _ = setup
+    write_prd(home, "01-a.md", "body")
+    before = overnight("--home", str(home.root), "status", "--json", env=environ)
+    after = overnight("status", "--json", "--home", str(home.root), env=environ)
+    assert before.returncode == after.returncode == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+
+
+def test_a_bad_option_is_a_usage_error_with_exit_code_2():
+    out = overnight("run", "--no-such-option")
+    assert out.returncode == 2
+    assert "--no-such-option" in out.stderr
+
+
+def test_run_until_idle_runs_a_folder_of_prds_in_order_and_exits_0(setup):
+    home, environ, project = setup
+    write_prd(home, "02-second.md", '@fake write {"file_path": "second.txt", "content": "2"}\n')
+    write_prd(home, "01-first.md", '@fake write {"file_path": "first.txt", "content": "1"}\n')
+    out = overnight("run", "--home", str(home.root), "--until-idle", "--json-logs", env=environ)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stderr.splitlines()]
+    assert all({"ts", "level", "event"} <= set(event) for event in events)
+    started = [e["slug"] for e in events if e["event"] == "job.started"]
+    assert started == ["01-first", "02-second"]
+    assert [e["outcome"] for e in events if e["event"] == "job.finished"] == ["completed", "completed"]
+    assert events[0]["event"] == "engine.started" and events[-1]["event"] == "engine.stopped"
+    assert (project / "first.txt").read_text() == "1" and (project / "second.txt").read_text() == "2"
+    status = json.loads(overnight("status", "--json", "--home", str(home.root), env=environ).stdout)
+    assert status["engine"] is None
+    assert [(j["slug"], j["status"]) for j in status["jobs"]] == [("01-first", "completed"), ("02-second", "completed")]
+
+
+def test_run_until_idle_exits_3_on_a_pause_that_needs_the_user(setup):
+    home, environ, _ = setup
+    home.config.write_text(home.config.read_text() + "fire_policy: manual\n")
+    write_prd(home, "01-a.md", "body")
+    out = overnight("run", "--home", str(home.root), "--until-idle", env=environ)
+    assert out.returncode == 3
+    assert "manual" in out.stderr
+
+
+def test_run_until_idle_exits_3_when_the_queue_file_was_damaged(setup):
+    home, environ, _ = setup
+    home.queue.write_text("{broken")
+    write_prd(home, "01-a.md", "body")
+    out = overnight("run", "--home", str(home.root), "--until-idle", env=environ)
+    assert out.returncode == 3
+    assert "paused (state)" in out.stderr
+    assert list(home.root.glob("queue.json.corrupt-*"))
+
+
+def test_commands_reach_the_running_engine_and_a_second_engine_is_refused(setup):
+    home, environ, _ = setup
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--home", str(home.root)],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until(lambda: overnight("status", "--json", "--home", str(home.root), env=environ).stdout.find(
+            '"pid"') >= 0, timeout=20)
+        second = overnight("run", "--home", str(home.root), env=environ)
+        assert second.returncode == 1
+        assert f"pid {engine.pid}" in second.stderr
+
+        assert overnight("pause", "--reason", "lunch", "--home", str(home.root), env=environ).returncode == 0
+        status = json.loads(overnight("status", "--json", "--home", str(home.root), env=environ).stdout)
+        assert status["paused"]["reason"] == "manual" and status["paused"]["message"] == "lunch"
+        assert status["engine"]["pid"] == engine.pid
+
+        write_prd(home, "01-a.md", '@fake text "hi"\n')
+        human = overnight("status", "--home", str(home.root), env=environ).stdout
+        assert "paused (manual)" in human
+        assert overnight("resume", "--home", str(home.root), env=environ).returncode == 0
+        wait_until(lambda: '"completed"' in overnight("status", "--json", "--home", str(home.root), env=environ).stdout)
+        refused = overnight("rerun", "no-such-job", "--home", str(home.root), env=environ)
+        assert refused.returncode == 1 and "no job 'no-such-job'" in refused.stderr
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(20) == 0
+
+
+def test_commands_without_an_engine_say_how_to_start_one(setup):
+    home, environ, _ = setup
+    out = overnight("pause", "--home", str(home.root), env=environ)
+    assert out.returncode == 1
+    assert "no engine is running" in out.stderr
+
+
+def test_add_copies_valid_prds_with_a_group_prefix_and_refuses_invalid_ones(setup, tmp_path):
+    home, environ, _ = setup
+    good = tmp_path / "login page.md"
+    good.write_text("Add a login page.\n")
+    bad = tmp_path / "broken.md"
+    bad.write_text("---\nparallelGroup: soon\n---\nbody\n")
+    out = overnight("add", str(good), str(bad), "--group", "4", "--home", str(home.root), env=environ)
+    assert out.returncode == 1
+    assert (home.prds / "04-login-page.md").read_text() == "Add a login page.\n"
+    assert "parallelGroup is 'soon'" in out.stderr
+    assert not (home.prds / "04-broken.md").exists()
+    assert bad.read_text() == "---\nparallelGroup: soon\n---\nbody\n"
+
+
+def test_status_from_disk_reads_a_queue_left_by_an_engine(setup):
+    home, environ, _ = setup
+    out = overnight("status", "--home", str(home.root), env=environ)
+    assert out.returncode == 0
+    assert "not running" in out.stdout
+
+
+def test_doctor_names_what_to_fix(setup):
+    home, environ, _ = setup
+    environ = {**environ, "PATH": os.defpath}
+    out = overnight("doctor", "--home", str(home.root), env=environ, timeout=120)
+    assert out.returncode == 1
+    assert "credentials: none found" in out.stdout
+    assert "home:" in out.stdout and "tray:" in out.stdout
