@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Benchmarks of the engine (not tests), with real files, processes and the folder watcher.
+
+    .venv/bin/python scripts/bench_engine.py [--drops 50] [--tail-agents 16] [--tail-seconds 10]
+
+  drop → start      a PRD renamed into prds/ → the agent process exists (`job.started`); target p95 < 300 ms
+  exit → next start an agent exits → the next queued agent exists (cap 1);             target p95 < 100 ms
+  result → event    the agent writes its result line → `job.result`;                    target p95 < 250 ms
+  tailing CPU       the engine's own CPU while 16 agents each write 1 MB/s of stream-JSON; target < 15 % of a core
+
+The agent is a trivial Python script that prints real stream-JSON lines (tests/agents/fake_claude.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.engine.engine import Engine  # noqa: E402
+from app.engine.events import EngineEvent  # noqa: E402
+from tests.support import make_home, write_prd  # noqa: E402
+
+# An agent that records, just before each moment of interest, the wall-clock time.
+TIMED_AGENT = """#!/usr/bin/env python3
+import json, os, sys, time
+sys.stdin.read()
+marks = os.environ["BENCH_MARKS"]
+line = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
+                   "duration_ms": 1, "total_cost_usd": 0, "result": "ok"})
+with open(marks, "a") as f:
+    f.write(f"result {os.environ['OVERNIGHT_RUN']} {time.time()}\\n")
+sys.stdout.write(line + "\\n")
+sys.stdout.flush()
+hold = float(os.environ.get("BENCH_HOLD", "0"))
+if hold:
+    time.sleep(hold)
+with open(marks, "a") as f:
+    f.write(f"exit {os.environ['OVERNIGHT_RUN']} {time.time()}\\n")
+os._exit(0)
+"""
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return f"p50 {statistics.median(ordered) * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms   (n={len(ordered)})"
+
+
+class Bench:
+    def __init__(self, root: Path, config: dict, environ_extra: dict[str, str]) -> None:
+        agent = root / "timed_agent.py"
+        agent.write_text(TIMED_AGENT)
+        agent.chmod(0o755)
+        config = {"agent": {"command": str(agent)}, **config}
+        self.home, self.environ, _ = make_home(root, config)
+        self.marks = root / "marks.txt"
+        self.environ.update(BENCH_MARKS=str(self.marks), **environ_extra)
+        self.events: list[tuple[float, EngineEvent]] = []
+
+    async def __aenter__(self) -> Bench:
+        self.engine = Engine(self.home, environ=self.environ)
+        self.engine.subscribe(lambda event: self.events.append((time.time(), event)))
+        await self.engine.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.engine.stop(stop_jobs=True)
+
+    def seen(self, name: str) -> list[tuple[float, EngineEvent]]:
+        return [(at, e) for at, e in self.events if e.event == name]
+
+    def marks_of(self, kind: str) -> dict[str, float]:
+        found = {}
+        for line in self.marks.read_text().splitlines() if self.marks.exists() else []:
+            what, marker, at = line.split()
+            if what == kind:
+                found[marker.split("/", 1)[1]] = float(at)
+        return found
+
+    async def until(self, predicate, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError("benchmark stalled")
+            await asyncio.sleep(0.005)
+
+
+async def drop_to_start(drops: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with Bench(Path(folder), {}, {}) as bench:
+            samples = []
+            for index in range(drops):
+                slug = f"01-drop{index:03d}"
+                before = len(bench.seen("job.finished"))
+                dropped = time.time()
+                write_prd(bench.home, f"{slug}.md", "go\n")
+                await bench.until(lambda: any(e.fields["slug"] == slug for _, e in bench.seen("job.started")))
+                started = next(at for at, e in bench.seen("job.started") if e.fields["slug"] == slug)
+                samples.append(started - dropped)
+                await bench.until(lambda: len(bench.seen("job.finished")) > before)
+            return samples
+
+
+async def exit_to_next_start(jobs: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with Bench(Path(folder), {"concurrency_cap": 1}, {}) as bench:
+            await bench.engine.handle({"cmd": "pause"})
+            for index in range(jobs):
+                write_prd(bench.home, f"01-job{index:03d}.md", "go\n")
+            await bench.until(lambda: len(bench.engine.state.jobs) == jobs)
+            await bench.engine.handle({"cmd": "resume"})
+            await bench.until(lambda: len(bench.seen("job.finished")) == jobs, timeout=300)
+            exits = bench.marks_of("exit")
+            started = sorted((at, e.fields["slug"]) for at, e in bench.seen("job.started"))
+            samples = []
+            for (_, previous), (next_start, _) in zip(started, started[1:]):
+                samples.append(next_start - exits[previous])
+            return samples
+
+
+async def result_to_event(runs: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with Bench(Path(folder), {"concurrency_cap": 4}, {"BENCH_HOLD": "0.5"}) as bench:
+            for index in range(runs):
+                write_prd(bench.home, f"01-result{index:03d}.md", "go\n")
+            await bench.until(lambda: len(bench.seen("job.finished")) == runs, timeout=300)
+            written = bench.marks_of("result")
+            return [at - written[e.fields["slug"]] for at, e in bench.seen("job.result")]
+
+
+async def tailing_cpu(agents: int, seconds: float) -> tuple[float, float]:
+    """The engine's CPU share of one core while `agents` agents each write 1 MB/s."""
+    from tests.support import FAKE_AGENT
+
+    with tempfile.TemporaryDirectory() as folder:
+        async with Bench(Path(folder), {"concurrency_cap": agents, "agent": {"command": str(FAKE_AGENT)}}, {}) as bench:
+            await bench.engine.handle({"cmd": "pause"})
+            for index in range(agents):
+                write_prd(bench.home, f"01-spew{index:02d}.md",
+                          f'@fake spew {{"mb": {seconds + 4}, "mb_per_s": 1}}\n')
+            await bench.until(lambda: len(bench.engine.state.jobs) == agents)
+            await bench.engine.handle({"cmd": "resume"})
+            await bench.until(lambda: len(bench.seen("job.started")) == agents)
+            await asyncio.sleep(2)  # every agent is writing now
+            me = psutil.Process()
+            cpu_before, wall_before = me.cpu_times(), time.monotonic()
+            sizes_before = _log_bytes(bench.home.runs)
+            await asyncio.sleep(seconds)
+            cpu_after, wall_after = me.cpu_times(), time.monotonic()
+            written = (_log_bytes(bench.home.runs) - sizes_before) / (wall_after - wall_before) / 1e6
+            used = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+            await bench.engine.handle({"cmd": "pause"})
+            for _, event in bench.seen("job.started"):
+                await bench.engine.handle({"cmd": "cancel", "slug": event.fields["slug"]})
+            await bench.until(lambda: len(bench.seen("job.finished")) == agents, timeout=120)
+            return used / (wall_after - wall_before) * 100, written
+
+
+def _log_bytes(runs: Path) -> int:
+    return sum(path.stat().st_size for path in runs.rglob("*.jsonl"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Overnight engine benchmarks")
+    parser.add_argument("--drops", type=int, default=50)
+    parser.add_argument("--tail-agents", type=int, default=16)
+    parser.add_argument("--tail-seconds", type=float, default=10)
+    args = parser.parse_args()
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+    print(f"drop → start          {percentiles(asyncio.run(drop_to_start(args.drops)))}   target p95 < 300 ms")
+    print(f"exit → next start     {percentiles(asyncio.run(exit_to_next_start(args.drops)))}   target p95 < 100 ms")
+    print(f"result → job.result   {percentiles(asyncio.run(result_to_event(args.drops)))}   target p95 < 250 ms")
+    share, rate = asyncio.run(tailing_cpu(args.tail_agents, args.tail_seconds))
+    print(f"tailing CPU           {share:5.1f} % of one core with {args.tail_agents} agents writing "
+          f"{rate:.1f} MB/s in all   target < 15 %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
