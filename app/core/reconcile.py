@@ -46,8 +46,14 @@ class Note:
 
 
 def reconcile(
-    state: QueueState, changes: Iterable[FileChange], defaults: PrdDefaults, now: dt.datetime
+    state: QueueState,
+    changes: Iterable[FileChange],
+    defaults: PrdDefaults,
+    now: dt.datetime,
+    *,
+    reparse: bool = False,
 ) -> tuple[QueueState, list[Note]]:
+    """`reparse` re-reads unchanged pending files too: the defaults they fall back on changed."""
     jobs = dict(state.jobs)
     notes: list[Note] = []
     touched: set[str] = set()
@@ -57,7 +63,7 @@ def reconcile(
             continue
         slug = slug_of(change.name)
         before = jobs.get(slug)
-        _apply(jobs, change, defaults, now, notes)
+        _apply(jobs, change, defaults, now, notes, reparse)
         after = jobs.get(slug)
         if after is before:
             continue
@@ -80,7 +86,12 @@ def reconcile(
 
 
 def _apply(
-    jobs: dict[str, Job], change: FileChange, defaults: PrdDefaults, now: dt.datetime, notes: list[Note]
+    jobs: dict[str, Job],
+    change: FileChange,
+    defaults: PrdDefaults,
+    now: dt.datetime,
+    notes: list[Note],
+    reparse: bool,
 ) -> None:
     slug = slug_of(change.name)
     job = jobs.get(slug)
@@ -90,8 +101,11 @@ def _apply(
         return
     data_hash = content_hash(change.data)
     if job is not None and job.content_hash == data_hash and not job.file_gone:
-        if job.status is not Status.INVALID or job.error is None or job.error.kind != "file":
-            return  # unchanged; an invalid file is re-read anyway: its cwd may exist now
+        invalid_file = job.status is Status.INVALID and job.error is not None and job.error.kind == "file"
+        # Unchanged. An invalid file is re-read anyway (its cwd may exist now), and a pending
+        # one when the defaults changed.
+        if not invalid_file and not (reparse and job.status is Status.PENDING):
+            return
     parsed = parse_prd(
         change.name,
         change.data,
@@ -127,6 +141,8 @@ def _changed(job: Job, parsed: Any, data_hash: str, now: dt.datetime, notes: lis
         return replace(job, content_hash=data_hash, reason=f"{flag}now invalid: {parsed.one_line()}")
 
     refreshed = q.refresh(job, parsed, now)
+    if job.status is not Status.INVALID and refreshed == replace(job, updated_at=now):
+        return job  # re-read with nothing new (the defaults it falls back on are the same)
     notes.append(Note("prd.changed", {"slug": slug, "status": job.status.value}))
     if job.status is Status.INVALID:
         return q.make_pending(refreshed, "PRD fixed", now)

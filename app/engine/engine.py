@@ -14,7 +14,8 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,7 @@ class Engine:
         self._next_gate_check: dt.datetime | None = None
         self._next_poll_in = self.config.usage.poll_seconds
         self._force_next_tick = False
+        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL}
 
     # ================================================================ listeners
 
@@ -170,6 +172,8 @@ class Engine:
         self._watcher = FolderWatcher(self.home.prds, self._file_ready)
         self._watcher.start()
         self._credentials_mtime = _mtime(credentials_path(self.environ))
+        moment = asyncio.get_running_loop().time()
+        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL)
         version = await installed_cli_version(self._agent_command())
         self._meter = UsageMeter(
             url=meter_url(self.config.usage.url, self.environ),
@@ -182,9 +186,9 @@ class Engine:
         except TimeoutError:
             self.emit("usage.failed", "warning", kind="transient", status=None)
         self._tasks = [
-            asyncio.create_task(self._meter_loop(), name="meter"),
-            asyncio.create_task(self._timer_loop(), name="timer"),
-            asyncio.create_task(self._tick_loop(), name="ticks"),
+            asyncio.create_task(self._keep_running(self._meter_step), name="meter"),
+            asyncio.create_task(self._keep_running(self._timer_step), name="timer"),
+            asyncio.create_task(self._keep_running(self._tick_step), name="ticks"),
         ]
         self.request_tick()
 
@@ -356,10 +360,7 @@ class Engine:
             names = [name for name in present if name not in known or self._changed_on_disk(name)]
         changes = await asyncio.to_thread(_read_files, self.home.prds, names)
         changes += [FileChange(name, None) for name in known - set(present)]
-        if reparse:
-            self._reconcile([FileChange(c.name, c.data) for c in changes], force_parse=True)
-        else:
-            self._reconcile(changes)
+        self._reconcile(changes, reparse=reparse)
 
     def _changed_on_disk(self, name: str) -> bool:
         # Cheap check for the periodic rescan: size and mtime, not content.
@@ -370,15 +371,10 @@ class Engine:
             return True
         return job is None or mtime > job.updated_at.timestamp()
 
-    def _reconcile(self, changes: list[FileChange], force_parse: bool = False) -> None:
+    def _reconcile(self, changes: list[FileChange], reparse: bool = False) -> None:
         if not changes:
             return
-        state = self.state
-        if force_parse:
-            # A config default changed: make every file look new to reconcile.
-            jobs = {slug: replace(job, content_hash="") for slug, job in state.jobs.items()}
-            state = replace(state, jobs=jobs)
-        new_state, notes = reconcile(state, changes, self._defaults(), self.clock.now())
+        new_state, notes = reconcile(self.state, changes, self._defaults(), self.clock.now(), reparse=reparse)
         if new_state is not self.state:
             self._commit(new_state)
         self._announce(notes)
@@ -403,12 +399,24 @@ class Engine:
         self._force_next_tick |= force
         self._tick_wanted.set()
 
-    async def _tick_loop(self) -> None:
+    async def _keep_running(self, step: Callable[[], Awaitable[None]]) -> None:
+        """A background duty that must survive its own bugs: an engine that silently stops
+        ticking is the worst failure an unattended queue can have."""
         while True:
-            await self._tick_wanted.wait()
-            self._tick_wanted.clear()
-            force, self._force_next_tick = self._force_next_tick, False
-            await self._tick(force)
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                self.emit("engine.error", "error", where=step.__name__, error=f"{type(exc).__name__}: {exc}",
+                          trace=traceback.format_exc(limit=8))
+                await asyncio.sleep(1)
+
+    async def _tick_step(self) -> None:
+        await self._tick_wanted.wait()
+        self._tick_wanted.clear()
+        force, self._force_next_tick = self._force_next_tick, False
+        await self._tick(force)
 
     async def _tick(self, force: bool = False) -> None:
         now = self.clock.now()
@@ -534,7 +542,16 @@ class Engine:
         live.task = asyncio.create_task(self._await_end(live), name=f"run {live.run.marker}")
 
     async def _await_end(self, live: _Live) -> None:
-        end = await live.run.supervise()
+        try:
+            end = await live.run.supervise()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — the run must still end, or its row stays running forever
+            self.emit("engine.error", "error", where="supervise", slug=live.slug, error=f"{type(exc).__name__}: {exc}",
+                      trace=traceback.format_exc(limit=8))
+            live.run.kill("internal")
+            end = RunEnd(ExitInfo(None, spawn_error=f"Overnight lost track of the run ({exc})"), live.run.summary,
+                         live.run.offset, live.run.stop_reason)
         self._live.pop(live.run.marker, None)
         if self._stopping and live.run.stop_reason != "shutdown":
             return
@@ -877,41 +894,37 @@ class Engine:
             self._set_pause(step.pause)
         self.request_tick()
 
-    async def _meter_loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._meter_wake.wait(), self._next_poll_in)
-            except TimeoutError:
-                pass
-            self._meter_wake.clear()
-            await self._poll_meter()
+    async def _meter_step(self) -> None:
+        try:
+            await asyncio.wait_for(self._meter_wake.wait(), self._next_poll_in)
+        except TimeoutError:
+            pass
+        self._meter_wake.clear()
+        await self._poll_meter()
 
     # ================================================================ the clock
 
-    async def _timer_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        last_rescan = last_heartbeat = loop.time()
-        last_prune = -PRUNE_INTERVAL
-        while True:
-            await asyncio.sleep(TIMER_INTERVAL)
-            now = self.clock.now()
-            paused = self.state.paused
-            if paused is not None and gates.resume_due(paused, now):
-                self.request_tick()
-            if self._next_gate_check is not None and now >= self._next_gate_check:
-                self._next_gate_check = None
-                self.request_tick()
-            self._watch_files()
-            self._save_offsets()
-            if loop.time() - last_rescan >= RESCAN_INTERVAL:
-                last_rescan = loop.time()
-                await self._rescan()
-            if loop.time() - last_heartbeat >= HEARTBEAT_INTERVAL:
-                last_heartbeat = loop.time()
-                self._write_heartbeat()
-            if loop.time() - last_prune >= PRUNE_INTERVAL:
-                last_prune = loop.time()
-                await self._prune_finished()
+    async def _timer_step(self) -> None:
+        await asyncio.sleep(TIMER_INTERVAL)
+        now = self.clock.now()
+        moment = asyncio.get_running_loop().time()
+        paused = self.state.paused
+        if paused is not None and gates.resume_due(paused, now):
+            self.request_tick()
+        if self._next_gate_check is not None and now >= self._next_gate_check:
+            self._next_gate_check = None
+            self.request_tick()
+        self._watch_files()
+        self._save_offsets()
+        if moment - self._last["rescan"] >= RESCAN_INTERVAL:
+            self._last["rescan"] = moment
+            await self._rescan()
+        if moment - self._last["heartbeat"] >= HEARTBEAT_INTERVAL:
+            self._last["heartbeat"] = moment
+            self._write_heartbeat()
+        if moment - self._last["prune"] >= PRUNE_INTERVAL:
+            self._last["prune"] = moment
+            await self._prune_finished()
 
     def _watch_files(self) -> None:
         """config.yaml and the credentials file are polled: both are small and rarely change."""

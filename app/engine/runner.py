@@ -247,6 +247,11 @@ class AgentRun:
         self._signal(signal.SIGTERM)
         self._kill_at = self._clock.now() + dt.timedelta(seconds=self.limits.kill_after)
 
+    def kill(self, reason: str) -> None:
+        """SIGKILL the whole tree now (when Overnight can no longer supervise it)."""
+        self.stop_reason = self.stop_reason or reason
+        self._signal(signal.SIGKILL)
+
     def _signal(self, sig: int) -> None:
         if self.ident is None:
             return

@@ -30,7 +30,7 @@ def run_gui(home: Home) -> int:
     try:
         ensure_home(home)
     except OSError as exc:
-        _error_box("Overnight cannot use its home folder", f"{home.root}: {exc}")
+        show_error("Overnight cannot use its home folder", f"{home.root}: {exc}")
         return EXIT_ERROR
     lock = EngineLock(home.lock)
     try:
@@ -63,16 +63,16 @@ def hand_over(home: Home, locked: EngineLocked) -> int:
     if answer.get("ok"):
         return EXIT_OK
     who = f"pid {locked.pid}" if locked.pid else "another process"
-    _error_box(
+    show_error(
         "Overnight is already running",
-        f"Another Overnight ({who}) is running the queue in {home.root}, and it has no window to show "
-        f"({answer.get('error')}).\n\nStop it first (for `overnight run`: Ctrl+C or kill {locked.pid or 'it'}), "
-        "then start the app again.",
+        f"Another Overnight ({who}) is running the queue in {home.root}, and it cannot show a window: "
+        f"{answer.get('error')}.\n\nIf it is `overnight run`, stop it first (Ctrl+C, or kill "
+        f"{locked.pid or 'it'}), then start the app again.",
     )
     return EXIT_ERROR
 
 
-def _error_box(title: str, text: str) -> None:
+def show_error(title: str, text: str) -> None:
     QMessageBox.critical(None, title, text)
 
 

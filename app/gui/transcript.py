@@ -56,9 +56,10 @@ def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
 class _Tail:
     """One transcript file read on a worker thread; its rows wait in a bounded buffer for the GUI."""
 
-    def __init__(self, path: Path, live: bool, max_rows: int) -> None:
+    def __init__(self, path: Path, live: bool, max_rows: int, owner_gone: threading.Event) -> None:
         self.path = path
         self._stop = threading.Event()
+        self._owner_gone = owner_gone
         self._finished = threading.Event()
         if not live:
             self._finished.set()
@@ -92,7 +93,7 @@ class _Tail:
         reader = StreamReader(transcript=True)
         file: BinaryIO | None = None
         try:
-            while not self._stop.is_set():
+            while not (self._stop.is_set() or self._owner_gone.is_set()):
                 finished = self._finished.is_set()
                 if file is None:
                     file = self._open()
@@ -160,6 +161,9 @@ class TranscriptFollower(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
+        # A follower deleted with its window must not leave its worker polling the file.
+        gone = self._gone = threading.Event()
+        self.destroyed.connect(lambda *_: gone.set())
 
     @property
     def path(self) -> Path | None:
@@ -180,7 +184,7 @@ class TranscriptFollower(QObject):
         self._set_note("")
         if path is None:
             return
-        self._tail = _Tail(path, live, self.model.max_rows)
+        self._tail = _Tail(path, live, self.model.max_rows, self._gone)
         self._tail.start()
         self._timer.start()
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Signal, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
@@ -69,6 +70,9 @@ class Tray(QObject):
     @property
     def look(self) -> TrayLook:
         return self._current_look()
+
+    def icon(self) -> QIcon:
+        return self._icon.icon()
 
     def tooltip(self) -> str:
         return self._icon.toolTip()

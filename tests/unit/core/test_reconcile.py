@@ -94,6 +94,31 @@ def test_a_fixed_invalid_file_becomes_pending(folder):
     assert folder.state.jobs["01-a"].group == 3
 
 
+def test_a_pending_file_broken_and_then_restored_is_pending_again(folder):
+    folder.write("01-a.md", "---\ntitle: A\n---\nbody")
+    folder.write("01-a.md", "---\ntitle: A\nparallelGroup: soon\n---\nbody")
+    assert folder.status("01-a") is Status.INVALID
+    folder.write("01-a.md", "---\ntitle: A\n---\nbody")
+    assert folder.status("01-a") is Status.PENDING
+
+
+def test_reparsing_with_new_defaults_moves_pending_jobs_but_not_running_or_finished_ones(folder, tmp_path):
+    folder.write("01-a.md", "body")
+    folder.write("02-b.md", "body")
+    folder.write("03-c.md", "body")
+    running(folder, "02-b")
+    folder.set("03-c", status=Status.COMPLETED)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder.defaults = replace(folder.defaults, default_cwd=str(elsewhere), default_model="opus")
+    changes = [FileChange(n, (folder.path / n).read_bytes()) for n in ("01-a.md", "02-b.md", "03-c.md")]
+    folder.state, _ = reconcile(folder.state, changes, folder.defaults, T0, reparse=True)
+    assert (folder.state.jobs["01-a"].cwd, folder.state.jobs["01-a"].model) == (str(elsewhere), "opus")
+    assert folder.state.jobs["02-b"].reason == ""
+    assert folder.state.jobs["02-b"].model == "sonnet"
+    assert folder.state.jobs["03-c"].model == "sonnet"
+
+
 def test_an_invalid_file_is_re_validated_when_saved_again_unchanged(folder, tmp_path):
     folder.write("01-a.md", f"---\ncwd: {tmp_path}/later\n---\nbody")
     assert folder.status("01-a") is Status.INVALID

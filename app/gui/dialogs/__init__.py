@@ -1,0 +1,1 @@
+"""The main window's dialogs: settings, a new PRD, adding PRD files."""
