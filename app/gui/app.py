@@ -107,7 +107,7 @@ class Shell(QObject):
     def start(self) -> None:
         if self.tray is not None:
             self.tray.show()
-        self.window.show_and_raise()
+        self.window.show()
         self.bridge.start()
 
     # ------------------------------------------------------------ quitting

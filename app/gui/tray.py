@@ -130,7 +130,7 @@ class Tray(QObject):
     def _on_event(self, event: EngineEvent) -> None:
         if event.event == "queue.paused" and event.fields.get("reason") != "manual":
             # A manual pause is the user's own act: telling them about it is noise.
-            self._notify("Queue paused", _pause_text(event.fields), MessageIcon.Warning)
+            self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
         elif event.event == "investigation.finished" and event.fields.get("fixPlan"):
             fields = event.fields
             self._notify("Fix plan written",
@@ -280,12 +280,10 @@ def _pause_line(state: QueueState) -> str:
     return f"paused ({paused.reason.value}){until}"
 
 
-def _pause_text(fields: dict[str, Any]) -> str:
-    text = fields.get("message") or f"Paused ({fields.get('reason')})."
+def _pause_title(fields: dict[str, Any]) -> str:
     resume_at = fields.get("resumeAt")
-    if resume_at:
-        text += f" Resumes at {_local_time(dt.datetime.fromisoformat(resume_at))}."
-    return text
+    until = f" until {_local_time(dt.datetime.fromisoformat(resume_at))}" if resume_at else ""
+    return f"Queue paused{until}"
 
 
 def _local_time(moment: dt.datetime) -> str:

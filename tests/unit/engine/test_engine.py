@@ -238,3 +238,120 @@ def _marked(marker):
         except psutil.Error:
             continue
     return found
+
+
+@run
+async def test_finished_jobs_older_than_keep_finished_days_leave_the_queue_and_their_prd_is_archived(tmp_path):
+    async with Running(tmp_path, {"keep_finished_days": 0}) as r:
+        r.prd("01-old.md", '@fake text "x"\n')
+        r.prd("02-blocked.md", "waits\n", dependsOn=["01-needed"])
+        r.prd("01-needed.md", "@fake max_turns\n@investigator nothing\n")
+        await until(lambda: r.status("01-old") is Status.COMPLETED and r.status("01-needed") is Status.FAILED)
+        await until(lambda: r.status("01-old") is None, timeout=10)
+        assert (r.home.archive / "01-old.md").read_text() == '@fake text "x"\n'
+        assert not (r.home.prds / "01-old.md").exists()
+        # Still needed by a pending job: kept.
+        assert r.status("01-needed") is Status.FAILED
+        assert any(h["event"] == "archived" and h["slug"] == "01-old" for h in r.history())
+
+
+@run
+async def test_the_max_duration_watchdog_stops_a_run_that_takes_too_long(tmp_path):
+    async with Running(tmp_path, {"watchdog": {"max_duration": 0.8, "kill_after": 1}}) as r:
+        r.prd("01-slow.md", '@fake text "working"\n@fake sleep 30\n@investigator nothing\n')
+        await until(lambda: r.status("01-slow") is Status.FAILED, timeout=10)
+        assert "max_duration" in r.job("01-slow").reason
+
+
+@run
+async def test_manual_policy_starts_nothing_until_force_tick_which_starts_one_batch(tmp_path):
+    async with Running(tmp_path, {"fire_policy": "manual"}) as r:
+        r.prd("01-a.md", '@fake text "a"\n')
+        await until(lambda: r.status("01-a") is Status.PENDING)
+        await r.engine.flush()
+        assert r.named("job.started") == []
+        assert (await r.engine.handle({"cmd": "status"}))["gate"]["reason"].startswith("fire policy is manual")
+        assert await r.engine.handle({"cmd": "tick"}) == {"ok": True}
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+
+
+@run
+async def test_force_tick_clears_a_pause(tmp_path):
+    async with Running(tmp_path) as r:
+        await r.engine.handle({"cmd": "pause", "reason": "wait"})
+        r.prd("01-a.md", '@fake text "a"\n')
+        await until(lambda: r.status("01-a") is Status.PENDING)
+        await r.engine.handle({"cmd": "tick"})
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+        assert r.engine.state.paused is None
+        assert r.named("queue.resumed")[0]["reason"] == "force tick"
+
+
+@run
+async def test_run_now_starts_one_job_ahead_of_its_group(tmp_path):
+    async with Running(tmp_path) as r:
+        await r.engine.handle({"cmd": "pause"})
+        r.prd("01-first.md", '@fake text "1"\n')
+        r.prd("09-later.md", '@fake text "9"\n')
+        await until(lambda: r.status("09-later") is Status.PENDING)
+        assert await r.engine.handle({"cmd": "run", "slug": "09-later"}) == {"ok": True}
+        await until(lambda: r.status("09-later") is Status.COMPLETED)
+        assert r.status("01-first") is Status.PENDING
+        refused = await r.engine.handle({"cmd": "run", "slug": "09-later"})
+        assert refused["ok"] is False and "only a pending job" in refused["error"]
+
+
+@run
+async def test_a_job_whose_prd_was_edited_during_a_failed_run_runs_again_with_the_new_version(tmp_path):
+    async with Running(tmp_path) as r:
+        path = r.prd("01-a.md", "@fake sleep 0.8\n@fake max_turns\n")
+        await until(lambda: r.status("01-a") is Status.RUNNING)
+        path.write_text('@fake text "fixed by hand"\n')
+        await until(lambda: r.job("01-a").reason == "PRD changed during run")
+        await until(lambda: r.status("01-a") is Status.COMPLETED, timeout=15)
+        assert [e["outcome"] for e in r.named("job.finished")] == ["failed", "completed"]
+        assert r.named("investigation.started") == []
+
+
+@run
+async def test_editing_a_failed_prd_queues_it_again(tmp_path):
+    async with Running(tmp_path) as r:
+        path = r.prd("01-a.md", "@fake max_turns\n@investigator nothing\n")
+        await until(lambda: r.status("01-a") is Status.FAILED)
+        path.write_text('@fake text "second try"\n')
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+        assert r.job("01-a").runs == 2
+
+
+@run
+async def test_a_config_change_is_picked_up_without_a_restart_and_a_bad_one_keeps_the_old_settings(tmp_path):
+    async with Running(tmp_path) as r:
+        text = r.home.config.read_text()
+        r.home.config.write_text(text + "concurrency_cap: 7\n")
+        await until(lambda: r.engine.cap() == 7, timeout=5)
+        r.home.config.write_text(text + "concurrency_cap: many\n")
+        await until(lambda: r.named("config.invalid"), timeout=5)
+        assert r.engine.cap() == 7
+        assert "concurrency_cap is 'many'" in r.named("config.invalid")[0]["message"]
+        assert "concurrency_cap: many" in r.home.config.read_text()
+
+
+@run
+async def test_a_run_whose_pid_was_never_saved_is_found_by_its_marker_and_adopted(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    r.prd("01-a.md", "@fake sleep 2\n")
+    await until(lambda: r.status("01-a") is Status.RUNNING and r.job("01-a").current.pid)
+    pid = r.job("01-a").current.pid
+    await r.stop(stop_jobs=False)
+    # As if the engine had died between starting the process and saving its pid.
+    saved = r.saved()
+    saved["jobs"][0]["current"].update(pid=None, pidCreateTime=None)
+    r.home.queue.write_text(json.dumps(saved))
+    await r.start()
+    try:
+        assert r.named("job.adopted")[-1]["pid"] == pid
+        await until(lambda: r.status("01-a") is Status.COMPLETED, timeout=10)
+        assert len(r.named("job.started")) == 1
+    finally:
+        await r.stop(stop_jobs=True)

@@ -1,0 +1,156 @@
+"""The tray: its icon and tooltip follow the queue, its menu steers it, and it tells the user what needs them."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from app.core.queue import Status
+from app.gui.bridge import EngineBridge
+from app.gui.icons import TrayLook, TrayState
+from app.gui.main_window import MainWindow
+from app.gui.tray import Tray
+from tests.fakes.anthropic import FakeAnthropic
+from tests.support import make_home, write_prd
+
+SLEEPER = "@fake sleep 30\n"
+# The offscreen platform cannot raise a window or pass size hints to a window manager.
+OFFSCREEN_LIMITS = "This plugin does not support (raise|propagateSizeHints)"
+
+
+@pytest.fixture
+def window(qtbot, bridge):
+    window = MainWindow(bridge)
+    qtbot.addWidget(window)
+    return window
+
+
+@pytest.fixture
+def notifications():
+    return []
+
+
+@pytest.fixture
+def tray(bridge, window, notifications):
+    return Tray(bridge, window, notify=lambda title, text, _icon: notifications.append((title, text)))
+
+
+def menu_texts(tray):
+    menu = tray.menu()
+    menu.aboutToShow.emit()
+    return [action.text() for action in menu.actions()]
+
+
+def trigger(tray, text):
+    menu = tray.menu()
+    menu.aboutToShow.emit()
+    next(action for action in menu.actions() if action.text() == text).trigger()
+
+
+def icon_image(tray):
+    return tray.icon().pixmap(22, 22).toImage()
+
+
+def test_the_icon_shows_running_jobs_with_a_count_and_then_the_pause(qtbot, bridge, tray):
+    assert tray.look == TrayLook(TrayState.IDLE)
+    idle = icon_image(tray)
+    write_prd(bridge.home, "01-first.md", SLEEPER)
+    write_prd(bridge.home, "01-second.md", SLEEPER)
+    qtbot.waitUntil(lambda: tray.look == TrayLook(TrayState.RUNNING, 2), timeout=15000)
+    running = icon_image(tray)
+    assert running != idle
+    assert "2 running · 0 pending · 0 failed" in tray.tooltip()
+
+    bridge.command({"cmd": "pause", "reason": "lunch"})
+    qtbot.waitUntil(lambda: tray.look == TrayLook(TrayState.PAUSED, 2), timeout=5000)
+    assert icon_image(tray) not in (idle, running)
+    assert "paused (manual)" in tray.tooltip()
+
+
+def test_the_tooltip_shows_the_usage_meter(qtbot, tmp_path, window):
+    with FakeAnthropic() as fake:
+        fake.set_usage(five_hour=42.0, seven_day=17.0)
+        home, environ, _project = make_home(tmp_path / "metered")
+        signed_in(environ, fake)
+        bridge = EngineBridge(home, environ=environ)
+        with qtbot.waitSignal(bridge.ready, timeout=20000):
+            bridge.start()
+        try:
+            tray = Tray(bridge, window, notify=lambda *_: None)
+            qtbot.waitUntil(lambda: "5-hour 42% · 7-day 17%" in tray.tooltip(), timeout=10000)
+        finally:
+            with qtbot.waitSignal(bridge.stopped, timeout=30000):
+                bridge.stop(stop_jobs=True)
+            assert bridge.wait(10)
+
+
+def signed_in(environ, fake):
+    """Claude Code credentials in the engine's HOME, and the usage meter pointed at the fake."""
+    claude = Path(environ["HOME"]) / ".claude"
+    claude.mkdir(parents=True, exist_ok=True)
+    expires = int((time.time() + 86400) * 1000)
+    (claude / ".credentials.json").write_text(
+        json.dumps({"claudeAiOauth": {"accessToken": "token", "expiresAt": expires}}))
+    environ["OVERNIGHT_USAGE_URL"] = fake.usage_url
+
+
+def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
+    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause", "Force tick",
+                                "Open folder", "", "Quit"]
+
+    trigger(tray, "Pause")
+    qtbot.waitUntil(lambda: bridge.state.paused is not None and window.pause_banner.isVisibleTo(window), timeout=5000)
+    assert tray.look.state is TrayState.PAUSED
+    assert "Resume" in menu_texts(tray) and "Pause" not in menu_texts(tray)
+    assert notifications == []  # the user paused it: no need to say so
+
+    trigger(tray, "Resume")
+    qtbot.waitUntil(lambda: bridge.state.paused is None and not window.pause_banner.isVisibleTo(window), timeout=5000)
+    assert "Pause" in menu_texts(tray)
+
+
+def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tmp_path, window):
+    home, environ, _project = make_home(tmp_path / "manual", {"fire_policy": "manual"})
+    bridge = EngineBridge(home, environ=environ)
+    with qtbot.waitSignal(bridge.ready, timeout=20000):
+        bridge.start()
+    try:
+        tray = Tray(bridge, window, notify=lambda *_: None)
+        write_prd(home, "01-held.md", '@fake text "hi"\n')
+        qtbot.waitUntil(lambda: "01-held" in bridge.state.jobs, timeout=10000)
+        assert "0 running · 1 pending · 0 failed" in menu_texts(tray)
+        trigger(tray, "Force tick")
+        qtbot.waitUntil(lambda: bridge.state.jobs["01-held"].status is Status.COMPLETED, timeout=15000)
+    finally:
+        with qtbot.waitSignal(bridge.stopped, timeout=30000):
+            bridge.stop(stop_jobs=True)
+        assert bridge.wait(10)
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
+def test_a_failed_job_is_notified_and_shown_in_the_icon_until_the_user_looks(qtbot, bridge, window, tray, notifications):
+    write_prd(bridge.home, "01-broken.md", "@fake max_turns\n")
+    qtbot.waitUntil(lambda: any(title == "Job failed: 01-broken" for title, _ in notifications), timeout=15000)
+    assert tray.look.state is TrayState.ERROR
+    assert "1 job failed since you last looked" in tray.tooltip()
+    failure = next(text for title, text in notifications if title == "Job failed: 01-broken")
+    assert "error_max_turns" in failure
+
+    qtbot.waitUntil(lambda: ("Fix plan written", "01-fix-broken.md was written for 01-broken and is queued.")
+                    in notifications, timeout=15000)
+    qtbot.waitUntil(lambda: any(title == "Queue finished" for title, _ in notifications), timeout=15000)
+    assert ("Queue finished", "Nothing left to run: 1 completed, 1 failed.") in notifications
+
+    tray.show_window()
+    assert window.isVisible()
+    assert tray.look.state is TrayState.IDLE
+
+
+def test_a_usage_limit_pause_is_notified_with_its_resume_time(qtbot, bridge, tray, notifications):
+    write_prd(bridge.home, "01-limited.md", '@fake ratelimit {"reset_in": 3600}\n')
+    qtbot.waitUntil(lambda: any(title.startswith("Queue paused until ") for title, _ in notifications),
+                    timeout=15000)
+    text = next(text for title, text in notifications if title.startswith("Queue paused"))
+    assert "limit reached" in text
+    qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED, timeout=5000)
