@@ -32,7 +32,7 @@ from app.core.investigation import (
     transcript_tail,
 )
 from app.core.meter import MeterHealth, PollResult, after_poll
-from app.core.prd import MAX_PRD_BYTES, body_of, is_ignored, slug_of
+from app.core.prd import MAX_PRD_BYTES, body_of, is_ignored
 from app.core.queue import (
     CurrentRun,
     Investigation,
@@ -132,6 +132,7 @@ class Engine:
         self._next_poll_in = self.config.usage.poll_seconds
         self._force_next_tick = False
         self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL}
+        self._seen: dict[str, Signature] = {}  # size and mtime of each PRD when last read
 
     # ================================================================ listeners
 
@@ -168,7 +169,7 @@ class Engine:
             self.emit("queue.paused", "warning", reason=loaded.state.paused.reason.value,
                       resumeAt=_iso(loaded.state.paused.resume_at), message=loaded.state.paused.message)
         await self._restore_live_runs()
-        await self._rescan()
+        await self._rescan(everything=True)
         self._watcher = FolderWatcher(self.home.prds, self._file_ready)
         self._watcher.start()
         self._credentials_mtime = _mtime(credentials_path(self.environ))
@@ -345,31 +346,31 @@ class Engine:
         try:
             while self._pending_names:
                 names, self._pending_names = self._pending_names, set()
-                changes = await asyncio.to_thread(_read_files, self.home.prds, sorted(names))
-                self._reconcile(changes)
+                self._reconcile(await self._read(sorted(names)))
         finally:
             self._reading = False
 
-    async def _rescan(self, reparse: bool = False) -> None:
-        """The whole folder against the queue: at start, as a safety net, after a config change."""
-        present = await asyncio.to_thread(_list_prds, self.home.prds)
-        known = {f"{slug}.md" for slug in self.state.jobs}
-        if reparse:
-            names = present
-        else:
-            names = [name for name in present if name not in known or self._changed_on_disk(name)]
-        changes = await asyncio.to_thread(_read_files, self.home.prds, names)
-        changes += [FileChange(name, None) for name in known - set(present)]
-        self._reconcile(changes, reparse=reparse)
+    async def _read(self, names: Iterable[str]) -> list[FileChange]:
+        changes, seen = await asyncio.to_thread(_read_files, self.home.prds, names)
+        self._seen.update(seen)
+        return changes
 
-    def _changed_on_disk(self, name: str) -> bool:
-        # Cheap check for the periodic rescan: size and mtime, not content.
-        job = self.state.jobs.get(slug_of(name))
-        try:
-            mtime = (self.home.prds / name).stat().st_mtime
-        except OSError:
-            return True
-        return job is None or mtime > job.updated_at.timestamp()
+    async def _rescan(self, everything: bool = False, reparse: bool = False) -> None:
+        """The whole folder against the queue: at start (every file is read: its content, not its
+        mtime, says whether it changed), every RESCAN_INTERVAL as a safety net for missed folder
+        events (files whose size or mtime moved), and after a change of the defaults."""
+        listing = await asyncio.to_thread(_list_prds, self.home.prds)
+        known = {f"{slug}.md" for slug in self.state.jobs}
+        if everything or reparse:
+            names = list(listing)
+        else:
+            names = [name for name, signature in listing.items() if self._seen.get(name) != signature]
+        changes = await self._read(names)
+        gone = (known | set(self._seen)) - set(listing)
+        for name in gone:
+            self._seen.pop(name, None)
+        changes += [FileChange(name, None) for name in sorted(gone & known)]
+        self._reconcile(changes, reparse=reparse)
 
     def _reconcile(self, changes: list[FileChange], reparse: bool = False) -> None:
         if not changes:
@@ -789,7 +790,7 @@ class Engine:
             return
         if fix_path.exists():
             # Reconcile it now rather than wait for the watcher, so the link is made at once.
-            self._reconcile(_read_files(self.home.prds, [fix_path.name]))
+            self._reconcile(_read_files(self.home.prds, [fix_path.name])[0])
             self._end_investigation(slug, InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}")
         else:
             why = "the investigation ended without writing the fix plan"
@@ -1125,23 +1126,35 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-def _list_prds(folder: Path) -> list[str]:
+Signature = tuple[int, int]  # size, mtime_ns
+
+
+def _list_prds(folder: Path) -> dict[str, Signature]:
+    listing = {}
     try:
-        return sorted(entry.name for entry in os.scandir(folder) if entry.is_file() and not is_ignored(entry.name))
+        for entry in os.scandir(folder):
+            if not is_ignored(entry.name) and entry.is_file():
+                info = entry.stat()
+                listing[entry.name] = (info.st_size, info.st_mtime_ns)
     except FileNotFoundError:
-        return []
+        pass
+    return dict(sorted(listing.items()))
 
 
-def _read_files(folder: Path, names: Iterable[str]) -> list[FileChange]:
-    changes = []
+def _read_files(folder: Path, names: Iterable[str]) -> tuple[list[FileChange], dict[str, Signature]]:
+    """Each file's bytes (cut after the PRD size limit: more is never needed) and its size
+    and mtime as read, so a later rescan knows whether it moved since."""
+    changes, seen = [], {}
     for name in names:
         try:
             with open(folder / name, "rb") as file:
+                info = os.fstat(file.fileno())
                 data: bytes | None = file.read(MAX_PRD_BYTES + 1)
+            seen[name] = (info.st_size, info.st_mtime_ns)
         except (FileNotFoundError, IsADirectoryError):
             data = None
         changes.append(FileChange(name, data))
-    return changes
+    return changes, seen
 
 
 def _read_prompt(path: Path) -> bytes:
