@@ -118,17 +118,22 @@ def pause_with(current: Pause | None, new: Pause) -> Pause:
     return current
 
 
+UNKNOWN_RESET_RETRY = dt.timedelta(minutes=15)
+
+
 def rate_limit_pause(
     resets_at: dt.datetime | None, limit_type: str | None, margin_seconds: float, now: dt.datetime
 ) -> Pause:
     kind = {"five_hour": "five-hour", "seven_day": "seven-day"}.get(limit_type or "", limit_type or "usage")
     if resets_at is None:
-        # The CLI said "limit" but not when it resets: hold until the meter shows headroom.
+        # A 429 without a reset time (the CLI also reports plain API rate limits this way):
+        # try again later; the usage gate still holds the queue while the meter shows it full.
+        resume_at = now + UNKNOWN_RESET_RETRY
         return Pause(
             PauseReason.RATE_LIMIT,
             now,
-            None,
-            f"{kind} limit reached; the reset time is unknown — waiting for the usage meter",
+            resume_at,
+            f"{kind} limit reached and no reset time was given; trying again at {resume_at:%H:%M:%S} UTC",
         )
     resume_at = resets_at + dt.timedelta(seconds=margin_seconds)
     return Pause(
@@ -147,21 +152,18 @@ def resume_due(paused: Pause | None, now: dt.datetime) -> bool:
     return paused is not None and paused.resume_at is not None and now >= paused.resume_at
 
 
-def after_good_poll(paused: Pause | None, usage: Usage, policy: GatePolicy, now: dt.datetime) -> Pause | None:
-    """A good poll ends an auth or network pause, and a usage-limit pause whose reset time
-    was unknown once the meter shows headroom again."""
-    if paused is None:
+def after_good_poll(paused: Pause | None) -> Pause | None:
+    """A good poll ends an auth or network pause."""
+    if paused is not None and paused.reason in (PauseReason.AUTH, PauseReason.NETWORK):
         return None
-    if paused.reason in (PauseReason.AUTH, PauseReason.NETWORK):
-        return None
-    if paused.reason is PauseReason.RATE_LIMIT and paused.resume_at is None:
-        if _over_threshold(replace(policy, utilization_threshold=100, weekly_threshold=100), usage, now) is None:
-            return None
     return paused
 
 
 def with_rejection(usage: Usage, limit_type: str | None, resets_at: dt.datetime | None) -> Usage:
-    """An agent's `rate_limit_event` rejected is the freshest reading there is: that window is full."""
+    """An agent's `rate_limit_event` rejected is the freshest reading there is: that window is
+    full until it resets. Without a reset time it says nothing lasting (the pause retries)."""
+    if resets_at is None:
+        return usage
     full = Window(100.0, resets_at)
     if limit_type == "seven_day":
         return replace(usage, seven_day=full)

@@ -711,8 +711,6 @@ class Engine:
 
     def _rate_limited(self, outcome: Outcome, now: dt.datetime) -> None:
         resets_at = outcome.resets_at
-        if resets_at is None and self.usage.five_hour.utilization and self.usage.five_hour.utilization >= 100:
-            resets_at = self.usage.five_hour.resets_at
         self._set_usage(gates.with_rejection(self.usage, outcome.limit_type, resets_at))
         self._set_pause(gates.rate_limit_pause(resets_at, outcome.limit_type, self.config.usage.resume_margin, now))
 
@@ -881,8 +879,7 @@ class Engine:
                 fiveHour=result.usage.five_hour.utilization,
                 sevenDay=result.usage.seven_day.utilization,
             )
-            cleared = gates.after_good_poll(self.state.paused, self.usage, self._policy(), now)
-            if cleared is None and self.state.paused is not None:
+            if self.state.paused is not None and gates.after_good_poll(self.state.paused) is None:
                 self._clear_pause("usage meter answered")
         elif result.kind == "no_credentials":
             self._set_usage(UNKNOWN)

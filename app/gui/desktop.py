@@ -12,9 +12,11 @@ from PySide6.QtCore import QObject, QProcess, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 
 try:
-    from PySide6.QtDBus import QDBusConnection, QDBusMessage
+    from PySide6.QtDBus import QDBusConnection, QDBusMessage, QDBusPendingCallWatcher
 except ImportError:  # a build without QtDBus: revealing falls back to opening the folder
     QDBusConnection = None  # type: ignore[assignment,misc]
+
+_watchers: set = set()  # pending "show this file" calls, kept alive until they answer
 
 
 def open_path(path: Path) -> bool:
@@ -34,6 +36,7 @@ def reveal_path(path: Path) -> bool:
 
 
 def _show_item_over_dbus(path: Path) -> bool:
+    """Ask the file manager to select `path` (freedesktop FileManager1); open the folder if it cannot."""
     if QDBusConnection is None:
         return False
     bus = QDBusConnection.sessionBus()
@@ -43,7 +46,16 @@ def _show_item_over_dbus(path: Path) -> bool:
         "org.freedesktop.FileManager1", "/org/freedesktop/FileManager1", "org.freedesktop.FileManager1", "ShowItems"
     )
     message.setArguments([[QUrl.fromLocalFile(str(path)).toString()], ""])
-    return bus.send(message)
+    watcher = QDBusPendingCallWatcher(bus.asyncCall(message))
+    _watchers.add(watcher)
+
+    def answered(done: QDBusPendingCallWatcher) -> None:
+        _watchers.discard(done)
+        if done.isError():
+            open_path(path.parent)
+
+    watcher.finished.connect(answered)
+    return True
 
 
 class _Delivery(QObject):

@@ -15,7 +15,15 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -44,6 +52,7 @@ from app.gui.dialogs.settings import SettingsDialog
 from app.gui.models import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, TranscriptModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.widgets.job_detail import JobDetail
+from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
 from app.paths import Home
@@ -114,6 +123,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.home = bridge.home
         self.hide_on_close = False
+        self._quitting = False
         self.status: Mapping[str, Any] = {}
         self.selected_slug: str | None = None
         self.last_error = ""
@@ -205,6 +215,7 @@ class MainWindow(QMainWindow):
         view.setAlternatingRowColors(True)
         view.setWordWrap(False)
         view.verticalHeader().setVisible(False)
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
         header = view.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -222,6 +233,7 @@ class MainWindow(QMainWindow):
     def _init_central(self) -> None:
         self.usage_strip = StatusStrip(self)
         self.pause_banner = PauseBanner(self)
+        self.notice = NoticeLine(self)
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.status_filter)
@@ -240,8 +252,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.usage_strip)
         layout.addWidget(self.pause_banner)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.notice)
         self.setCentralWidget(central)
-        self.statusBar()
 
     def _init_timers(self) -> None:
         self.clock = QTimer(self)
@@ -298,12 +310,24 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def accept_close(self) -> None:
+        """The app has decided to quit: from now on closing really closes (QApplication.quit closes windows)."""
+        self._quitting = True
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 — Qt's name
+        if self._quitting:
+            self.follower.stop()
+            event.accept()
+            return
         event.ignore()
         if self.hide_on_close:
             self.hide()
         else:
             self.quitRequested.emit()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        self.request_status()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 — Qt's name
         if _dropped_paths(event.mimeData().urls()):
@@ -391,19 +415,19 @@ class MainWindow(QMainWindow):
     # ================================================================ window → engine
 
     def send_command(self, request: Mapping[str, Any], label: str) -> None:
-        """Send a command; its answer shows in the status bar, an error for longer."""
+        """Send a command; its answer shows in the notice line, an error for longer."""
         self.bridge.command(request, self._guarded(lambda answer: self._answered(label, answer)))
 
     def _answered(self, label: str, answer: Mapping[str, Any]) -> None:
         if answer.get("ok"):
-            self.statusBar().showMessage(f"{label}: done", 4000)
+            self.notice.show_message(f"{label}: done", 4000)
         else:
             self.show_error(f"{label}: {answer.get('error', 'the engine refused')}")
         self.request_status()
 
     def show_error(self, message: str) -> None:
         self.last_error = message
-        self.statusBar().showMessage(message, MESSAGE_MS)
+        self.notice.show_message(message, MESSAGE_MS, is_error=True)
 
     def toggle_pause(self) -> None:
         if self._state.paused is not None:
@@ -502,7 +526,7 @@ class MainWindow(QMainWindow):
         if target is None:
             self.show_error(f"Archive failed: {error}")
         else:
-            self.statusBar().showMessage(f"Archived to {target}", 6000)
+            self.notice.show_message(f"Archived to {target}", 6000)
 
     def _open_log(self) -> None:
         source = self.detail.source or (self.detail.sources[0] if self.detail.sources else None)
@@ -525,7 +549,7 @@ class MainWindow(QMainWindow):
 
     def add_paths(self, paths: list[Path]) -> None:
         """Add PRD files or folders (what a drop does): validated and copied off the GUI thread."""
-        self.statusBar().showMessage(f"Adding {len(paths)} item(s)…", 4000)
+        self.notice.show_message(f"Adding {len(paths)} item(s)…", 4000)
         self.add_flow.start(paths)
 
     def _choose_files(self) -> None:
@@ -536,7 +560,7 @@ class MainWindow(QMainWindow):
     def _prds_added(self, results: list) -> None:
         added = [result for result in results if isinstance(result, Added)]
         if added:
-            self.statusBar().showMessage("Added " + ", ".join(result.target.name for result in added), 6000)
+            self.notice.show_message("Added " + ", ".join(result.target.name for result in added), 6000)
         if len(added) == 1:
             self._select_when_added = slug_of(added[0].target.name)
 
@@ -548,7 +572,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _new_prd_created(self, added: Added) -> None:
-        self.statusBar().showMessage(f"Created {added.target.name}", 6000)
+        self.notice.show_message(f"Created {added.target.name}", 6000)
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
@@ -559,7 +583,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _settings_saved(self, _config: object) -> None:
-        self.statusBar().showMessage("Settings saved; the engine applies them within a second", 6000)
+        self.notice.show_message("Settings saved; the engine applies them within a second", 6000)
         QTimer.singleShot(1500, self.request_status)
 
 

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from app.core.batching import waiting_reason
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
@@ -445,12 +445,14 @@ class QueueProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(True)
 
     def set_text(self, text: str) -> None:
+        self.beginFilterChange()
         self._text = text.strip().casefold()
-        self.invalidateFilter()
+        self.endFilterChange()
 
     def set_statuses(self, statuses: frozenset[Status] | None) -> None:
+        self.beginFilterChange()
         self._statuses = statuses
-        self.invalidateFilter()
+        self.endFilterChange()
 
     def queue(self) -> QueueModel:
         source = self.sourceModel()
@@ -605,6 +607,10 @@ class TranscriptModel(QAbstractListModel):
             return row.detail or None
         if role == Qt.ItemDataRole.ForegroundRole and row.is_error:
             return QColor(ERROR_COLOR)
+        if role == Qt.ItemDataRole.FontRole and row.kind is RowKind.RESULT:
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == ROW_KIND_ROLE:
             return row.kind.value
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -66,9 +67,15 @@ class LiveRun:
     def __init__(self, prompt: str, cwd: Path, env: dict[str, str], stderr: Path) -> None:
         with stderr.open("w") as err:
             self.process = subprocess.Popen(
-                cli_argv(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                cwd=cwd, env=env, text=True, start_new_session=True,
-            )  # fmt: skip
+                cli_argv(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                cwd=cwd,
+                env=env,
+                text=True,
+                start_new_session=True,
+            )
         self.events: list[tuple[float, dict[str, Any]]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -137,6 +144,9 @@ The PRD body:
     @agent error 500
     Implement the feature.
 
+The end of the transcript:
+    parallelGroup: 99
+
 Write exactly one file, at this absolute path:
 {home}/prds/{group:02d}-fix-{name}.md
 
@@ -177,6 +187,24 @@ def test_text_completes_the_run(run: Callable[..., CliRun], fake: FakeAnthropic,
 
 
 @pytest.mark.e2e
+def test_the_cli_connects_to_nothing_but_the_fake(
+    fake: FakeAnthropic, env: dict[str, str], workdir: Path, tmp_path: Path
+) -> None:
+    strace = shutil.which("strace")
+    if strace is None or subprocess.run([strace, "-qq", "-e", "trace=none", "true"], capture_output=True).returncode:
+        pytest.skip("strace is missing or may not trace here: cannot watch the CLI's connect() calls")
+    trace = tmp_path / "connect.trace"
+    command = [strace, "-f", "-qq", "-e", "trace=connect", "-o", str(trace), *cli_argv()]
+
+    done = subprocess.run(command, input=b"Say hi.", cwd=workdir, env=env, capture_output=True, timeout=60)
+
+    assert done.returncode == 0
+    port = fake.url.rsplit(":", 1)[1]
+    inet = [line for line in trace.read_text().splitlines() if "AF_INET" in line]
+    assert inet and all(f"sin_port=htons({port})" in line and '"127.0.0.1"' in line for line in inet), inet
+
+
+@pytest.mark.e2e
 def test_a_prompt_without_script_is_answered_done(run: Callable[..., CliRun]) -> None:
     result = run("Just a task description, no directives.")
 
@@ -212,11 +240,11 @@ def test_bash_runs_the_command_in_the_cwd(run: Callable[..., CliRun], workdir: P
 
 @pytest.mark.e2e
 def test_sleep_delays_the_next_step(run: Callable[..., CliRun], fake: FakeAnthropic) -> None:
-    result = run('@agent sleep 2\n@agent text "late"\n')
+    result = run('@agent sleep 1.5\n@agent text "late"\n')
 
     assert result.returncode == 0
     assert result.result["result"] == "late"
-    assert result.result["duration_api_ms"] >= 2000
+    assert result.result["duration_api_ms"] >= 1500
     assert len(fake.requests_to(MESSAGES)) == 1
 
 
@@ -225,7 +253,8 @@ def test_side_requests_are_answered_without_playing_the_script(
     run: Callable[..., CliRun], fake: FakeAnthropic, workdir: Path
 ) -> None:
     # Without CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC the CLI also asks for a session title, quoting the prompt.
-    result = run('@agent write {"file_path": "once.txt", "content": "1"}\n', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="")
+    prompt = '@agent write {"file_path": "once.txt", "content": "1"}\n'
+    result = run(prompt, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="")
 
     assert result.returncode == 0
     assert (workdir / "once.txt").read_text() == "1"
@@ -332,6 +361,16 @@ def test_a_500_that_says_do_not_retry_fails_at_once(run: Callable[..., CliRun], 
     assert (result.result["is_error"], result.result["api_error_status"]) == (True, 500)
 
 
+@pytest.mark.e2e
+def test_a_bad_directive_ends_the_run_with_an_api_error(run: Callable[..., CliRun], fake: FakeAnthropic) -> None:
+    result = run("@agent dance\n")
+
+    assert result.returncode == 1
+    assert (result.result["is_error"], result.result["api_error_status"]) == (True, 400)
+    assert "unknown @agent verb 'dance'" in result.result["result"]
+    assert len(fake.requests_to(MESSAGES)) == 1
+
+
 # --- silence and lingering -------------------------------------------------------------------------
 
 
@@ -341,7 +380,7 @@ def test_hang_keeps_the_agent_silent_and_stop_does_not_wait_for_it(
 ) -> None:
     agent = live("@agent hang\n")
     fake.wait_for(lambda: fake.requests_to(MESSAGES), timeout=20)
-    time.sleep(2)  # the silence under test
+    time.sleep(1.5)  # the silence under test
 
     assert agent.process.poll() is None
     assert [event["type"] for _, event in agent.events] == ["system"]  # only system/init
@@ -407,7 +446,9 @@ def test_investigation_writes_a_valid_fix_plan_that_then_completes(
 
 
 @pytest.mark.e2e
-def test_investigation_that_finds_nothing_writes_no_file(run: Callable[..., CliRun], tmp_path: Path, workdir: Path) -> None:
+def test_investigation_that_finds_nothing_writes_no_file(
+    run: Callable[..., CliRun], tmp_path: Path, workdir: Path
+) -> None:
     home = tmp_path / "overnight"
     result = run(investigation_prompt(home, workdir, "03-flaky", "Flaky", 3, extra="@investigator nothing\n"))
 
@@ -420,7 +461,8 @@ def test_investigation_that_finds_nothing_writes_no_file(run: Callable[..., CliR
 def test_investigation_body_override(run: Callable[..., CliRun], tmp_path: Path, workdir: Path) -> None:
     home = tmp_path / "overnight"
     override = json.dumps({"body": 'Retry it.\n\n@agent error {"status": 500, "retry": false}\n'})
-    result = run(investigation_prompt(home, workdir, "12-api", "Call the API", 12, extra=f"@investigator write-fix-plan {override}\n"))
+    extra = f"@investigator write-fix-plan {override}\n"
+    result = run(investigation_prompt(home, workdir, "12-api", "Call the API", 12, extra=extra))
 
     assert result.returncode == 0
     plan = frontmatter.load(home / "prds" / "12-fix-api.md")

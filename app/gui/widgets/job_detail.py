@@ -172,7 +172,7 @@ class JobDetail(QWidget):
         if job is None:
             self.title.setText("Select a job to see its transcript, PRD and details.")
             return
-        self.title.setText(f"<b>{escape(job.title)}</b> &nbsp; {escape(job.slug)} · {escape(status_text(job))}")
+        self.title.setText(f"<b>{_html(job.title)}</b> &nbsp; {_html(job.slug)} · {_html(status_text(job))}")
 
     def _show_error(self, job: Job | None) -> None:
         error = job.error if job is not None else None
@@ -182,9 +182,9 @@ class JobDetail(QWidget):
         where = f"{error.path}:{error.line}" if error.line else error.path
         self.error_box.setText(
             "<b>This PRD is invalid and will not run.</b><br>"
-            f"<b>Problem:</b> {escape(error.problem)}<br>"
-            f"<b>Fix:</b> {escape(error.fix)}<br>"
-            f"<small>{escape(where)} — saving the fixed file re-validates it.</small>"
+            f"<b>Problem:</b> {_html(error.problem)}<br>"
+            f"<b>Fix:</b> {_html(error.fix)}<br>"
+            f"<small>{_html(where)} — saving the fixed file re-validates it.</small>"
         )
 
     def _show_links(self, job: Job | None, jobs: Mapping[str, Job]) -> None:
@@ -216,9 +216,11 @@ class JobDetail(QWidget):
         kind = previous.label.split(" ", 1)[0] if previous is not None and keep_choice else None
         index = next((i for i, source in enumerate(sources) if kind and source.label.startswith(kind)), 0)
         self.sources = sources
+        labels = [source.label for source in sources]
         self.source_combo.blockSignals(True)
-        self.source_combo.clear()
-        self.source_combo.addItems([source.label for source in sources])
+        if labels != [self.source_combo.itemText(i) for i in range(self.source_combo.count())]:
+            self.source_combo.clear()
+            self.source_combo.addItems(labels)
         self.source_combo.setCurrentIndex(index if sources else -1)
         self.source_combo.blockSignals(False)
         self.source_combo.setVisible(bool(sources))
@@ -243,10 +245,15 @@ class JobDetail(QWidget):
                 self.choose_source(index)
 
 
+def _html(text: str) -> str:
+    """Text for a rich-text label: markup escaped, apostrophes kept readable."""
+    return escape(text, quote=False)
+
+
 def _job_link(slug: str, jobs: Mapping[str, Job]) -> str:
     if slug in jobs:
-        return f'<a href="{JOB_LINK}{escape(slug)}">{escape(slug)}</a>'
-    return f"{escape(slug)} (not in the queue)"
+        return f'<a href="{JOB_LINK}{escape(slug)}">{_html(slug)}</a>'
+    return f"{_html(slug)} (not in the queue)"
 
 
 def _link_parts(job: Job, jobs: Mapping[str, Job]) -> list[str]:
@@ -264,7 +271,7 @@ def _link_parts(job: Job, jobs: Mapping[str, Job]) -> list[str]:
             InvestigationStatus.NO_FIX_PLAN: investigation.reason or "ended without writing a fix plan",
         }[investigation.status]
         show = f' — <a href="{INVESTIGATION_LINK}">show its transcript</a>' if investigation.run_id else ""
-        parts.append(f"Investigation: {escape(words)}{show}")
+        parts.append(f"Investigation: {_html(words)}{show}")
     if job.depends_on:
         parts.append("Depends on: " + ", ".join(_job_link(slug, jobs) for slug in job.depends_on))
     return parts

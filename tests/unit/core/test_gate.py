@@ -114,19 +114,18 @@ def test_two_usage_limits_keep_the_later_resume_time():
     assert gate.pause_with(late, early) is late
 
 
-def test_a_good_poll_ends_auth_and_network_pauses_but_not_manual_or_state():
+def test_a_good_poll_ends_auth_and_network_pauses_but_not_the_others():
     for reason in (PauseReason.AUTH, PauseReason.NETWORK):
-        assert gate.after_good_poll(Pause(reason, NOW, None, "x"), usage(), GatePolicy(), NOW) is None
-    for reason in (PauseReason.MANUAL, PauseReason.STATE):
+        assert gate.after_good_poll(Pause(reason, NOW, None, "x")) is None
+    for reason in (PauseReason.MANUAL, PauseReason.STATE, PauseReason.RATE_LIMIT):
         pause = Pause(reason, NOW, None, "x")
-        assert gate.after_good_poll(pause, usage(), GatePolicy(), NOW) is pause
+        assert gate.after_good_poll(pause) is pause
 
 
-def test_a_usage_limit_with_no_known_reset_ends_when_the_meter_shows_headroom():
+def test_a_usage_limit_with_no_reset_time_tries_again_later_rather_than_pausing_forever():
     pause = gate.rate_limit_pause(None, "five_hour", 60, NOW)
-    assert pause.resume_at is None
-    assert gate.after_good_poll(pause, usage(five=100), GatePolicy(), NOW) is pause
-    assert gate.after_good_poll(pause, usage(five=40), GatePolicy(), NOW) is None
+    assert pause.resume_at == NOW + gate.UNKNOWN_RESET_RETRY
+    assert "no reset time" in pause.message
 
 
 def test_a_rejected_rate_limit_event_marks_that_window_full_until_its_reset():
@@ -135,3 +134,4 @@ def test_a_rejected_rate_limit_event_marks_that_window_full_until_its_reset():
     assert isinstance(decide(use=seen), Closed)
     weekly = gate.with_rejection(usage(), "seven_day", LATER)
     assert weekly.seven_day.utilization == 100.0 and weekly.five_hour.utilization == 10.0
+    assert gate.with_rejection(usage(), "five_hour", None) == usage()

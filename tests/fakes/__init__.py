@@ -1,0 +1,1 @@
+"""Test doubles for the services Overnight talks to."""
