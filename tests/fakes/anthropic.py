@@ -268,6 +268,9 @@ def fix_plan_markdown(prompt: str, path: str, cwd: str | None, body: str | None 
         raise ScriptError(f"{path!r} is not a fix-plan path")
     sources = [_fix_frontmatter_block(prompt), prompt]
     title = _prompt_title(sources) or match[3]
+    if "<" in title:  # the prompt's template placeholder: fill it in, as a model would
+        failed = re.search(r"^\s*-\s*Title:\s*(.+?)\s*$", prompt, re.MULTILINE)
+        title = f"Fix: {failed[1] if failed else match[3]}"
     frontmatter = [
         f"title: {json.dumps(title if title.startswith('Fix:') else f'Fix: {title}', ensure_ascii=False)}",
         f"cwd: {_prompt_value(sources, 'cwd', r'.+') or cwd or '~'}",
