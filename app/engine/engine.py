@@ -234,11 +234,13 @@ class Engine:
         self.state = state
         assert self._writer is not None
         self._writer.save(state)
-        changed = [slug for slug, job in state.jobs.items() if old.jobs.get(slug) is not job]
-        changed += [slug for slug in old.jobs if slug not in state.jobs]
-        if changed or old.paused != state.paused:
-            for listener in list(self._state_listeners):
-                listener(state, changed)
+        if state.jobs is old.jobs:
+            changed = []
+        else:
+            changed = [slug for slug, job in state.jobs.items() if old.jobs.get(slug) is not job]
+            changed += [slug for slug in old.jobs if slug not in state.jobs]
+        for listener in list(self._state_listeners):
+            listener(state, changed)
 
     def _put(self, job: Job) -> None:
         jobs = dict(self.state.jobs)
