@@ -230,8 +230,8 @@ def _render_status(answer: dict[str, Any]) -> str:
         f"Usage: five-hour {_percent(usage.get('fiveHour'))}, seven-day {_percent(usage.get('sevenDay'))}"
         + (" (stale)" if usage.get("stale") else "")
     )
-    for problem in answer.get("configProblems") or []:
-        lines.append(f"Config: {problem}")
+    for problem in answer.get("problems") or []:
+        lines.append(f"Problem: {problem}")
     jobs = answer.get("jobs") or []
     if not jobs:
         lines.append("No PRDs in prds/ yet.")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from app.core.gate import GatePolicy
 from app.paths import open_private, write_private_atomically
 
 CONFIG_FILE_NAME = "config.yaml"
@@ -469,6 +470,17 @@ def save_config(path: Path, config: Config) -> None:
     if errors:
         raise ValueError("; ".join(error.message() for error in errors))
     write_private_atomically(path, render_config(config).encode("utf-8"))
+
+
+def gate_policy(config: Config) -> GatePolicy:
+    """The settings the gate decides with."""
+    return GatePolicy(
+        fire_policy=config.fire_policy,
+        utilization_threshold=config.utilization_threshold,
+        weekly_threshold=config.weekly_threshold,
+        offset_minutes=config.offset_minutes,
+        when_unknown=config.usage.when_unknown,
+    )
 
 
 def effective_concurrency_cap(config: Config, environ: Mapping[str, str] = os.environ) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from app.config import Config, ConfigLoad, effective_concurrency_cap, load_config
+from app.config import Config, ConfigLoad, effective_concurrency_cap, gate_policy, load_config
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
@@ -251,6 +251,7 @@ class Engine:
         job = self.state.jobs.get(slug)
         if job is None:
             return
+        self._seen.pop(f"{slug}.md", None)
         jobs = dict(self.state.jobs)
         del jobs[slug]
         self._commit(replace(self.state, jobs=jobs))
@@ -312,15 +313,12 @@ class Engine:
     def cap(self) -> int:
         return effective_concurrency_cap(self.config, self.environ)
 
+    def problems(self) -> list[str]:
+        """What the user should know about the settings and the queue file."""
+        return [*self.config_problems, *self.warnings]
+
     def _policy(self) -> gates.GatePolicy:
-        c = self.config
-        return gates.GatePolicy(
-            fire_policy=c.fire_policy,
-            utilization_threshold=c.utilization_threshold,
-            weekly_threshold=c.weekly_threshold,
-            offset_minutes=c.offset_minutes,
-            when_unknown=c.usage.when_unknown,
-        )
+        return gate_policy(self.config)
 
     def _limits(self, investigation: bool) -> Limits:
         w = self.config.watchdog
@@ -1019,6 +1017,8 @@ class Engine:
                 self.request_tick(force=True)
             elif cmd in ("cancel", "skip", "reset", "rerun", "run"):
                 self._job_command(cmd, self._job(slug))
+            elif cmd == "archive":
+                await self._archive(self._job(slug))
             elif cmd == "show":
                 if self.on_show is None:
                     raise CommandError("this engine has no window (it was started with `overnight run`)")
@@ -1062,6 +1062,15 @@ class Engine:
         self.emit(f"job.{cmd}", slug=job.slug)
         self.request_tick()
 
+    async def _archive(self, job: Job) -> None:
+        """Moves the PRD into prds-archive/ (never deletes it); the row leaves the queue."""
+        if job.status is Status.RUNNING or job.is_busy:
+            raise CommandError(f"{job.slug} is running; cancel it before archiving it")
+        moved = await asyncio.to_thread(_archive_file, self.home, job.slug)
+        self._drop(job.slug, "archived by the user")
+        self._history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
+        self.emit("prd.archived", slug=job.slug, to=str(moved) if moved else None)
+
     def _stop_run(self, job: Job) -> None:
         assert job.current is not None
         live = self._live.get(run_marker(job.current.run_id, job.slug))
@@ -1091,8 +1100,7 @@ class Engine:
             "firePolicy": self.config.fire_policy,
             "running": running,
             "cap": self.cap(),
-            "configProblems": self.config_problems,
-            "warnings": self.warnings,
+            "problems": self.problems(),
             "jobs": [
                 {**q.job_to_json(job), "waiting": waiting_reason(self.state.jobs, job)}
                 for job in sorted(self.state.jobs.values(), key=lambda j: (j.group, j.slug))

@@ -17,11 +17,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.config import Config
+from app.config import Config, effective_concurrency_cap
 from app.core.queue import QueueState
 from app.engine.control import ControlServer
 from app.engine.engine import Engine
-from app.engine.events import EngineEvent
 from app.paths import Home
 
 COALESCE = 0.05
@@ -80,9 +79,12 @@ class EngineBridge(QObject):
         return self._engine.config if self._engine else Config()
 
     @property
-    def engine(self) -> Engine | None:
-        """For reading immutable values (config, usage); never call its methods from the GUI thread."""
-        return self._engine
+    def cap(self) -> int:
+        return effective_concurrency_cap(self.config, self._environ)
+
+    def problems(self) -> list[str]:
+        """The engine's config and queue-file problems (lists it replaces whole: safe to read here)."""
+        return self._engine.problems() if self._engine else []
 
     # ------------------------------------------------------------ commands
 

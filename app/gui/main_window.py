@@ -8,7 +8,6 @@ files (PRDs, transcripts) and copying dropped files happen off the GUI thread.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QKeySequence,
-    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,7 +30,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QMainWindow,
-    QMenu,
     QSplitter,
     QStyle,
     QTableView,
@@ -55,11 +52,8 @@ from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
-from app.paths import Home
 
 PAUSE_REASON = "paused from the window"
-STATUS_INTERVAL_MS = 2000
-STATUS_SOON_MS = 250
 MESSAGE_MS = 15000
 
 # key: (text, command sent to the engine or None when the window handles it)
@@ -95,17 +89,6 @@ def applicable_actions(job: Job, has_log: bool) -> set[str]:
     return {key for key, applies in checks.items() if applies}
 
 
-def archive_prd(home: Home, slug: str) -> Path:
-    """Blocking: move prds/<slug>.md into prds-archive/, never over an archived file."""
-    source = home.prds / f"{slug}.md"
-    target = home.archive / source.name
-    if target.exists():
-        target = home.archive / f"{slug}.{dt.datetime.now():%Y%m%d-%H%M%S}.md"
-    home.archive.mkdir(mode=0o700, exist_ok=True)
-    os.rename(source, target)
-    return target
-
-
 def read_prd_body(slug: str, path: Path) -> tuple[str, str | None, str]:
     """Blocking: (slug, the PRD's body or None, why it could not be read)."""
     try:
@@ -124,13 +107,10 @@ class MainWindow(QMainWindow):
         self.home = bridge.home
         self.hide_on_close = False
         self._quitting = False
-        self.status: Mapping[str, Any] = {}
         self.selected_slug: str | None = None
-        self.last_error = ""
         self._state = QueueState()
         self._prd_shown: tuple[str, str] | None = None
         self._select_when_added: str | None = None
-        self._status_in_flight = False
         self.setWindowTitle(f"Overnight — {self.home.root}")
         self.setAcceptDrops(True)
         self.resize(1200, 800)
@@ -144,7 +124,6 @@ class MainWindow(QMainWindow):
         self._init_timers()
         self._connect_signals()
         self._apply_state(bridge.state, list(bridge.state.jobs))
-        self.request_status()
 
     # ================================================================ building
 
@@ -258,19 +237,13 @@ class MainWindow(QMainWindow):
     def _init_timers(self) -> None:
         self.clock = QTimer(self)
         self.clock.setInterval(1000)
-        self.status_timer = QTimer(self)
-        self.status_timer.setInterval(STATUS_INTERVAL_MS)
-        self.status_soon = QTimer(self)
-        self.status_soon.setSingleShot(True)
-        self.status_soon.setInterval(STATUS_SOON_MS)
 
     def _connect_signals(self) -> None:
         bridge = self.bridge
         bridge.stateChanged.connect(self._apply_state)
         bridge.engineEvent.connect(self._engine_event)
-        bridge.ready.connect(self.request_status)
+        bridge.ready.connect(self._show_status)
         bridge.failed.connect(self._engine_failed)
-        bridge.showRequested.connect(self.show_and_raise)
         actions = self.actions
         actions["pause"].triggered.connect(self.toggle_pause)
         actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Force tick"))
@@ -292,15 +265,13 @@ class MainWindow(QMainWindow):
         self.queue_view.customContextMenuRequested.connect(self._context_menu)
         self.detail.jobLinkActivated.connect(self.select_slug)
         self.detail.sourceChosen.connect(self._follow_source)
+        self.follower.noteChanged.connect(self.detail.show_transcript_note)
         self.pause_banner.resumeRequested.connect(lambda: self.send_command({"cmd": "resume"}, "Resume"))
         self.usage_strip.settingsRequested.connect(self.open_settings)
         self.add_flow.finished.connect(self._prds_added)
         self.add_flow.failed.connect(self.show_error)
         self.clock.timeout.connect(self._tick_clock)
-        self.status_timer.timeout.connect(self._poll_status)
-        self.status_soon.timeout.connect(self._send_status)
         self.clock.start()
-        self.status_timer.start()
 
     # ================================================================ the window itself
 
@@ -324,10 +295,6 @@ class MainWindow(QMainWindow):
             self.hide()
         else:
             self.quitRequested.emit()
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 — Qt's name
-        super().showEvent(event)
-        self.request_status()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 — Qt's name
         if _dropped_paths(event.mimeData().urls()):
@@ -358,7 +325,7 @@ class MainWindow(QMainWindow):
         if self.selected_slug is not None and self._concerns_selected(changed):
             self._show_selected()
         self._update_job_actions()
-        self.request_status()
+        self._show_status()
 
     def _concerns_selected(self, changed: Iterable[str]) -> bool:
         job = self._state.jobs.get(self.selected_slug or "")
@@ -376,39 +343,21 @@ class MainWindow(QMainWindow):
         action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
 
     def _engine_event(self, event: EngineEvent) -> None:
-        if event.event.startswith(("usage.", "config.", "queue.", "engine.")):
-            self.request_status()
+        if event.event.startswith("config."):
+            self._show_status()
         if event.level == "error":
             self.show_error(event.describe())
 
     def _engine_failed(self, message: str) -> None:
         self.show_error(f"The engine stopped: {message}")
 
-    def request_status(self) -> None:
-        """Refresh the status strip soon (coalesced)."""
-        if not self.status_soon.isActive():
-            self.status_soon.start()
-
-    def _poll_status(self) -> None:
-        if self.isVisible():
-            self._send_status()
-
-    def _send_status(self) -> None:
-        if self._status_in_flight:
-            return
-        self._status_in_flight = True
-        self.bridge.command({"cmd": "status"}, self._guarded(self._status_answered))
-
-    def _status_answered(self, answer: Mapping[str, Any]) -> None:
-        self._status_in_flight = False
-        if not answer.get("ok"):
-            return
-        self.status = answer
-        self.usage_strip.show_status(answer, self.bridge.config, dt.datetime.now(dt.UTC))
+    def _show_status(self) -> None:
+        bridge = self.bridge
+        self.usage_strip.show(self._state, bridge.config, bridge.cap, bridge.problems(), dt.datetime.now(dt.UTC))
 
     def _tick_clock(self) -> None:
         now = dt.datetime.now(dt.UTC)
-        self.usage_strip.tick(now)
+        self._show_status()
         self.pause_banner.tick(now)
         self.queue_model.tick(now)
 
@@ -423,10 +372,8 @@ class MainWindow(QMainWindow):
             self.notice.show_message(f"{label}: done", 4000)
         else:
             self.show_error(f"{label}: {answer.get('error', 'the engine refused')}")
-        self.request_status()
 
     def show_error(self, message: str) -> None:
-        self.last_error = message
         self.notice.show_message(message, MESSAGE_MS, is_error=True)
 
     def toggle_pause(self) -> None:
@@ -513,20 +460,8 @@ class MainWindow(QMainWindow):
         self.job_menu.popup(self.queue_view.viewport().mapToGlobal(position))
 
     def archive_selected(self) -> None:
-        job = self.selected_job()
-        if job is None:
-            return
-        if job.status is Status.RUNNING or job.is_busy:
-            self.show_error(f"Archive {job.slug}: it is running; cancel it first")
-            return
-        home, slug = self.home, job.slug
-        in_background(lambda: archive_prd(home, slug), self._archived)
-
-    def _archived(self, target: Path | None, error: BaseException | None) -> None:
-        if target is None:
-            self.show_error(f"Archive failed: {error}")
-        else:
-            self.notice.show_message(f"Archived to {target}", 6000)
+        if self.selected_slug is not None:
+            self.send_command({"cmd": "archive", "slug": self.selected_slug}, f"Archive {self.selected_slug}")
 
     def _open_log(self) -> None:
         source = self.detail.source or (self.detail.sources[0] if self.detail.sources else None)
@@ -576,7 +511,7 @@ class MainWindow(QMainWindow):
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.home.config, self.bridge.config, self.status.get("configProblems", ()), self)
+        dialog = SettingsDialog(self.home.config, self.bridge.config, self.bridge.problems(), self)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         self.settings_dialog = dialog
@@ -584,7 +519,6 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self, _config: object) -> None:
         self.notice.show_message("Settings saved; the engine applies them within a second", 6000)
-        QTimer.singleShot(1500, self.request_status)
 
 
 def _dropped_paths(urls: Iterable[Any]) -> list[Path]:

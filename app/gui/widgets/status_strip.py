@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from html import escape
-from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from app.config import Config
-from app.core.usage import Window
+from app.config import Config, gate_policy
+from app.core.gate import Decision, Open, decide
+from app.core.queue import QueueState, Status
 from app.gui.widgets.usage_bar import UsageBar
 
 STALE_TIP = "The usage meter is failing: these are the last values it gave."
@@ -41,27 +40,23 @@ class StatusStrip(QWidget):
         self.stale.setVisible(False)
         self.problems.setVisible(False)
 
-    def show_status(self, status: Mapping[str, Any], config: Config, now: dt.datetime) -> None:
-        """Show the engine's answer to the `status` command."""
-        self.policy.setText(f"Policy: {status.get('firePolicy', config.fire_policy)}")
-        self.running.setText(f"Running {status.get('running', 0)}/{status.get('cap', config.concurrency_cap)}")
-        self._show_gate(status.get("gate") or {})
-        usage = status.get("usage") or {}
-        self.five_hour.show_window(_window(usage, "fiveHour"), config.utilization_threshold, now)
-        self.seven_day.show_window(_window(usage, "sevenDay"), config.weekly_threshold, now)
-        self.stale.setVisible(bool(usage.get("stale")))
-        self._show_problems([*status.get("configProblems", ()), *status.get("warnings", ())])
+    def show(self, state: QueueState, config: Config, cap: int, problems: list[str], now: dt.datetime) -> None:
+        """Everything from the engine's latest state and settings: no call to the engine."""
+        running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
+        self.policy.setText(f"Policy: {config.fire_policy}")
+        self.running.setText(f"Running {running}/{cap}")
+        self._show_gate(decide(gate_policy(config), state.usage, state.paused, state.on_reset, now))
+        self.five_hour.show_window(state.usage.five_hour, config.utilization_threshold, now)
+        self.seven_day.show_window(state.usage.seven_day, config.weekly_threshold, now)
+        self.stale.setVisible(state.usage.stale)
+        self._show_problems(problems)
 
-    def tick(self, now: dt.datetime) -> None:
-        self.five_hour.tick(now)
-        self.seven_day.tick(now)
-
-    def _show_gate(self, gate: Mapping[str, Any]) -> None:
-        if gate.get("open", True):
+    def _show_gate(self, decision: Decision) -> None:
+        if isinstance(decision, Open):
             self.gate.setText("Gate open")
             self.gate.setToolTip("new runs may start now")
             return
-        reason = str(gate.get("reason") or "closed")
+        reason = decision.reason
         self.gate.setText(f"Gate closed: {reason if len(reason) <= 60 else reason[:59] + '…'}")
         self.gate.setToolTip(reason)
 
@@ -73,11 +68,3 @@ class StatusStrip(QWidget):
         self.problems.setText(f'⚠ <a href="settings">{count}</a>')
         self.problems.setToolTip("<br>".join(escape(problem) for problem in problems))
 
-
-def _window(usage: Mapping[str, Any], key: str) -> Window:
-    utilization = usage.get(key)
-    resets_at = usage.get(f"{key}ResetsAt")
-    return Window(
-        float(utilization) if isinstance(utilization, int | float) else None,
-        dt.datetime.fromisoformat(resets_at.replace("Z", "+00:00")) if isinstance(resets_at, str) else None,
-    )

@@ -1,0 +1,298 @@
+"""The main window against a real engine running the scripted stand-in agent."""
+
+import datetime as dt
+import re
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from dataclasses import replace
+
+from app.core.queue import Pause, PauseReason, QueueState, Status
+from app.core.usage import Usage, Window
+from app.gui.bridge import EngineBridge
+from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
+from app.gui.models import Column, RowKind
+from app.gui.widgets.pause_banner import PauseBanner
+from app.gui.widgets.status_strip import StatusStrip
+from tests.support import write_prd
+from tests.unit.core.factories import job
+
+RUN_TIMEOUT = 15000
+
+
+@pytest.fixture
+def window(qtbot, bridge):
+    window = MainWindow(bridge)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def status_in_table(window, slug):
+    row = window.queue_model.row_of(slug)
+    return None if row is None else window.queue_model.index(row, Column.STATUS).data()
+
+
+def wait_for_status(qtbot, window, slug, status, timeout=RUN_TIMEOUT):
+    qtbot.waitUntil(lambda: status_in_table(window, slug) == status, timeout=timeout)
+
+
+def transcript_texts(window):
+    return [row.text for row in window.transcript_model.rows()]
+
+
+def drop(window, paths):
+    """What a drag from the file manager delivers: an enter the window must accept, then the drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
+    where, copy = QPointF(20, 20), Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(where.toPoint(), copy, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(where, copy, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, event)
+    assert event.isAccepted()
+
+
+def test_dropped_prds_run_and_the_selected_one_shows_its_transcript_and_prd(qtbot, window, tmp_path):
+    source = tmp_path / "drop"
+    source.mkdir()
+    (source / "01-alpha.md").write_text('# Alpha\n@fake text "alpha says hi"\n')
+    (source / "01-beta.md").write_text('# Beta\n@fake text "beta says hi"\n')
+    drop(window, [source / "01-alpha.md", source / "01-beta.md"])
+    qtbot.waitUntil(lambda: window.proxy.rowCount() == 2, timeout=5000)
+    wait_for_status(qtbot, window, "01-alpha", "completed")
+    wait_for_status(qtbot, window, "01-beta", "completed")
+
+    window.select_slug("01-beta")
+    qtbot.waitUntil(lambda: "beta says hi" in transcript_texts(window), timeout=5000)
+    qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
+    assert window.transcript_model.rows()[-1].text.startswith("result: success, 1 turn, $")
+    assert "alpha says hi" not in transcript_texts(window)
+    qtbot.waitUntil(lambda: "Beta" in window.detail.prd_view.toPlainText(), timeout=5000)
+    assert window.detail.details["Status"].text() == "completed"
+
+
+def frontmatter_rows(window):
+    table = window.detail.frontmatter
+    return {table.item(row, 0).text(): table.item(row, 1).text() for row in range(table.rowCount())}
+
+
+def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbot, window):
+    write_prd(window.home, "01-nap.md", '@fake text "before the nap"\n@fake sleep 2\n@fake text "after the nap"\n',
+              estimateMinutes=5, owner="alice")
+    wait_for_status(qtbot, window, "01-nap", "running")
+    window.select_slug("01-nap")
+    qtbot.waitUntil(lambda: "before the nap" in transcript_texts(window), timeout=5000)
+    assert "after the nap" not in transcript_texts(window)
+    assert window.detail.source.live
+    duration = window.queue_model.index(window.queue_model.row_of("01-nap"), Column.DURATION).data()
+    assert re.fullmatch(r"\d+ s · ETA [45] min \d\d s", duration)
+    assert frontmatter_rows(window) | {"cwd": ""} == {"title": "01-nap", "cwd": "", "parallelGroup": "1",
+                                                     "estimateMinutes": "5", "model": "sonnet", "owner": "alice"}
+    qtbot.waitUntil(lambda: "after the nap" in transcript_texts(window), timeout=RUN_TIMEOUT)
+    wait_for_status(qtbot, window, "01-nap", "completed")
+    qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
+
+
+def test_pause_from_the_toolbar_shows_the_banner_until_resumed_from_it(qtbot, window, bridge):
+    banner = window.pause_banner
+    assert not banner.isVisible()
+    window.actions["pause"].trigger()
+    qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
+    assert bridge.state.paused.reason is PauseReason.MANUAL
+    assert PAUSE_REASON in banner.message.text() and "paused by you" in banner.message.text()
+    assert window.actions["pause"].text() == "Resume"
+
+    banner.resume_button.click()
+    qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5000)
+    assert bridge.state.paused is None
+    assert window.actions["pause"].text() == "Pause"
+
+
+def test_a_refused_command_is_shown_to_the_user(qtbot, window):
+    window.send_command({"cmd": "resume"}, "Resume")
+    qtbot.waitUntil(lambda: window.notice.text() == "Resume: the queue is not paused", timeout=5000)
+
+
+def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, window):
+    write_prd(window.home, "03-broken.md", "do the thing\n", parallelGroup="soon")
+    wait_for_status(qtbot, window, "03-broken", "invalid", timeout=5000)
+    window.select_slug("03-broken")
+    error_box = window.detail.error_box
+    assert error_box.isVisible()
+    assert "parallelGroup is 'soon'" in error_box.text()
+    assert "use a whole number 0 or more" in error_box.text()
+    assert not window.actions["run"].isEnabled()
+
+
+def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_it(qtbot, window):
+    prd = write_prd(window.home, "01-long.md", "@fake sleep 30\n")
+    wait_for_status(qtbot, window, "01-long", "running")
+    view = window.queue_view
+    row = window.proxy.mapFromSource(window.queue_model.index(window.queue_model.row_of("01-long"), 0))
+    view.customContextMenuRequested.emit(view.visualRect(row).center())
+    assert window.selected_slug == "01-long"
+    enabled = {action.text() for action in window.job_menu.actions() if action.isEnabled() and action.text()}
+    assert {"Cancel", "Open PRD", "Reveal in folder", "Open log"} <= enabled
+    assert not enabled & {"Archive", "Run now", "Re-run", "Reset to pending"}
+
+    window.archive_selected()
+    qtbot.waitUntil(lambda: "is running; cancel it before archiving it" in window.notice.text(), timeout=5000)
+    assert prd.exists()
+
+    window.actions["cancel"].trigger()
+    window.job_menu.hide()
+    wait_for_status(qtbot, window, "01-long", "cancelled")
+
+
+def test_archive_moves_the_prd_into_the_archive_folder(qtbot, window):
+    home = window.home
+    write_prd(home, "01-done.md", '@fake text "done"\n')
+    wait_for_status(qtbot, window, "01-done", "completed")
+    window.select_slug("01-done")
+    assert window.actions["archive"].isEnabled()
+    window.actions["archive"].trigger()
+    qtbot.waitUntil(lambda: (home.archive / "01-done.md").exists(), timeout=5000)
+    assert not (home.prds / "01-done.md").exists()
+    qtbot.waitUntil(lambda: window.queue_model.row_of("01-done") is None, timeout=5000)
+
+
+def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtbot, window, bridge):
+    write_prd(window.home, "02-flaky.md", "@fake max_turns\n")
+    qtbot.waitUntil(lambda: bool((flaky := bridge.state.jobs.get("02-flaky")) and flaky.fix_plan_slug),
+                    timeout=RUN_TIMEOUT)
+    fix_plan = bridge.state.jobs["02-flaky"].fix_plan_slug
+    window.select_slug("02-flaky")
+    detail = window.detail
+    qtbot.waitUntil(lambda: f"job:{fix_plan}" in detail.links.text(), timeout=5000)
+    assert [source.label.split(" ")[0] for source in detail.sources] == ["Run", "Investigation"]
+
+    detail.links.linkActivated.emit("investigation")
+    assert detail.source.label.startswith("Investigation")
+    qtbot.waitUntil(lambda: any(text.startswith("→ Write") for text in transcript_texts(window)), timeout=5000)
+
+    detail.links.linkActivated.emit(f"job:{fix_plan}")
+    assert window.selected_slug == fix_plan
+    assert "job:02-flaky" in detail.links.text()
+
+
+def test_a_new_prd_is_written_with_its_group_prefix_and_selected(qtbot, window):
+    window.open_new_prd()
+    dialog = window.new_prd_dialog
+    qtbot.keyClicks(dialog.title_edit, "Add login")
+    assert dialog.name_edit.text() == "add-login"
+    dialog.group.setValue(4)
+    dialog.body.setPlainText('@fake text "logged in"\n')
+    dialog.create_button.click()
+    qtbot.waitUntil(lambda: window.selected_slug == "04-add-login", timeout=5000)
+    assert "title: Add login" in (window.home.prds / "04-add-login.md").read_text()
+
+
+def test_a_dropped_file_without_a_group_asks_for_one_and_refused_files_say_why(qtbot, window, tmp_path):
+    (tmp_path / "hello.md").write_text('@fake text "hello"\n')
+    (tmp_path / "02-empty.md").write_text("   \n")
+    drop(window, [tmp_path / "hello.md", tmp_path / "02-empty.md"])
+    flow = window.add_flow
+    qtbot.waitUntil(lambda: flow.group_dialog is not None, timeout=5000)
+    assert flow.group_dialog.group.value() == 99
+    flow.group_dialog.group.setValue(7)
+    flow.group_dialog.accept()
+    qtbot.waitUntil(lambda: flow.refused_box is not None, timeout=5000)
+    assert "the body is empty" in flow.refused_box.informativeText()
+    assert (window.home.prds / "07-hello.md").exists()
+    assert not (window.home.prds / "02-empty.md").exists()
+    flow.refused_box.accept()
+
+
+def test_config_problems_reach_the_status_strip(qtbot, window):
+    window.home.config.write_text(window.home.config.read_text() + "concurrency_cap: 0\n")
+    qtbot.waitUntil(lambda: window.usage_strip.problems.isVisible(), timeout=5000)
+    assert "concurrency_cap" in window.usage_strip.problems.toolTip()
+
+
+@pytest.fixture
+def idle_window(qtbot, gui_home):
+    home, environ, _project = gui_home
+    window = MainWindow(EngineBridge(home, environ=environ))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_window):
+    with qtbot.waitSignal(idle_window.quitRequested):
+        idle_window.close()
+    assert idle_window.isVisible()
+    with qtbot.waitSignal(idle_window.quitRequested):
+        idle_window.actions["quit"].trigger()
+    assert idle_window.actions["quit"].shortcut().toString() == "Ctrl+Q"
+
+    idle_window.hide_on_close = True
+    with qtbot.assertNotEmitted(idle_window.quitRequested):
+        idle_window.close()
+    assert not idle_window.isVisible()
+    idle_window.showMinimized()
+    idle_window.show_and_raise()
+    assert idle_window.isVisible() and not idle_window.isMinimized()
+
+    idle_window.hide_on_close = False
+    idle_window.accept_close()
+    with qtbot.assertNotEmitted(idle_window.quitRequested):
+        idle_window.close()
+    assert not idle_window.isVisible()
+
+
+def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
+    idle_window.actions["tick"].trigger()
+    assert idle_window.notice.text() == "Force tick: the engine is not running"
+
+
+def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(qtbot, idle_window):
+    strip: StatusStrip = idle_window.usage_strip
+    now = dt.datetime.now(dt.UTC)
+    resets = now + dt.timedelta(hours=2, minutes=5, seconds=30)
+    usage = Usage(Window(42.0, resets), Window(None, None), polled_at=now, stale=True)
+    state = QueueState(jobs={"01-a": job("01-a", Status.RUNNING)}, usage=usage,
+                       paused=Pause(PauseReason.MANUAL, now, None, "lunch"))
+    config = replace(idle_window.bridge.config, fire_policy="on-reset")
+    strip.show(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
+    assert strip.policy.text() == "Policy: on-reset"
+    assert strip.running.text() == "Running 1/4"
+    assert strip.gate.text() == "Gate closed: lunch"
+    assert strip.five_hour.bar.value() == 42 and strip.five_hour.bar.format() == "5 h: 42%"
+    assert strip.five_hour.countdown.text().startswith("resets in 2 h 05 min")
+    assert strip.seven_day.bar.format() == "7 d: unknown"
+    assert strip.stale.isVisible()
+    assert "concurrency_cap" in strip.problems.toolTip()
+    strip.show(state, config, 4, [], now + dt.timedelta(hours=3))
+    assert strip.five_hour.countdown.text() == "resets now"
+    assert strip.five_hour.bar.format() == "5 h: 0%"
+    assert not strip.problems.isVisible()
+
+
+def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
+    banner = PauseBanner()
+    qtbot.addWidget(banner)
+    now = dt.datetime.now(dt.UTC)
+    pause = Pause(PauseReason.RATE_LIMIT, now, now + dt.timedelta(minutes=12), "five-hour limit reached")
+    banner.show_pause(pause, now)
+    assert not banner.isHidden()
+    assert "usage limit reached: five-hour limit reached" in banner.message.text()
+    assert banner.countdown.text().startswith("resumes in 12 min 00 s")
+    banner.tick(now + dt.timedelta(minutes=11))
+    assert banner.countdown.text().startswith("resumes in 1 min 00 s")
+    banner.show_pause(None, now)
+    assert banner.isHidden()
+
+
+def test_job_actions_apply_only_where_they_make_sense():
+    assert applicable_actions(job("01-a"), has_log=False) == {"run", "cancel", "skip", "open_prd", "reveal", "archive"}
+    assert applicable_actions(job("01-a", Status.RUNNING), has_log=True) == {"cancel", "open_log", "open_prd",
+                                                                             "reveal"}
+    assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
+        "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
+    assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
