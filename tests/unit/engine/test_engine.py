@@ -1,5 +1,6 @@
 """The engine with real files, real processes and a real folder watcher (SPEC 4–9)."""
 
+import asyncio
 import json
 import os
 import signal
@@ -355,3 +356,20 @@ async def test_a_run_whose_pid_was_never_saved_is_found_by_its_marker_and_adopte
         assert len(r.named("job.started")) == 1
     finally:
         await r.stop(stop_jobs=True)
+
+
+@run
+async def test_archive_moves_the_prd_aside_never_while_it_runs(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("01-a.md", "@fake sleep 1\n")
+        await until(lambda: r.status("01-a") is Status.RUNNING)
+        refused = await r.engine.handle({"cmd": "archive", "slug": "01-a"})
+        assert refused["ok"] is False and "cancel it before archiving" in refused["error"]
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+        assert await r.engine.handle({"cmd": "archive", "slug": "01-a"}) == {"ok": True}
+        assert r.status("01-a") is None
+        assert (r.home.archive / "01-a.md").read_text() == "@fake sleep 1\n"
+        await r.engine.flush()
+        assert any(h["event"] == "archived" for h in r.history())
+        await asyncio.sleep(0.5)  # the folder event for the move must not bring it back
+        assert r.status("01-a") is None
