@@ -20,9 +20,9 @@ def job(
     current = fields.pop("current", None)
     if status is Status.RUNNING and current is None:
         current = CurrentRun(run_id=f"run-{slug}", started_at=T0, log_path=f"/runs/{slug}.jsonl", content_hash="h")
+    fields.setdefault("title", slug)
     return Job(
         slug=slug,
-        title=slug,
         cwd="/tmp",
         group=group,
         status=status,

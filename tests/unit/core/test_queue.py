@@ -5,6 +5,7 @@ import json
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core import queue as q
 from app.core.queue import ALLOWED, IllegalTransition, LastRun, QueueFileError, Status
@@ -83,3 +84,18 @@ def test_a_newer_schema_version_is_an_error_not_a_guess():
 def test_a_damaged_queue_document_is_an_error_not_an_empty_queue(document):
     with pytest.raises(QueueFileError):
         q.state_from_json(document)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.sampled_from(list(Status)), max_size=25))
+def test_no_sequence_of_transitions_leaves_a_job_in_two_states_at_once(targets):
+    """Whatever is attempted, a job has one status, a current run exactly while running, and
+    never keeps a run it is not running."""
+    current = job("01-a")
+    for target in targets:
+        try:
+            current = move_by_public_api(current, target)
+        except IllegalTransition:
+            pass
+        assert (current.status is Status.RUNNING) == (current.current is not None)
+        assert current.status in ALLOWED

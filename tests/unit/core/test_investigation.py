@@ -1,0 +1,106 @@
+"""SPEC section 8: when a failed job is investigated, what the investigator is told, where the fix plan goes."""
+
+from pathlib import Path
+
+import pytest
+
+from app.core.investigation import (
+    fix_plan_slug,
+    investigation_prompt,
+    is_fix_plan,
+    should_investigate,
+    transcript_tail,
+)
+from app.core.queue import Status
+
+from .factories import job, jobs
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+@pytest.mark.parametrize(
+    ("slug", "group", "expected"),
+    [
+        ("07-add-login", 7, "07-fix-add-login"),
+        ("add-login", 99, "99-fix-add-login"),
+        ("3-x", 3, "03-fix-x"),
+        ("05-x", 0, "00-fix-x"),
+        ("120-big", 120, "120-fix-big"),
+    ],
+)
+def test_the_fix_plan_is_named_nn_fix_name_in_the_same_group(slug, group, expected):
+    assert fix_plan_slug(slug, group) == expected
+
+
+def test_a_fix_plan_name_never_exceeds_the_prd_name_limit():
+    assert len(fix_plan_slug("01-" + "x" * 125, 1) + ".md") <= 131
+
+
+def test_a_failed_job_is_investigated():
+    failed = job("07-login", Status.FAILED)
+    assert should_investigate(jobs(failed), failed, spawn_error=False, enabled=True)
+
+
+def test_a_spawn_error_is_not_investigated_an_agent_cannot_fix_a_missing_binary_or_cwd():
+    failed = job("07-login", Status.FAILED)
+    assert not should_investigate(jobs(failed), failed, spawn_error=True, enabled=True)
+
+
+def test_a_fix_plan_that_fails_is_not_investigated_no_recursion():
+    failed = job("07-fix-login", Status.FAILED)
+    assert is_fix_plan("07-fix-login") and not is_fix_plan("07-fixture")
+    assert not should_investigate(jobs(failed), failed, spawn_error=False, enabled=True)
+
+
+def test_no_investigation_when_a_fix_plan_exists_already():
+    failed = job("07-login", Status.FAILED)
+    assert not should_investigate(jobs(failed, job("07-fix-login")), failed, spawn_error=False, enabled=True)
+    linked = job("07-login", Status.FAILED, fix_plan_slug="07-fix-other")
+    assert not should_investigate(jobs(linked), linked, spawn_error=False, enabled=True)
+
+
+def test_no_investigation_when_investigations_are_disabled():
+    failed = job("07-login", Status.FAILED)
+    assert not should_investigate(jobs(failed), failed, spawn_error=False, enabled=False)
+
+
+def test_the_prompt_names_the_job_the_failure_the_prd_the_transcript_and_the_exact_path_to_write():
+    failed = job("07-login", Status.FAILED, title="Add login")
+    prompt = investigation_prompt(
+        job=failed,
+        reason="error_max_turns: Reached maximum number of turns (1)",
+        body="Build the login page.\n",
+        transcript="assistant: trying\nresult: error_max_turns",
+        log_path="/home/u/.local/share/overnight/runs/r1/07-login.jsonl",
+        fix_path="/home/u/.local/share/overnight/prds/07-fix-login.md",
+    )
+    for expected in (
+        "07-login",
+        "Add login",
+        failed.cwd,
+        "error_max_turns: Reached maximum number of turns (1)",
+        "Build the login page.",
+        "result: error_max_turns",
+        "/home/u/.local/share/overnight/runs/r1/07-login.jsonl",
+    ):
+        assert expected in prompt
+    # The path stands alone on its line, so nothing quoted around it can be mistaken for part of it.
+    assert "\n    /home/u/.local/share/overnight/prds/07-fix-login.md\n" in prompt
+    assert 'title: "Fix: ' in prompt and f"cwd: {failed.cwd}" in prompt
+    assert f"parallelGroup: {failed.group}" in prompt and "estimateMinutes:" in prompt
+    for section in ("Root cause", "Steps", "Verification", "Acceptance"):
+        assert section in prompt
+    assert "Do not attempt the fix yourself" in prompt
+
+
+def test_the_transcript_tail_is_readable_text_from_a_real_run():
+    text = transcript_tail((DATA / "error_max_turns.jsonl").read_bytes())
+    assert "Write" in text and "notes.txt" in text
+    assert "error_max_turns" in text
+
+
+def test_the_transcript_tail_starting_mid_line_skips_the_partial_line_and_keeps_the_end():
+    data = (DATA / "tool_write.jsonl").read_bytes()
+    text = transcript_tail(data[len(data) // 3:], limit=200)
+    assert len(text) <= 201
+    assert "done (write)" in text
