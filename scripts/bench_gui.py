@@ -185,7 +185,7 @@ def main() -> int:
             meter.stop()
             results["stall_ms"] = meter.longest_ms
             results["ticks"] = meter.ticks
-            app.quit()
+            app.exit(0)  # quit() would ask the window to close, and it declines
 
         QTimer.singleShot(0, load)
         app.exec()
@@ -196,7 +196,8 @@ def main() -> int:
           f"({args.rate}/s, coalesced every {COALESCE * 1000:.0f} ms); platform {app.platformName()}")
     print(f"first state of {args.jobs} jobs shown with a stall of {results['load_ms']:.1f} ms")
     print(f"longest event-loop stall while fed: {results['stall_ms']:.1f} ms "
-          f"(target < {STALL_TARGET_MS} ms) {'ok' if results['stall_ms'] < STALL_TARGET_MS else 'OVER'}")
+          f"(target < {STALL_TARGET_MS} ms) {'ok' if results['stall_ms'] < STALL_TARGET_MS else 'OVER'}; "
+          f"the 1 ms timer ticked {results['ticks']:.0f} times")
     print(f"peak RSS: {rss:.0f} MB (target < {RSS_TARGET_MB} MB) {'ok' if rss < RSS_TARGET_MB else 'OVER'}")
     return 0
 

@@ -12,24 +12,26 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Signal, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
-from app.core.queue import InvestigationStatus, Job, QueueState, Status
+from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
 from app.core.usage import Usage, Window
 from app.engine.events import EngineEvent
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
-from app.gui.icons import TrayLook, TrayState, tray_icon
+from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
+from app.gui.main_window import MainWindow
 
 MessageIcon = QSystemTrayIcon.MessageIcon
 Notify = Callable[[str, str, MessageIcon], None]
 NOTIFICATION_MS = 10_000
+PAUSE_REASON = "paused from the tray"
 
 
 class Tray(QObject):
     quitRequested = Signal()
 
-    def __init__(self, bridge: EngineBridge, window: QWidget, notify: Notify | None = None,
+    def __init__(self, bridge: EngineBridge, window: MainWindow, notify: Notify | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
@@ -87,20 +89,22 @@ class Tray(QObject):
     def _rebuild_menu(self) -> None:
         menu = self._menu
         menu.clear()
+        icon = menu.style().standardIcon
+        pixmap = QStyle.StandardPixmap
         menu.addAction(self._counts_line()).setEnabled(False)
         menu.addSeparator()
-        menu.setDefaultAction(menu.addAction("Show Overnight", self.show_window))
+        menu.setDefaultAction(menu.addAction(app_icon(), "Show Overnight", self.show_window))
         if self._bridge.state.paused is None:
-            menu.addAction("Pause", self._pause)
+            menu.addAction(icon(pixmap.SP_MediaPause), "Pause", self._pause)
         else:
-            menu.addAction("Resume", self._resume)
-        menu.addAction("Force tick", self._force_tick)
-        menu.addAction("Open folder", self._open_folder)
+            menu.addAction(icon(pixmap.SP_MediaPlay), "Resume", self._resume)
+        menu.addAction(icon(pixmap.SP_MediaSeekForward), "Force tick", self._force_tick)
+        menu.addAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self._open_folder)
         menu.addSeparator()
         menu.addAction("Quit", self.quitRequested.emit)
 
     def _pause(self) -> None:
-        self._bridge.command({"cmd": "pause"}, self._report_refusal)
+        self._bridge.command({"cmd": "pause", "reason": PAUSE_REASON}, self._report_refusal)
 
     def _resume(self) -> None:
         self._bridge.command({"cmd": "resume"}, self._report_refusal)
@@ -193,9 +197,7 @@ class Tray(QObject):
         problems = []
         if self._engine_error:
             problems.append(f"Engine stopped: {self._engine_error}")
-        engine = self._bridge.engine
-        if engine is not None and engine.config_problems:
-            problems.append(f"config.yaml: {engine.config_problems[0]}")
+        problems += self._bridge.problems()[:1]
         if self._unseen_failures:
             count = len(self._unseen_failures)
             problems.append(f"{count} job{'s' if count > 1 else ''} failed since you last looked")
@@ -203,9 +205,9 @@ class Tray(QObject):
 
     def _tooltip_text(self) -> str:
         state = self._bridge.state
-        lines = ["Overnight" + (f" — {_pause_line(state)}" if state.paused else "")]
+        lines = ["Overnight" + (f" — {_pause_line(state.paused)}" if state.paused else "")]
         lines.append(self._counts_line())
-        lines.append(_usage_line(self._usage(), dt.datetime.now(dt.UTC)))
+        lines.append(_usage_line(state.usage, dt.datetime.now(dt.UTC)))
         lines += self._problems()
         return "\n".join(lines)
 
@@ -215,11 +217,6 @@ class Tray(QObject):
         pending = sum(1 for job in jobs if job.status is Status.PENDING)
         failed = sum(1 for job in jobs if job.status is Status.FAILED)
         return f"{running} running · {pending} pending · {failed} failed"
-
-    def _usage(self) -> Usage:
-        engine = self._bridge.engine
-        # The engine's reading is fresher: a new poll alone does not send a state change.
-        return engine.usage if engine is not None else self._bridge.state.usage
 
     # ------------------------------------------------------------ the user looks
 
@@ -273,9 +270,7 @@ def _percent(window: Window, now: dt.datetime) -> str:
     return "unknown" if value is None else f"{value:.0f}%"
 
 
-def _pause_line(state: QueueState) -> str:
-    paused = state.paused
-    assert paused is not None
+def _pause_line(paused: Pause) -> str:
     until = f" until {_local_time(paused.resume_at)}" if paused.resume_at else ""
     return f"paused ({paused.reason.value}){until}"
 

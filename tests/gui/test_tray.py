@@ -1,5 +1,6 @@
 """The tray: its icon and tooltip follow the queue, its menu steers it, and it tells the user what needs them."""
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -19,11 +20,15 @@ SLEEPER = "@fake sleep 30\n"
 OFFSCREEN_LIMITS = "This plugin does not support (raise|propagateSizeHints)"
 
 
-@pytest.fixture
-def window(qtbot, bridge):
+def main_window(qtbot, bridge):
     window = MainWindow(bridge)
     qtbot.addWidget(window)
     return window
+
+
+@pytest.fixture
+def window(qtbot, bridge):
+    return main_window(qtbot, bridge)
 
 
 @pytest.fixture
@@ -52,6 +57,33 @@ def icon_image(tray):
     return tray.icon().pixmap(22, 22).toImage()
 
 
+@contextlib.contextmanager
+def own_bridge(qtbot, home, environ):
+    """An engine on a home the test set up itself; started by `start`, once the tray listens, as the app does."""
+    bridge = EngineBridge(home, environ=environ)
+    try:
+        yield bridge
+    finally:
+        with qtbot.waitSignal(bridge.stopped, timeout=30000):
+            bridge.stop(stop_jobs=True)
+        assert bridge.wait(10)
+
+
+def start(qtbot, bridge):
+    with qtbot.waitSignal(bridge.ready, timeout=20000):
+        bridge.start()
+
+
+def signed_in(environ, fake):
+    """Claude Code credentials in the engine's HOME, and the usage meter pointed at the fake."""
+    claude = Path(environ["HOME"]) / ".claude"
+    claude.mkdir(parents=True)
+    expires = int((time.time() + 86400) * 1000)
+    (claude / ".credentials.json").write_text(
+        json.dumps({"claudeAiOauth": {"accessToken": "token", "expiresAt": expires}}))
+    environ["OVERNIGHT_USAGE_URL"] = fake.usage_url
+
+
 def test_the_icon_shows_running_jobs_with_a_count_and_then_the_pause(qtbot, bridge, tray):
     assert tray.look == TrayLook(TrayState.IDLE)
     idle = icon_image(tray)
@@ -68,31 +100,24 @@ def test_the_icon_shows_running_jobs_with_a_count_and_then_the_pause(qtbot, brid
     assert "paused (manual)" in tray.tooltip()
 
 
-def test_the_tooltip_shows_the_usage_meter(qtbot, tmp_path, window):
+def test_the_tooltip_shows_the_usage_meter(qtbot, tmp_path):
+    home, environ, _project = make_home(tmp_path / "metered")
     with FakeAnthropic() as fake:
         fake.set_usage(five_hour=42.0, seven_day=17.0)
-        home, environ, _project = make_home(tmp_path / "metered")
         signed_in(environ, fake)
-        bridge = EngineBridge(home, environ=environ)
-        with qtbot.waitSignal(bridge.ready, timeout=20000):
-            bridge.start()
-        try:
-            tray = Tray(bridge, window, notify=lambda *_: None)
+        with own_bridge(qtbot, home, environ) as bridge:
+            tray = Tray(bridge, main_window(qtbot, bridge), notify=lambda *_: None)
+            start(qtbot, bridge)
             qtbot.waitUntil(lambda: "5-hour 42% · 7-day 17%" in tray.tooltip(), timeout=10000)
-        finally:
-            with qtbot.waitSignal(bridge.stopped, timeout=30000):
-                bridge.stop(stop_jobs=True)
-            assert bridge.wait(10)
 
 
-def signed_in(environ, fake):
-    """Claude Code credentials in the engine's HOME, and the usage meter pointed at the fake."""
-    claude = Path(environ["HOME"]) / ".claude"
-    claude.mkdir(parents=True, exist_ok=True)
-    expires = int((time.time() + 86400) * 1000)
-    (claude / ".credentials.json").write_text(
-        json.dumps({"claudeAiOauth": {"accessToken": "token", "expiresAt": expires}}))
-    environ["OVERNIGHT_USAGE_URL"] = fake.usage_url
+def test_an_invalid_config_turns_the_icon_to_error_with_the_problem_in_the_tooltip(qtbot, tmp_path):
+    home, environ, _project = make_home(tmp_path / "misconfigured", {"concurrency_cap": "lots"})
+    with own_bridge(qtbot, home, environ) as bridge:
+        tray = Tray(bridge, main_window(qtbot, bridge), notify=lambda *_: None)
+        start(qtbot, bridge)
+        qtbot.waitUntil(lambda: tray.look.state is TrayState.ERROR, timeout=5000)
+        assert "concurrency_cap" in tray.tooltip()
 
 
 def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
@@ -110,22 +135,16 @@ def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, brid
     assert "Pause" in menu_texts(tray)
 
 
-def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tmp_path, window):
+def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tmp_path):
     home, environ, _project = make_home(tmp_path / "manual", {"fire_policy": "manual"})
-    bridge = EngineBridge(home, environ=environ)
-    with qtbot.waitSignal(bridge.ready, timeout=20000):
-        bridge.start()
-    try:
-        tray = Tray(bridge, window, notify=lambda *_: None)
+    with own_bridge(qtbot, home, environ) as bridge:
+        tray = Tray(bridge, main_window(qtbot, bridge), notify=lambda *_: None)
+        start(qtbot, bridge)
         write_prd(home, "01-held.md", '@fake text "hi"\n')
         qtbot.waitUntil(lambda: "01-held" in bridge.state.jobs, timeout=10000)
         assert "0 running · 1 pending · 0 failed" in menu_texts(tray)
         trigger(tray, "Force tick")
         qtbot.waitUntil(lambda: bridge.state.jobs["01-held"].status is Status.COMPLETED, timeout=15000)
-    finally:
-        with qtbot.waitSignal(bridge.stopped, timeout=30000):
-            bridge.stop(stop_jobs=True)
-        assert bridge.wait(10)
 
 
 @pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)

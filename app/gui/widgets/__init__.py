@@ -1,1 +1,2 @@
-"""The main window's parts: usage bars, the status strip, the pause banner, the transcript view, the job detail pane."""
+"""The main window's parts: usage bars, the status strip, the pause banner, the notice line,
+the transcript view and the job detail pane."""

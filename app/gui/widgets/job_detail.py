@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from PySide6.QtCore import Qt
 
-from app.core.queue import InvestigationStatus, Job
+from app.core.queue import Investigation, InvestigationStatus, Job
 from app.gui.models import (
     TranscriptModel,
     format_cost,
@@ -61,6 +60,7 @@ class JobDetail(QWidget):
         self.job: Job | None = None
         self.sources: list[TranscriptSource] = []
         self.source: TranscriptSource | None = None
+        self._follower_note = ""
         self._init_header()
         self._init_transcript_tab(transcript_model)
         self._init_prd_tab()
@@ -105,13 +105,14 @@ class JobDetail(QWidget):
         self.frontmatter = QTableWidget(0, 2, self.prd_tab)
         self.frontmatter.setHorizontalHeaderLabels(["Key", "Value"])
         self.frontmatter.verticalHeader().setVisible(False)
+        self.frontmatter.verticalHeader().setDefaultSectionSize(self.frontmatter.fontMetrics().height() + 6)
         self.frontmatter.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.frontmatter.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.prd_view = QTextBrowser(self.prd_tab)
         self.prd_view.setOpenExternalLinks(True)
         self.prd_tab.addWidget(self.frontmatter)
         self.prd_tab.addWidget(self.prd_view)
-        self.prd_tab.setSizes([120, 400])
+        self.prd_tab.setSizes([150, 400])
 
     def _init_details_tab(self) -> None:
         self.details_tab = QWidget(self)
@@ -163,6 +164,17 @@ class JobDetail(QWidget):
             self.prd_view.setPlainText(problem)
         else:
             self.prd_view.setMarkdown(body)
+
+    def show_transcript_note(self, note: str) -> None:
+        """What the transcript follower says: waiting for output, no file written."""
+        self._follower_note = note
+        self._show_note()
+
+    def _show_note(self) -> None:
+        note = self._follower_note
+        if not note and self.job is not None and not self.sources:
+            note = "No run yet: the transcript appears here when the job starts."
+        self.transcript_note.setText(note)
 
     def choose_source(self, index: int) -> None:
         self.source_combo.setCurrentIndex(index)
@@ -225,6 +237,7 @@ class JobDetail(QWidget):
         self.source_combo.blockSignals(False)
         self.source_combo.setVisible(bool(sources))
         self._pick(sources[index] if sources else None)
+        self._show_note()
 
     def _source_picked(self, index: int) -> None:
         if 0 <= index < len(self.sources):
@@ -264,17 +277,23 @@ def _link_parts(job: Job, jobs: Mapping[str, Job]) -> list[str]:
         parts.append(f"Fix plan for the failed job {_job_link(job.investigation_of, jobs)}")
     investigation = job.investigation
     if investigation is not None:
-        words = {
-            InvestigationStatus.WAITING: f"waiting to investigate the failure (it will write {investigation.fix_plan_slug})",
-            InvestigationStatus.RUNNING: f"investigating the failure, writing {investigation.fix_plan_slug}",
-            InvestigationStatus.WROTE_FIX_PLAN: f"wrote {investigation.fix_plan_slug}",
-            InvestigationStatus.NO_FIX_PLAN: investigation.reason or "ended without writing a fix plan",
-        }[investigation.status]
         show = f' — <a href="{INVESTIGATION_LINK}">show its transcript</a>' if investigation.run_id else ""
-        parts.append(f"Investigation: {_html(words)}{show}")
+        parts.append(f"Investigation: {_html(_investigation_words(investigation))}{show}")
     if job.depends_on:
         parts.append("Depends on: " + ", ".join(_job_link(slug, jobs) for slug in job.depends_on))
     return parts
+
+
+def _investigation_words(investigation: Investigation) -> str:
+    fix_plan = investigation.fix_plan_slug
+    match investigation.status:
+        case InvestigationStatus.WAITING:
+            return f"waiting to investigate the failure (it will write {fix_plan})"
+        case InvestigationStatus.RUNNING:
+            return f"investigating the failure, writing {fix_plan}"
+        case InvestigationStatus.WROTE_FIX_PLAN:
+            return f"wrote {fix_plan}"
+    return investigation.reason or "ended without writing a fix plan"
 
 
 def _frontmatter_rows(job: Job) -> list[tuple[str, str, bool]]:

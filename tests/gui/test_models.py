@@ -1,0 +1,191 @@
+"""The queue and transcript models: row operations instead of resets, what each column says,
+sorting and filtering, and transcript rows built from real stream-JSON."""
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.core.prd import PrdError
+from app.core.queue import LastRun, QueueState, Status
+from app.core.stream import StreamReader
+from app.gui.models import (
+    STATUS_FILTERS,
+    Column,
+    QueueModel,
+    QueueProxy,
+    RowKind,
+    StatusFilter,
+    TranscriptModel,
+    TranscriptRow,
+    transcript_rows,
+)
+from tests.unit.core.factories import T0, job, jobs
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+class Recorder:
+    """Every structural signal a model emits, in order."""
+
+    def __init__(self, model):
+        self.events = []
+        model.rowsInserted.connect(lambda _p, first, last: self.events.append(("inserted", first, last)))
+        model.rowsRemoved.connect(lambda _p, first, last: self.events.append(("removed", first, last)))
+        model.dataChanged.connect(lambda top, bottom, _roles: self.events.append(("changed", top.row(), bottom.row())))
+        model.modelReset.connect(lambda: self.events.append(("reset",)))
+        model.layoutChanged.connect(lambda: self.events.append(("layout",)))
+
+    def take(self):
+        events, self.events = self.events, []
+        return events
+
+
+def cell(model, slug, column):
+    return model.index(model.row_of(slug), column).data()
+
+
+def finished(slug, status=Status.COMPLETED, **last):
+    values = {"run_id": "r1", "outcome": status.value, "exit_code": 0, "finished_at": T0, "duration_ms": 90_000,
+              "cost_usd": 0.42, "num_turns": 7, "reason": "done"} | last
+    return job(slug, status, last=LastRun(**values))
+
+
+def test_a_stream_of_states_becomes_inserts_changes_and_removals_never_a_reset(qtmodeltester):
+    model = QueueModel()
+    recorder = Recorder(model)
+    first = QueueState(jobs=jobs(job("01-a"), job("01-b"), job("02-c")))
+    model.apply(first, list(first.jobs))
+    assert recorder.take() == [("inserted", 0, 2)]
+    qtmodeltester.check(model)
+
+    second = QueueState(jobs={**first.jobs, "01-b": job("01-b", Status.RUNNING), "03-d": job("03-d")})
+    model.apply(second, ["01-b", "03-d"])
+    assert recorder.take() == [("inserted", 3, 3), ("changed", 1, 1)]
+    assert cell(model, "01-b", Column.STATUS) == "running"
+
+    third = QueueState(jobs={slug: j for slug, j in second.jobs.items() if slug not in ("01-a", "01-b")})
+    model.apply(third, ["01-a", "01-b"])
+    assert recorder.take() == [("removed", 0, 1)]
+    assert [model.index(row, Column.TITLE).data() for row in range(model.rowCount())] == ["02-c", "03-d"]
+    qtmodeltester.check(model)
+
+
+def test_only_the_rows_that_changed_are_announced(qtbot):
+    model = QueueModel()
+    state = QueueState(jobs=jobs(*(job(f"0{n}-job") for n in range(1, 6))))
+    model.apply(state, list(state.jobs))
+    recorder = Recorder(model)
+    changed = {**state.jobs, "02-job": job("02-job", Status.SKIPPED), "04-job": job("04-job", Status.CANCELLED)}
+    model.apply(QueueState(jobs=changed), ["02-job", "04-job"])
+    assert recorder.take() == [("changed", 1, 1), ("changed", 3, 3)]
+
+
+def test_a_dependent_row_is_refreshed_when_what_it_waits_for_changes():
+    model = QueueModel()
+    state = QueueState(jobs=jobs(job("01-schema", Status.RUNNING), job("02-api", depends_on=("01-schema",))))
+    model.apply(state, list(state.jobs))
+    assert cell(model, "02-api", Column.REASON) == "waiting for 01-schema (running)"
+    recorder = Recorder(model)
+    done = {**state.jobs, "01-schema": finished("01-schema")}
+    model.apply(QueueState(jobs=done), ["01-schema"])
+    assert recorder.take() == [("changed", 0, 1)]
+    assert cell(model, "02-api", Column.REASON) == ""
+
+
+def test_an_invalid_job_shows_its_problem_and_fix_and_a_finished_one_its_numbers():
+    error = PrdError("/home/prds/05-bad.md", 2, "parallelGroup is 'soon'", "use an integer, e.g. parallelGroup: 2")
+    bad = replace(job("05-bad", Status.INVALID), error=error, reason=error.one_line())
+    model = QueueModel()
+    state = QueueState(jobs=jobs(bad, finished("01-done")))
+    model.apply(state, list(state.jobs))
+    assert cell(model, "05-bad", Column.REASON) == "parallelGroup is 'soon' — use an integer, e.g. parallelGroup: 2"
+    tooltip = model.index(model.row_of("05-bad"), Column.REASON).data(Qt.ItemDataRole.ToolTipRole)
+    assert tooltip.startswith("/home/prds/05-bad.md:2: ")
+    assert [cell(model, "01-done", column) for column in (Column.DURATION, Column.COST, Column.TURNS)] == [
+        "1 min 30 s", "$0.42", "7"]
+    assert model.index(0, Column.STATUS).data(Qt.ItemDataRole.DecorationRole) is not None
+
+
+def test_a_running_job_shows_elapsed_time_and_eta_from_its_estimate():
+    model = QueueModel()
+    running = replace(job("01-long", Status.RUNNING), estimate_minutes=30)
+    model.apply(QueueState(jobs=jobs(running)), ["01-long"])
+    recorder = Recorder(model)
+    model.tick(T0.replace(minute=10))
+    assert recorder.take() == [("changed", 0, 0)]
+    assert cell(model, "01-long", Column.DURATION) == "10 min 00 s · ETA 20 min 00 s"
+
+
+def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmodeltester):
+    model = QueueModel()
+    state = QueueState(jobs=jobs(job("10-z"), job("02-b", Status.RUNNING), finished("02-a"),
+                                 replace(job("01-x", Status.FAILED), reason="exited with code 3")))
+    model.apply(state, list(state.jobs))
+    proxy = QueueProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
+    qtmodeltester.check(proxy)
+
+    def shown():
+        return [proxy.index(row, Column.TITLE).data() for row in range(proxy.rowCount())]
+
+    assert shown() == ["01-x", "02-a", "02-b", "10-z"]
+    proxy.set_text("CODE 3")
+    assert shown() == ["01-x"]
+    proxy.set_text("")
+    proxy.set_statuses(STATUS_FILTERS[StatusFilter.ACTIVE])
+    assert shown() == ["02-b", "10-z"]
+    proxy.set_statuses(None)
+    proxy.sort(Column.COST, Qt.SortOrder.AscendingOrder)
+    assert shown()[0] == "02-a"  # the only one with a cost; empty values sort last
+    model.apply(QueueState(jobs={**state.jobs, "00-new": job("00-new")}), ["00-new"])
+    proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
+    assert shown()[0] == "00-new"
+    qtmodeltester.check(proxy)
+
+
+def rows_of(name):
+    reader = StreamReader(transcript=True)
+    events = reader.feed((DATA / name).read_bytes()) + reader.finish()
+    return transcript_rows(events)
+
+
+def test_transcript_rows_show_text_tool_calls_collapsed_results_and_the_result_line():
+    rows = rows_of("tool_write.jsonl")
+    kinds = [row.kind for row in rows]
+    assert kinds == [RowKind.SESSION, RowKind.TOOL_CALL, RowKind.TOOL_RESULT, RowKind.TEXT, RowKind.RESULT]
+    call, result, text, line = rows[1:]
+    assert call.text == "→ Write /home/user/project/notes.txt"
+    assert result.text.startswith("← ok · ") and "File created successfully" in result.detail
+    assert text.text == "done (write)"
+    assert line.text.startswith("result: success, 2 turns, $")
+
+
+def test_a_rejected_rate_limit_and_an_unreadable_line_are_shown_as_errors():
+    rows = rows_of("rate_limited_subscription.jsonl")
+    assert any(row.kind is RowKind.RATE_LIMIT and row.is_error for row in rows)
+    garbage = transcript_rows(StreamReader().feed(b"this is not JSON {\n"))
+    assert garbage == [TranscriptRow(RowKind.UNPARSED, "unreadable line: this is not JSON {", "this is not JSON {",
+                                     True)]
+
+
+def test_the_transcript_model_appends_and_drops_its_oldest_rows_beyond_its_cap(qtmodeltester, qtbot):
+    model = TranscriptModel(max_rows=5)
+    recorder = Recorder(model)
+    model.append_rows(rows_of("tool_write.jsonl"))
+    assert recorder.take() == [("inserted", 0, 4)]
+    qtmodeltester.check(model)
+    with qtbot.waitSignal(model.earlierHiddenChanged):
+        model.append_rows([TranscriptRow(RowKind.TEXT, f"line {n}") for n in range(3)])
+    assert recorder.take() == [("removed", 0, 2), ("inserted", 2, 4)]
+    assert [row.text for row in model.rows()][-3:] == ["line 0", "line 1", "line 2"]
+    assert model.rowCount() == 5 and model.earlier_hidden
+    qtmodeltester.check(model)
+
+
+def test_a_batch_larger_than_the_cap_keeps_its_last_rows():
+    model = TranscriptModel(max_rows=5)
+    model.append_rows([TranscriptRow(RowKind.TEXT, str(n)) for n in range(12)])
+    assert [row.text for row in model.rows()] == ["7", "8", "9", "10", "11"]
+    assert model.earlier_hidden

@@ -1,0 +1,126 @@
+"""Following transcript files off the GUI thread, and a view that follows the tail only at the bottom."""
+
+import json
+import time
+
+from PySide6.QtCore import QTimer
+
+from app.gui.models import RowKind, TranscriptModel, TranscriptRow
+from app.gui.transcript import TAIL_BYTES, TranscriptFollower
+from app.gui.widgets.transcript_view import TranscriptView
+
+
+def assistant_line(text):
+    return json.dumps({"type": "assistant", "message": {"model": "claude-sonnet-4-6", "content": [
+        {"type": "text", "text": text}]}}) + "\n"
+
+
+def result_line():
+    return json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 3,
+                       "duration_ms": 4200, "total_cost_usd": 0.0125, "result": "ok"}) + "\n"
+
+
+def texts(model):
+    return [row.text for row in model.rows()]
+
+
+def test_a_live_transcript_grows_in_the_model_as_the_agent_writes(qtbot, tmp_path):
+    log = tmp_path / "01-a.jsonl"
+    model = TranscriptModel()
+    follower = TranscriptFollower(model)
+    with qtbot.waitSignal(follower.noteChanged, check_params_cb=lambda note: "waiting" in note):
+        follower.follow(log, live=True)
+    with log.open("a") as file:
+        file.write(assistant_line("first"))
+        file.flush()
+        qtbot.waitUntil(lambda: texts(model) == ["first"], timeout=3000)
+        assert follower.note == ""
+        file.write(assistant_line("second")[:20])  # half a line is not shown until it is whole
+        file.flush()
+        file.write(assistant_line("second")[20:] + result_line())
+    qtbot.waitUntil(lambda: len(texts(model)) == 3, timeout=3000)
+    assert texts(model)[1] == "second"
+    assert model.row(2).kind is RowKind.RESULT and model.row(2).text == "result: success, 3 turns, $0.0125, 4.2 s"
+    follower.follow(log, live=False)
+    follower.stop()
+
+
+def test_following_another_job_stops_the_first_follower(qtbot, tmp_path):
+    first, second = tmp_path / "01-a.jsonl", tmp_path / "02-b.jsonl"
+    first.write_text(assistant_line("from a"))
+    second.write_text(assistant_line("from b"))
+    model = TranscriptModel()
+    follower = TranscriptFollower(model)
+    follower.follow(first, live=True)
+    qtbot.waitUntil(lambda: texts(model) == ["from a"], timeout=3000)
+    follower.follow(second, live=True)
+    qtbot.waitUntil(lambda: texts(model) == ["from b"], timeout=3000)
+    with first.open("a") as file:
+        file.write(assistant_line("late a"))
+    with second.open("a") as file:
+        file.write(assistant_line("more b"))
+    qtbot.waitUntil(lambda: texts(model) == ["from b", "more b"], timeout=3000)
+    follower.stop()
+
+
+def test_a_finished_run_without_a_transcript_says_so(qtbot, tmp_path):
+    follower = TranscriptFollower(TranscriptModel())
+    with qtbot.waitSignal(follower.noteChanged, check_params_cb=lambda note: note == "no transcript was written"):
+        follower.follow(tmp_path / "missing.jsonl", live=False)
+
+
+def test_a_50_mb_transcript_does_not_freeze_the_window(qtbot, tmp_path):
+    log = tmp_path / "big.jsonl"
+    line = assistant_line("x" * 1000)
+    with log.open("w") as file:
+        file.write(line * (50_000_000 // len(line) + 1))
+        file.write(assistant_line("the very last line"))
+    assert log.stat().st_size > 50_000_000 > TAIL_BYTES
+    model = TranscriptModel(max_rows=2000)
+    view = TranscriptView()
+    view.setModel(model)
+    view.resize(600, 400)
+    qtbot.addWidget(view)
+    view.show()
+    gaps, last = [0.0], [time.monotonic()]
+
+    def beat():
+        now = time.monotonic()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(beat)
+    heartbeat.start(10)
+    follower = TranscriptFollower(model)
+    follower.follow(log, live=False)
+    qtbot.waitUntil(lambda: model.rowCount() and model.row(model.rowCount() - 1).text == "the very last line",
+                    timeout=20000)
+    heartbeat.stop()
+    assert model.rowCount() == 2000 and model.earlier_hidden
+    assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
+
+
+def fill(model, count, start=0):
+    model.append_rows([TranscriptRow(RowKind.TEXT, f"line {n}") for n in range(start, start + count)])
+
+
+def test_the_view_follows_the_tail_only_while_scrolled_to_the_bottom(qtbot):
+    model = TranscriptModel()
+    view = TranscriptView()
+    view.setModel(model)
+    view.resize(300, 150)
+    qtbot.addWidget(view)
+    view.show()
+    bar = view.verticalScrollBar()
+    fill(model, 50)
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)
+    bar.setValue(0)
+    first_maximum = bar.maximum()
+    fill(model, 50, start=50)
+    qtbot.waitUntil(lambda: bar.maximum() > first_maximum, timeout=3000)
+    assert bar.value() == 0 and not view.following
+    bar.setValue(bar.maximum())
+    fill(model, 50, start=100)
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum() and model.rowCount() == 150, timeout=3000)
+    assert view.following
