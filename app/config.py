@@ -3,8 +3,7 @@
 A bad value is a `ConfigError` carrying its dotted key, the value and what is allowed. An invalid file
 is never overwritten: `load_config` keeps the previous good settings (or the defaults) and says so.
 
-The commented default file is `resources/config.default.yaml` beside the `app` package. It is found from
-a source checkout and from the editable install; a frozen build must ship `resources/` next to `app/`.
+The commented default file is `resources/config.default.yaml` (see `app.paths.resource`).
 It is also the template `save_config` fills in, so the comments live in one place.
 """
 
@@ -21,10 +20,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from app.core.gate import GatePolicy
-from app.paths import open_private, write_private_atomically
+from app.paths import open_private, resource, write_private_atomically
 
 CONFIG_FILE_NAME = "config.yaml"
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "resources" / "config.default.yaml"
+DEFAULT_CONFIG_PATH = resource("config.default.yaml")
 MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
 CONCURRENCY_RANGE = (1, 32)
 FIRE_POLICIES = ("when-available", "on-reset", "manual")

@@ -80,6 +80,14 @@ class Home:
         return self.runs / run_id
 
 
+def resource(*parts: str) -> Path:
+    """A file of resources/: the copy installed inside the package (a wheel maps resources/ to
+    app/resources/), else the source checkout's, which an editable install uses."""
+    installed = Path(__file__).resolve().parent / "resources"
+    base = installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "resources"
+    return base.joinpath(*parts)
+
+
 def resolve_home(arg: str | None, environ: Mapping[str, str] = os.environ) -> Home:
     """`--home DIR` wins, then OVERNIGHT_HOME (ignored when empty), else the platform data dir."""
     if arg == "":

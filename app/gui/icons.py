@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from app.paths import resource
+
+ICONS = resource("icons")
 TRAY_SIZES = (16, 22, 24, 32, 48, 64)
 APP_SIZES = (16, 24, 32, 48, 64, 128, 256)
 BADGE_FILL = QColor("#1d2636")
