@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 from app.paths import Home, ensure_home
@@ -62,3 +63,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Live processes whose environment carries OVERNIGHT_RUN=<marker>: a run's survivors."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("OVERNIGHT_RUN") == marker and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found

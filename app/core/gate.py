@@ -67,20 +67,14 @@ def decide(
 
 
 def _over_threshold(policy: GatePolicy, usage: Usage, now: dt.datetime) -> Closed | None:
-    five = usage.five_hour.effective(now)
-    if five is not None and five >= policy.utilization_threshold:
-        return Closed(
-            "usage",
-            f"five-hour usage {five:.0f}% ≥ {policy.utilization_threshold:g}%",
-            usage.five_hour.resets_at,
-        )
-    week = usage.seven_day.effective(now)
-    if week is not None and week >= policy.weekly_threshold:
-        return Closed(
-            "usage",
-            f"seven-day usage {week:.0f}% ≥ {policy.weekly_threshold:g}%",
-            usage.seven_day.resets_at,
-        )
+    windows = (
+        ("five-hour", usage.five_hour, policy.utilization_threshold),
+        ("seven-day", usage.seven_day, policy.weekly_threshold),
+    )
+    for name, window, threshold in windows:
+        used = window.effective(now)
+        if used is not None and used >= threshold:
+            return Closed("usage", f"{name} usage {used:.0f}% ≥ {threshold:g}%", window.resets_at)
     return None
 
 

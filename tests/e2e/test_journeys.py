@@ -23,7 +23,7 @@ import yaml
 from app.paths import Home, ensure_home
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.cli import cli_env, write_credentials
-from tests.support import wait_until, write_prd
+from tests.support import processes_with_marker, wait_until, write_prd
 
 MESSAGES = "/v1/messages"
 
@@ -136,17 +136,6 @@ def running_sets(events: list[dict[str, Any]]) -> list[list[str]]:
     return sets
 
 
-def marked_processes(marker: str) -> list[int]:
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("OVERNIGHT_RUN") == marker and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
 def test_three_groups_under_cap_2_run_in_order_and_the_cap_holds_at_every_instant(overnight):
     o = overnight(concurrency_cap=2)
     for group, count in ((1, 3), (2, 2), (3, 1)):
@@ -254,7 +243,7 @@ def test_a_background_process_the_agent_leaves_behind_does_not_survive_the_run(o
     job = o.jobs()["01-server"]
     assert job["status"] == "completed"
     marker = f"{job['last']['runId']}/01-server"
-    assert marked_processes(marker) == []
+    assert processes_with_marker(marker) == []
     assert o.named("run.leftovers_killed")[0]["slug"] == "01-server"
 
 
@@ -267,7 +256,7 @@ def test_an_agent_that_hangs_after_its_result_is_stopped_and_counts_as_completed
     job = o.jobs()["01-lingers"]
     assert job["status"] == "completed"
     assert "did not exit after its result" in job["reason"]
-    assert marked_processes(f"{job['last']['runId']}/01-lingers") == []
+    assert processes_with_marker(f"{job['last']['runId']}/01-lingers") == []
 
 
 def test_an_engine_killed_mid_run_and_restarted_adopts_the_run_and_finishes_it_once(overnight):

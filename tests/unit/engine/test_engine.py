@@ -10,6 +10,8 @@ import psutil
 
 from app.core.queue import InvestigationStatus, PauseReason, Status
 
+from tests.support import processes_with_marker
+
 from .harness import Running, run, until
 
 
@@ -156,7 +158,7 @@ async def test_an_agents_orphaned_background_process_does_not_survive_the_run(tm
         r.prd("01-orphan.md", '@fake orphan {"seconds": 300}\n@fake text "done"\n')
         await until(lambda: r.status("01-orphan") is Status.COMPLETED)
         marker = f"{r.job('01-orphan').last.run_id}/01-orphan"
-        await until(lambda: not _marked(marker), timeout=10)
+        await until(lambda: not processes_with_marker(marker), timeout=10)
         assert r.named("run.leftovers_killed")
 
 
@@ -229,16 +231,6 @@ async def test_a_run_that_died_while_no_engine_watched_is_classified_from_its_lo
     finally:
         await r.stop(stop_jobs=True)
 
-
-def _marked(marker):
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("OVERNIGHT_RUN") == marker and process.status() != psutil.STATUS_ZOMBIE:
-                found.append(process.pid)
-        except psutil.Error:
-            continue
-    return found
 
 
 @run
