@@ -71,3 +71,27 @@ def waiting_reason(jobs: Mapping[str, Job], job: Job) -> str | None:
     if job.is_busy:
         return "waiting for its investigation to end"
     return None
+
+
+def blocked_for_good(jobs: Mapping[str, Job], job: Job) -> bool:
+    """A pending job whose dependency ended without completing can never run by itself."""
+    for dep in job.depends_on:
+        other = jobs.get(dep)
+        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID):
+            if other is None or not other.is_busy:
+                return True
+        elif other.status is Status.PENDING and blocked_for_good(jobs, other):
+            return True
+    return False
+
+
+def is_idle(jobs: Mapping[str, Job]) -> bool:
+    """Nothing runs, nothing investigates or waits to, and nothing pending can still run."""
+    for job in jobs.values():
+        if job.status is Status.RUNNING or job.is_busy:
+            return False
+        if job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING:
+            return False
+        if job.status is Status.PENDING and not blocked_for_good(jobs, job):
+            return False
+    return True

@@ -24,7 +24,7 @@ from app.config import Config, ConfigLoad, effective_concurrency_cap, gate_polic
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
-from app.core.batching import pick_investigations, pick_next, waiting_reason
+from app.core.batching import is_idle, pick_investigations, pick_next, waiting_reason
 from app.core.investigation import (
     fix_plan_slug,
     investigation_prompt,
@@ -45,6 +45,7 @@ from app.core.queue import (
     Status,
 )
 from app.core.reconcile import FileChange, Note, PrdDefaults, link_fix_plan, reconcile
+from app.core.settle import settle
 from app.core.stream import Event, ExitInfo, Outcome, RateLimit, Result, RunSummary, classify
 from app.core.usage import UNKNOWN, Usage
 from app.engine import procs, store
@@ -620,7 +621,8 @@ class Engine:
         now = self.clock.now()
         current = job.current
         outcome = classify(end.summary, end.exit, now, self.local_tz)
-        status, reason, interrupted = self._status_for(job, outcome, current, end)
+        settled = settle(job, outcome, end.exit, end.stop_reason, self.config.retry_interrupted)
+        status, reason, interrupted = settled.status, settled.reason, settled.interrupted
         result = end.summary.result
         last = LastRun(
             run_id=run_id,
@@ -686,28 +688,6 @@ class Engine:
         if finished.file_gone and not finished.is_busy:
             self._drop(slug, "its PRD was removed during the run")
         self.request_tick()
-
-    def _status_for(
-        self, job: Job, outcome: Outcome, current: CurrentRun, end: RunEnd
-    ) -> tuple[Status, str, bool]:
-        """The job's new status, its reason, and whether the run was merely interrupted."""
-        prd_changed = job.content_hash != current.content_hash
-        if outcome.kind == "completed":
-            return Status.COMPLETED, outcome.reason + ("; the PRD changed during the run" if prd_changed else ""), False
-        if outcome.kind == "cancelled":
-            return Status.CANCELLED, outcome.reason, False
-        if outcome.kind == "rate_limited":
-            return Status.PENDING, f"usage limit: {outcome.reason}", False
-        if end.stop_reason == "shutdown":
-            return Status.PENDING, "stopped when Overnight quit; it will run again", False
-        if end.exit.returncode is None and end.exit.spawn_error is None and end.exit.watchdog is None:
-            # No engine was there when it ended (a crash or a restart): retry once.
-            if job.interrupted_retries < self.config.retry_interrupted:
-                return Status.PENDING, f"{outcome.reason}; retrying", True
-            return Status.FAILED, outcome.reason, True
-        if prd_changed:
-            return Status.PENDING, f"failed ({outcome.reason}), but its PRD changed during the run: running the new version", False
-        return Status.FAILED, outcome.reason, False
 
     def _rate_limited(self, outcome: Outcome, now: dt.datetime) -> None:
         resets_at = outcome.resets_at
@@ -974,16 +954,7 @@ class Engine:
         return bool(self._live)
 
     def is_idle(self) -> bool:
-        """Nothing pending that could still run, nothing running, nothing investigating."""
-        jobs = self.state.jobs
-        for job in jobs.values():
-            if job.status is Status.RUNNING or job.is_busy:
-                return False
-            if job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING:
-                return False
-            if job.status is Status.PENDING and not _blocked_for_good(jobs, job):
-                return False
-        return True
+        return is_idle(self.state.jobs)
 
     def needs_user(self) -> str | None:
         """Why the queue cannot move on without the user, or None."""
@@ -1217,18 +1188,6 @@ def _archive_file(home: Home, slug: str) -> Path | None:
         target = home.archive / f"{slug}.{counter}.md"
     shutil.move(source, target)
     return target
-
-
-def _blocked_for_good(jobs: Mapping[str, Job], job: Job) -> bool:
-    """A pending job whose dependency ended without completing can never run by itself."""
-    for dep in job.depends_on:
-        other = jobs.get(dep)
-        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID):
-            if other is None or not other.is_busy:
-                return True
-        elif other.status is Status.PENDING and _blocked_for_good(jobs, other):
-            return True
-    return False
 
 
 def _launch_record(

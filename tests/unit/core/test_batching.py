@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.batching import is_runnable, pick_investigations, pick_next, waiting_reason
+from app.core.batching import is_idle, is_runnable, pick_investigations, pick_next, waiting_reason
 from app.core.queue import Investigation, InvestigationStatus, Status
 
 from .factories import job, jobs
@@ -105,3 +105,19 @@ def test_pick_next_starts_only_runnable_jobs_of_one_group(queue, cap):
         assert is_runnable(queue, queue[slug])
         lower_runnable = [j for j in queue.values() if is_runnable(queue, j) and j.group < queue[slug].group]
         assert lower_runnable == []
+
+
+def test_idle_when_nothing_runs_investigates_or_can_still_run():
+
+    assert is_idle(jobs(job("01-a", Status.COMPLETED), job("02-b", Status.INVALID)))
+    assert not is_idle(jobs(job("01-a")))
+    assert not is_idle(jobs(job("01-a", Status.RUNNING)))
+    waiting = Investigation(InvestigationStatus.WAITING, "01-fix-a", "r1")
+    assert not is_idle(jobs(job("01-a", Status.FAILED, investigation=waiting)))
+
+
+def test_a_pending_job_whose_dependency_failed_cannot_keep_the_queue_busy():
+
+    assert is_idle(jobs(job("01-a", Status.FAILED), job("02-b", depends_on=("01-a",)),
+                        job("03-c", depends_on=("02-b",))))
+    assert not is_idle(jobs(job("01-a", Status.RUNNING), job("02-b", depends_on=("01-a",))))
