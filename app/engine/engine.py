@@ -761,10 +761,13 @@ class Engine:
         fix_path = self.home.prds / f"{inv.fix_plan_slug}.md"
         meta = self.home.run_dir(inv.failed_run_id) / f"{slug}{INVESTIGATION_SUFFIX}.meta.json"
         self._write_meta(meta, _outcome_record(outcome, end, now))
-        if outcome.kind == "rate_limited" and not fix_path.exists():
+        if not fix_path.exists() and (outcome.kind == "rate_limited" or end.stop_reason == "shutdown"):
+            # Not the investigation's failure: it waits for its turn again.
+            why = f"usage limit: {outcome.reason}" if outcome.kind == "rate_limited" else "stopped when Overnight quit"
             self._put(replace(job, investigation=replace(inv, status=InvestigationStatus.WAITING, pid=None,
-                                                         reason=f"usage limit: {outcome.reason}")))
-            self._rate_limited(outcome, now)
+                                                         reason=why)))
+            if outcome.kind == "rate_limited":
+                self._rate_limited(outcome, now)
             return
         if fix_path.exists():
             # Reconcile it now rather than wait for the watcher, so the link is made at once.

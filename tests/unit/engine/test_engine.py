@@ -365,3 +365,20 @@ async def test_archive_moves_the_prd_aside_never_while_it_runs(tmp_path):
         assert any(h["event"] == "archived" for h in r.history())
         await asyncio.sleep(0.5)  # the folder event for the move must not bring it back
         assert r.status("01-a") is None
+
+
+@run
+async def test_an_investigation_stopped_by_quitting_waits_and_runs_again_at_the_next_start(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    r.prd("01-a.md", "@fake max_turns\n@investigator sleep 30\n")
+    await until(lambda: r.investigation("01-a") is InvestigationStatus.RUNNING, timeout=10)
+    await r.stop(stop_jobs=True)
+    saved = json.loads(r.home.queue.read_text())["jobs"][0]["investigation"]
+    assert saved["status"] == "waiting" and saved["reason"] == "stopped when Overnight quit"
+    await r.start()
+    try:
+        await until(lambda: r.investigation("01-a") is InvestigationStatus.RUNNING, timeout=10)
+        assert len(r.named("investigation.started")) == 2
+    finally:
+        await r.stop(stop_jobs=True)
