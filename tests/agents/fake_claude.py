@@ -81,8 +81,9 @@ def directives(prompt: str, prefix: str) -> list[tuple[str, object]]:
 def fix_plan(prompt: str, path: str) -> str:
     cwd = re.search(r"^\s*cwd: (.+)$", prompt, re.MULTILINE).group(1).strip()
     group = re.search(r"^\s*parallelGroup: (\d+)$", prompt, re.MULTILINE).group(1)
-    return (f'---\ntitle: "Fix: the failure"\ncwd: {cwd}\nparallelGroup: {group}\nestimateMinutes: 5\n---\n'
-            "Root cause: the task ended without finishing.\n@fake text \"fix applied\"\n")
+    title = re.search(r"^- Title: (.+)$", prompt, re.MULTILINE).group(1).strip()
+    return (f'---\ntitle: {json.dumps("Fix: " + title)}\ncwd: {cwd}\nparallelGroup: {group}\nestimateMinutes: 5\n'
+            "---\nRoot cause: the task ended without finishing.\n@fake text \"fix applied\"\n")
 
 
 def investigation_steps(prompt: str, path: str) -> list[tuple[str, object]]:
