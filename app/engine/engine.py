@@ -827,8 +827,12 @@ class Engine:
             if current.pid != ident.pid:
                 self._put(q.update_run(job, pid=ident.pid, pid_create_time=ident.create_time))
             self.emit("job.adopted", slug=job.slug, runId=current.run_id, pid=ident.pid)
+            if current.stopping is not None:
+                run.stop(current.stopping)  # a cancel or watchdog the previous engine had begun
             self._supervise(_Live(job.slug, current.run_id, run, False))
             return
+        if current.stopping is not None:
+            run.stop_reason = current.stopping
         self._finish_job(job.slug, current.run_id, await run.settle())
 
     async def _restore_investigation(self, job: Job) -> None:

@@ -382,3 +382,23 @@ async def test_an_investigation_stopped_by_quitting_waits_and_runs_again_at_the_
         assert len(r.named("investigation.started")) == 2
     finally:
         await r.stop(stop_jobs=True)
+
+
+@run
+async def test_a_cancel_begun_before_a_restart_is_carried_out_after_it(tmp_path):
+    r = Running(tmp_path, {"watchdog": {"kill_after": 30}})
+    await r.start()
+    # An agent that ignores SIGTERM, so the cancel is still under way when the engine quits.
+    r.prd("01-stubborn.md", "@fake sleep 60\n")
+    await until(lambda: r.status("01-stubborn") is Status.RUNNING and r.job("01-stubborn").current.pid)
+    pid = r.job("01-stubborn").current.pid
+    os.kill(pid, signal.SIGSTOP)  # a stopped process cannot act on SIGTERM until SIGCONT
+    await r.engine.handle({"cmd": "cancel", "slug": "01-stubborn"})
+    await until(lambda: r.job("01-stubborn").current.stopping == "cancel")
+    await r.stop(stop_jobs=False)
+    await r.start()
+    try:
+        os.kill(pid, signal.SIGCONT)
+        await until(lambda: r.status("01-stubborn") is Status.CANCELLED, timeout=10)
+    finally:
+        await r.stop(stop_jobs=True)
