@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from app.config import Config, ConfigLoad, effective_concurrency_cap, gate_policy, load_config
+from app.config import (
+    Config,
+    ConfigLoad,
+    concurrency_env_problem,
+    effective_concurrency_cap,
+    gate_policy,
+    load_config,
+)
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
@@ -316,7 +323,8 @@ class Engine:
 
     def problems(self) -> list[str]:
         """What the user should know about the settings and the queue file."""
-        return [*self.config_problems, *self.warnings]
+        env = concurrency_env_problem(self.environ)
+        return [*self.config_problems, *([env] if env else []), *self.warnings]
 
     def _policy(self) -> gates.GatePolicy:
         return gate_policy(self.config)

@@ -167,7 +167,8 @@ class Shell(QObject):
         QGuiApplication.restoreOverrideCursor()
         if self.tray is not None:
             self.tray.hide()
-        self.window.hide()
+        self.window.accept_close()
+        self.window.close()
         self.finished.emit(EXIT_ERROR if self._engine_failed else EXIT_OK)
 
     @Slot(str)

@@ -73,18 +73,23 @@ def home_is_free(home):
     return True
 
 
+def click(question, text):
+    """What the user does: clicks the button with that text."""
+    next(button for button in question.buttons() if button.text() == text).click()
+
+
 def test_quitting_and_leaving_jobs_running_keeps_the_agent_alive_for_the_next_start(qtbot, shell, agents):
     pid = running_agent(qtbot, shell, "01-long")
     agents.append(pid)
 
     shell.request_quit()
     assert shell.question is not None and shell.question.text() == "1 agent is still running."
-    shell.question.choose(None)
+    click(shell.question, "Cancel")
     assert shell.question is None and shell.bridge.wait(0) is False  # cancelled: the engine runs on
 
     shell.request_quit()
     with qtbot.waitSignal(shell.finished, timeout=30000) as finished:
-        shell.question.choose("leave")
+        click(shell.question, "Leave them running")
     assert finished.args == [0]
     assert alive(pid)
     assert shell.bridge.state.jobs["01-long"].status is Status.RUNNING  # recorded for adoption
@@ -97,7 +102,7 @@ def test_quitting_and_stopping_jobs_ends_the_agent(qtbot, shell, agents):
 
     shell.request_quit()
     with qtbot.waitSignal(shell.finished, timeout=30000):
-        shell.question.choose("stop")
+        click(shell.question, "Stop them")
     qtbot.waitUntil(lambda: not alive(pid), timeout=5000)
     assert home_is_free(shell.bridge.home)
 

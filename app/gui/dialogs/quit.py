@@ -32,8 +32,3 @@ class QuitQuestion(QMessageBox):
     def choice(self) -> QuitChoice | None:
         clicked = self.clickedButton()
         return next((name for name, button in self._choices.items() if button is clicked), None)
-
-    def choose(self, choice: QuitChoice | None) -> None:
-        """Answer as if the user clicked: a choice's button, or Cancel for None."""
-        button = self._choices[choice] if choice else self.button(QMessageBox.StandardButton.Cancel)
-        button.click()

@@ -402,3 +402,16 @@ async def test_a_cancel_begun_before_a_restart_is_carried_out_after_it(tmp_path)
         await until(lambda: r.status("01-stubborn") is Status.CANCELLED, timeout=10)
     finally:
         await r.stop(stop_jobs=True)
+
+
+@run
+async def test_a_bad_max_concurrency_variable_is_reported_not_silently_ignored(tmp_path):
+    r = Running(tmp_path, {"concurrency_cap": 3})
+    r.environ["OVERNIGHT_MAX_CONCURRENCY"] = "lots"
+    await r.start()
+    try:
+        status = await r.engine.handle({"cmd": "status"})
+        assert status["cap"] == 3
+        assert any("OVERNIGHT_MAX_CONCURRENCY is 'lots'" in problem for problem in status["problems"])
+    finally:
+        await r.stop(stop_jobs=True)
