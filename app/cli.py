@@ -324,7 +324,15 @@ def _check_agent(home: Home) -> tuple[bool, str]:
 
 
 def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:
-    from app.engine.usage import Credentials, CredentialsProblem, UsageMeter, meter_url, read_credentials
+    from app.engine.usage import (
+        Credentials,
+        CredentialsProblem,
+        UsageMeter,
+        installed_cli_version,
+        meter_url,
+        read_credentials,
+        user_agent,
+    )
 
     credentials = read_credentials()
     if credentials is None:
@@ -341,7 +349,8 @@ def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:
     url = meter_url(config.usage.url if config else "https://api.anthropic.com/api/oauth/usage")
 
     async def poll() -> Any:
-        meter = UsageMeter(url=url, user_agent="claude-code/doctor")
+        command = config.agent.command if config else "claude"
+        meter = UsageMeter(url=url, user_agent=user_agent(await installed_cli_version(command)))
         try:
             return await meter.poll(dt.datetime.now(dt.UTC))
         finally:

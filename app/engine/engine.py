@@ -59,7 +59,7 @@ from app.engine import procs, store
 from app.engine.events import EngineEvent, FileLog, Heartbeat, iso_ms
 from app.engine.procs import ProcessId
 from app.engine.runner import AgentRun, Launch, Limits, RunEnd, SpawnError
-from app.engine.usage import UsageMeter, credentials_path, installed_cli_version, meter_url
+from app.engine.usage import UsageMeter, credentials_path, installed_cli_version, meter_url, user_agent
 from app.engine.watcher import FolderWatcher
 from app.paths import Home, ensure_home, write_private_atomically
 
@@ -186,7 +186,7 @@ class Engine:
         version = await installed_cli_version(self._agent_command())
         self._meter = UsageMeter(
             url=meter_url(self.config.usage.url, self.environ),
-            user_agent=f"claude-code/{version or 'unknown'}",
+            user_agent=user_agent(version),
             environ=self.environ,
         )
         # A full meter must hold the queue from the first second: poll before anything starts.
