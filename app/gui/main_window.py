@@ -225,6 +225,8 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(queue_panel)
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([380, 420])
+        # The detail pane's tabs would otherwise claim 320 px and squeeze the queue in a short window.
+        self.detail.setMinimumHeight(140)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 0, 6, 0)
