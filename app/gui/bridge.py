@@ -29,13 +29,14 @@ Answer = Callable[[dict[str, Any]], None]
 
 
 class EngineBridge(QObject):
-    stateChanged = Signal(object, list)  # QueueState, changed slugs
+    stateChanged = Signal(object, list)  # QueueState, changed slugs; `state` is already this one
     engineEvent = Signal(object)  # EngineEvent
     ready = Signal()
     failed = Signal(str)
     stopped = Signal()
     showRequested = Signal()
     _answered = Signal(object, object)  # callback, answer: delivered on the GUI thread
+    _arrived = Signal(object, list)  # from the engine thread, published on the GUI thread
 
     def __init__(self, home: Home, environ: Mapping[str, str] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,7 +52,7 @@ class EngineBridge(QObject):
         self._latest: QueueState | None = None
         self._flush_scheduled = False
         self._answered.connect(self._deliver)
-        self.stateChanged.connect(self._remember)
+        self._arrived.connect(self._publish)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -103,8 +104,11 @@ class EngineBridge(QObject):
         answer(result)
 
     @Slot(object, list)
-    def _remember(self, state: QueueState, _changed: list) -> None:
+    def _publish(self, state: QueueState, changed: list) -> None:
+        # One hop to the GUI thread, then a direct emit: a queued signal is posted to each
+        # receiver separately, and a receiver could otherwise see `state` ahead of its own slot.
         self.state = state
+        self.stateChanged.emit(state, changed)
 
     # ------------------------------------------------------------ the engine thread
 
@@ -147,7 +151,7 @@ class EngineBridge(QObject):
         self._flush_scheduled = False
         changed, self._changed = sorted(self._changed), set()
         if self._latest is not None:
-            self.stateChanged.emit(self._latest, changed)
+            self._arrived.emit(self._latest, changed)
 
 
 def _result_of(future: Any) -> dict[str, Any]:

@@ -71,7 +71,9 @@ class Tray(QObject):
 
     @property
     def look(self) -> TrayLook:
-        return self._current_look()
+        """What the icon shows now."""
+        assert self._look is not None  # drawn in __init__
+        return self._look
 
     def icon(self) -> QIcon:
         return self._icon.icon()
