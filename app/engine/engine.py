@@ -15,7 +15,7 @@ import os
 import secrets
 import shutil
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,9 @@ class Engine:
         self._tick_wanted = asyncio.Event()
         self._pending_names: set[str] = set()
         self._reading = False
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # the loops
+        self._chores: set[asyncio.Task[None]] = set()  # folder reads: cancelled at stop
+        self._starts: set[asyncio.Task[None]] = set()  # runs being started: finished at stop
         self._stopping = False
         self._file_log: FileLog | None = None
         self._heartbeat = Heartbeat(home.heartbeat)
@@ -206,9 +208,12 @@ class Engine:
         self._stopping = True
         if self._watcher:
             self._watcher.stop()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._chores]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._chores, return_exceptions=True)
+        # A start under way finishes, so its run is supervised (and stopped or left) like the rest:
+        # cut short, its job would stay `running` on disk with no process behind it.
+        await asyncio.gather(*self._starts, return_exceptions=True)
         live = list(self._live.values())
         if stop_jobs:
             for entry in live:
@@ -313,7 +318,7 @@ class Engine:
             previous.default_cwd != self.config.default_cwd or previous.agent.model != self.config.agent.model
         ):
             # PRDs without their own cwd/model follow the new defaults.
-            asyncio.get_running_loop().create_task(self._rescan(reparse=True))
+            self._background(self._rescan(reparse=True), self._chores)
 
     def _agent_command(self) -> str:
         return self.config.agent.command
@@ -349,7 +354,7 @@ class Engine:
         self._pending_names.add(name)
         if not self._reading:
             self._reading = True
-            asyncio.get_running_loop().create_task(self._read_pending())
+            self._background(self._read_pending(), self._chores)
 
     async def _read_pending(self) -> None:
         try:
@@ -449,11 +454,21 @@ class Engine:
         investigations = pick_investigations(self.state.jobs, self.config.investigation.max_concurrent)
         if jobs or investigations:
             self._commit(replace(self.state, last_tick_at=now))
+            # Shielded: a stop cancels the tick, but not a start it has begun.
+            await asyncio.shield(self._background(self._start_runs(jobs, investigations), self._starts))
+
+    def _background(self, work: Coroutine[Any, Any, None], group: set[asyncio.Task[None]]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        group.add(task)
+        task.add_done_callback(group.discard)
+        return task
+
+    # ================================================================ starting runs
+
+    async def _start_runs(self, jobs: list[str], investigations: list[str]) -> None:
         await self._start_jobs(jobs)
         for slug in investigations:
             await self._start_investigation(slug)
-
-    # ================================================================ starting runs
 
     async def _start_jobs(self, slugs: list[str]) -> None:
         if not slugs:
@@ -1070,7 +1085,7 @@ class Engine:
         """The user's explicit override for one job: no gate, no group order, no cap."""
         if job.status is not Status.PENDING or job.is_busy:
             raise CommandError(f"{job.slug} is {job.status.value}; only a pending job can run now")
-        asyncio.get_running_loop().create_task(self._start_jobs([job.slug]))
+        self._background(self._start_jobs([job.slug]), self._starts)
 
     def status(self) -> dict[str, Any]:
         now = self.clock.now()

@@ -213,6 +213,24 @@ async def test_an_engine_that_quits_leaves_its_agents_running_and_the_next_one_a
 
 
 @run
+async def test_quitting_while_a_run_is_being_started_leaves_it_supervised_not_orphaned(tmp_path):
+    r = Running(tmp_path, {"fire_policy": "manual"})
+    await r.start()
+    r.prd("01-a.md", "@fake sleep 2\n@fake text \"done\"\n")
+    await until(lambda: r.status("01-a") is Status.PENDING)
+    assert await r.engine.handle({"cmd": "run", "slug": "01-a"}) == {"ok": True}
+    await r.stop(stop_jobs=False)  # at once: the start has only just begun
+    saved = r.saved()["jobs"][0]
+    assert saved["status"] == "running" and psutil.pid_exists(saved["current"]["pid"])
+    await r.start()
+    try:
+        assert r.named("job.adopted")[0]["pid"] == saved["current"]["pid"]
+        await until(lambda: r.status("01-a") is Status.COMPLETED, timeout=15)
+    finally:
+        await r.stop(stop_jobs=True)
+
+
+@run
 async def test_a_run_that_died_while_no_engine_watched_is_classified_from_its_log(tmp_path):
     r = Running(tmp_path)
     await r.start()
@@ -393,6 +411,8 @@ async def test_a_cancel_begun_before_a_restart_is_carried_out_after_it(tmp_path)
     await until(lambda: r.status("01-stubborn") is Status.RUNNING and r.job("01-stubborn").current.pid)
     pid = r.job("01-stubborn").current.pid
     os.kill(pid, signal.SIGSTOP)  # a stopped process cannot act on SIGTERM until SIGCONT
+    # Stopping takes effect when the process next runs; a SIGTERM that came first would end it.
+    await until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED)
     await r.engine.handle({"cmd": "cancel", "slug": "01-stubborn"})
     await until(lambda: r.job("01-stubborn").current.stopping == "cancel")
     await r.stop(stop_jobs=False)
