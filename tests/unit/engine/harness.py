@@ -62,7 +62,10 @@ class Running:
     def named(self, event: str) -> list[dict[str, Any]]:
         return [dict(e.fields) for e in self.events if e.event == event]
 
-    def history(self) -> list[dict[str, Any]]:
+    async def history(self) -> list[dict[str, Any]]:
+        """history.jsonl as written so far (the engine's writer thread flushed first)."""
+        if self.engine is not None:
+            await self.engine.flush()
         if not self.home.history.exists():
             return []
         return [json.loads(line) for line in self.home.history.read_text().splitlines()]

@@ -30,7 +30,7 @@ async def test_a_dropped_prd_runs_and_everything_about_the_run_is_on_disk(tmp_pa
         assert meta["outcome"] == "completed" and meta["argv"][1:3] == ["-p", "--output-format"]
         assert stat.S_IMODE((run_dir / "01-hello.jsonl").stat().st_mode) == 0o600
         assert stat.S_IMODE(run_dir.stat().st_mode) == 0o700
-        assert [h["outcome"] for h in r.history() if h["event"] == "run.finished"] == ["completed"]
+        assert [h["outcome"] for h in await r.history() if h["event"] == "run.finished"] == ["completed"]
         await r.engine.flush()
         assert r.saved()["jobs"][0]["status"] == "completed"
         assert prd.read_bytes() == before
@@ -190,7 +190,7 @@ async def test_a_prd_removed_while_running_leaves_the_queue_when_the_run_ends(tm
         path.unlink()
         await until(lambda: r.job("01-a").file_gone)
         await until(lambda: r.status("01-a") is None, timeout=10)
-        assert [h["outcome"] for h in r.history() if h["event"] == "run.finished"] == ["completed"]
+        assert [h["outcome"] for h in await r.history() if h["event"] == "run.finished"] == ["completed"]
 
 
 @run
@@ -206,7 +206,7 @@ async def test_an_engine_that_quits_leaves_its_agents_running_and_the_next_one_a
     try:
         assert r.named("job.adopted")[0]["pid"] == pid
         await until(lambda: r.status("01-long") is Status.COMPLETED, timeout=15)
-        assert [h["slug"] for h in r.history() if h["event"] == "run.finished"] == ["01-long"]
+        assert [h["slug"] for h in await r.history() if h["event"] == "run.finished"] == ["01-long"]
         assert len(r.named("job.started")) == 1
     finally:
         await r.stop(stop_jobs=True)
@@ -245,7 +245,7 @@ async def test_a_run_that_died_while_no_engine_watched_is_classified_from_its_lo
         # No result in its log: interrupted, and retried once.
         await until(lambda: r.status("01-a") in (Status.RUNNING, Status.PENDING))
         assert r.job("01-a").interrupted_retries == 1
-        assert "interrupted" in r.history()[0]["reason"]
+        assert "interrupted" in (await r.history())[0]["reason"]
     finally:
         await r.stop(stop_jobs=True)
 
@@ -263,7 +263,7 @@ async def test_finished_jobs_older_than_keep_finished_days_leave_the_queue_and_t
         assert not (r.home.prds / "01-old.md").exists()
         # Still needed by a pending job: kept.
         assert r.status("01-needed") is Status.FAILED
-        assert any(h["event"] == "archived" and h["slug"] == "01-old" for h in r.history())
+        assert any(h["event"] == "archived" and h["slug"] == "01-old" for h in await r.history())
 
 
 @run
@@ -379,8 +379,7 @@ async def test_archive_moves_the_prd_aside_never_while_it_runs(tmp_path):
         assert await r.engine.handle({"cmd": "archive", "slug": "01-a"}) == {"ok": True}
         assert r.status("01-a") is None
         assert (r.home.archive / "01-a.md").read_text() == "@fake sleep 1\n"
-        await r.engine.flush()
-        assert any(h["event"] == "archived" for h in r.history())
+        assert any(h["event"] == "archived" for h in await r.history())
         await asyncio.sleep(0.5)  # the folder event for the move must not bring it back
         assert r.status("01-a") is None
 
@@ -392,7 +391,7 @@ async def test_an_investigation_stopped_by_quitting_waits_and_runs_again_at_the_
     r.prd("01-a.md", "@fake max_turns\n@investigator sleep 30\n")
     await until(lambda: r.investigation("01-a") is InvestigationStatus.RUNNING, timeout=10)
     await r.stop(stop_jobs=True)
-    saved = json.loads(r.home.queue.read_text())["jobs"][0]["investigation"]
+    saved = r.saved()["jobs"][0]["investigation"]
     assert saved["status"] == "waiting" and saved["reason"] == "stopped when Overnight quit"
     await r.start()
     try:
