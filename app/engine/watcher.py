@@ -9,6 +9,7 @@ half-written. Deletions are reported at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +28,17 @@ from watchdog.observers import Observer
 
 STABLE_FOR = 0.3
 _RELEVANT = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
+
+
+class _StopWhileReading(logging.Filter):
+    """watchdog logs an ERROR when it is stopped in the middle of a read; the read is just
+    dropped, and the user would otherwise see an alarming line at every quit."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_StopWhileReading())
 
 
 def _observer() -> Observer:

@@ -1,6 +1,7 @@
 """SPEC section 3: a PRD is read as soon as it is complete, never half-written."""
 
 import asyncio
+import logging
 import os
 import time
 
@@ -82,3 +83,10 @@ async def test_a_deleted_file_is_reported(tmp_path):
         await until(lambda: seen.of("04-gone.md"), timeout=5)
     finally:
         watcher.stop()
+
+
+def test_watchdogs_error_for_a_read_cut_short_by_stopping_is_not_shown_but_its_other_errors_are(caplog):
+    inotify = logging.getLogger("watchdog.observers.inotify")
+    inotify.error("InotifyEmitter.queue_events() called when the thread is inactive")
+    inotify.error("inotify watch limit reached")
+    assert [record.getMessage() for record in caplog.records] == ["inotify watch limit reached"]
