@@ -126,7 +126,6 @@ async def _run_engine(home: Home, args: argparse.Namespace) -> int:
     from app.engine.engine import Engine
     from app.engine.events import HumanLines, JsonLines
     from app.engine.lock import EngineLock
-    from app.engine.store import NewerQueueError
 
     ensure_home(home)
     with EngineLock(home.lock):
@@ -136,11 +135,7 @@ async def _run_engine(home: Home, args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        try:
-            await engine.start()
-        except NewerQueueError as exc:
-            print(f"overnight: {exc}", file=sys.stderr)
-            return EXIT_ERROR
+        await engine.start()
         server = ControlServer(home.socket, engine.handle)
         await server.start()
         code = EXIT_OK
@@ -348,9 +343,10 @@ def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:
     config = load_config(home.config).config if home.config.exists() else None
     url = meter_url(config.usage.url if config else "https://api.anthropic.com/api/oauth/usage")
 
+    version = installed_cli_version(config.agent.command if config else "claude")
+
     async def poll() -> Any:
-        command = config.agent.command if config else "claude"
-        meter = UsageMeter(url=url, user_agent=user_agent(await installed_cli_version(command)))
+        meter = UsageMeter(url=url, user_agent=user_agent(version))
         try:
             return await meter.poll(dt.datetime.now(dt.UTC))
         finally:

@@ -19,10 +19,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from app.core.bounded_yaml import YamlProblem, read_yaml
 from app.core.gate import GatePolicy
-from app.paths import open_private, resource, write_private_atomically
+from app.paths import open_private, read_regular_file, resource, write_private_atomically
 
 CONFIG_FILE_NAME = "config.yaml"
+MAX_CONFIG_BYTES = 256 * 1024
 DEFAULT_CONFIG_PATH = resource("config.default.yaml")
 MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
 CONCURRENCY_RANGE = (1, 32)
@@ -329,32 +331,16 @@ def _suggest(dotted: str, name: str, siblings: list[str], prefix: str) -> str | 
 
 def parse_config(text: str) -> tuple[Config | None, list[ConfigError]]:
     """Read config.yaml's text: a Config, or every problem found (with its line). Empty text = defaults."""
-    # The pure-Python loader: libyaml's (CSafeLoader) crashes the process on deeply nested input.
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as error:
-        return None, [_yaml_error(error)]
-    except RecursionError:
-        too_deep = "the YAML is nested too deeply"
-        return None, [ConfigError("", too_deep, "valid YAML, e.g. key: value", problem="unreadable")]
-    finally:
-        loader.dispose()
-    lines, duplicates = _key_lines(node)
-    config, errors = config_from_mapping(data)
+        document = read_yaml(text)
+    except YamlProblem as problem:
+        return None, [ConfigError("", f"the YAML is broken: {problem.problem}", "valid YAML, e.g. key: value",
+                                  problem.line, "unreadable")]
+    lines, duplicates = _key_lines(document.node)
+    config, errors = config_from_mapping(document.data)
     located = [replace(error, line=lines.get(error.key)) for error in errors]
     problems = sorted(located + duplicates, key=lambda error: error.line or 0)
     return (None, problems) if problems else (config, [])
-
-
-def _yaml_error(error: yaml.YAMLError) -> ConfigError:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is None:
-        return ConfigError("", f"the YAML is broken: {problem}", "valid YAML, e.g. key: value", problem="unreadable")
-    broken = f"the YAML is broken: {problem} at column {mark.column + 1}"
-    return ConfigError("", broken, "valid YAML, e.g. key: value", mark.line + 1, "unreadable")
 
 
 def _key_lines(root: yaml.Node | None) -> tuple[dict[str, int], list[ConfigError]]:
@@ -427,14 +413,27 @@ def default_config_text() -> str:
 
 
 def load_config(path: Path, previous: Config | None = None) -> ConfigLoad:
-    """Read config.yaml; create it from the default file when missing. Never rewrites a file it read."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
+    """Read config.yaml; create it from the default file when missing. Never rewrites a file it
+    read, and never raises: whatever is wrong with the file is a ConfigError."""
+    read = read_regular_file(path, MAX_CONFIG_BYTES)
+    if read.data is None and read.unreadable is None:
         return _create_default(path, previous)
-    except (OSError, UnicodeDecodeError) as error:
+    if read.unreadable is not None:
+        problem = read.unreadable.problem
+        reason = f"the file {problem}" if problem.startswith("cannot") else f"the file cannot be read: it {problem}"
+        allowed = "a UTF-8 text file Overnight can read and write"
+        return _fallback([ConfigError("", reason, allowed, problem="unreadable")], previous)
+    assert read.data is not None
+    if len(read.data) > MAX_CONFIG_BYTES:
+        return _fallback([ConfigError("", f"the file is larger than {MAX_CONFIG_BYTES // 1024} KB",
+                                      "a config.yaml of settings", problem="unreadable")], previous)
+    try:
+        config, errors = parse_config(read.data.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
         return _fallback([_unreadable(error, "read")], previous)
-    config, errors = parse_config(text)
+    except Exception as error:  # noqa: BLE001 - a config Overnight cannot read is reported, never fatal
+        broken = f"the file cannot be read ({type(error).__name__}: {error})"
+        return _fallback([ConfigError("", broken, "valid YAML, e.g. key: value", problem="unreadable")], previous)
     return ConfigLoad(config, [], "file") if config is not None else _fallback(errors, previous)
 
 
@@ -442,9 +441,9 @@ def _create_default(path: Path, previous: Config | None) -> ConfigLoad:
     try:
         with open_private(path, "x", encoding="utf-8") as file:
             file.write(default_config_text())
-    except FileExistsError:  # created by someone else since we looked: read theirs
-        return load_config(path, previous)
     except OSError as error:
+        # Created by someone else since it was looked for, a broken link, a full disk: the
+        # defaults apply, and the reason is shown.
         return _fallback([_unreadable(error, "created")], previous)
     return ConfigLoad(Config(), [], "file")
 

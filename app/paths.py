@@ -1,6 +1,7 @@
 """The home folder (SPEC section 2): where it is, what it holds, and private files inside it."""
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import platformdirs
+
+from app.core.prd import Unreadable
 
 HOME_ENV = "OVERNIGHT_HOME"
 FOLDER_MODE = 0o700
@@ -75,9 +78,49 @@ class Home:
         return (self.prds, self.archive, self.runs, self.logs)
 
     def run_dir(self, run_id: str) -> Path:
-        if run_id in ("", ".", "..") or Path(run_id).name != run_id:
-            raise ValueError(f"run id {run_id!r} is not a single folder name")
-        return self.runs / run_id
+        return self.runs / _single_name(run_id, "run id")
+
+    def run_files(self, run_id: str, slug: str, investigation: bool = False) -> "RunFiles":
+        """The files of a job's run, or of the investigation of that run's failure."""
+        name = _single_name(slug, "slug") + (INVESTIGATION_SUFFIX if investigation else "")
+        return RunFiles(self.run_dir(run_id), name)
+
+
+INVESTIGATION_SUFFIX = ".investigation"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFiles:
+    """runs/<run-id>/<name>.jsonl (the agent's stdout), .stderr.log, .meta.json."""
+
+    folder: Path
+    name: str
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"{self.name}.jsonl"
+
+    @property
+    def stderr(self) -> Path:
+        return self.folder / f"{self.name}.stderr.log"
+
+    @property
+    def meta(self) -> Path:
+        return self.folder / f"{self.name}.meta.json"
+
+    def create(self) -> None:
+        """The folder (0700) and the empty log files (0600), before a run is recorded as begun."""
+        self.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        os.chmod(self.folder, FOLDER_MODE)
+        for path in (self.log, self.stderr):
+            os.close(private_opener(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC))
+
+
+def _single_name(name: str, what: str) -> str:
+    """A name from queue.json used in a path: one folder entry, never a way out of the home."""
+    if name in ("", ".", "..") or Path(name).name != name:
+        raise ValueError(f"{what} {name!r} is not a single folder name")
+    return name
 
 
 def resource(*parts: str) -> Path:
@@ -96,10 +139,15 @@ def resolve_home(arg: str | None, environ: Mapping[str, str] = os.environ) -> Ho
     return Home(Path(os.path.abspath(os.path.expanduser(chosen))))
 
 
-def ensure_home(home: Home) -> None:
-    """Make the home and its folders 0700; tighten existing subfolders, not an existing root or a symlink's target."""
+def ensure_root(home: Home) -> None:
+    """Make the home folder itself (0700); an existing one is left as it is."""
     home.root.parent.mkdir(parents=True, exist_ok=True)
     _make_private_folder(home.root, tighten_existing=False)
+
+
+def ensure_home(home: Home) -> None:
+    """Make the home and its folders 0700; tighten existing subfolders, not an existing root or a symlink's target."""
+    ensure_root(home)
     for folder in home.folders:
         _make_private_folder(folder, tighten_existing=True)
 
@@ -163,3 +211,78 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+Signature = tuple[int, int]  # size and mtime_ns: whether a file moved since it was read
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """A file's bytes (cut after `limit` + 1), or why there are none; None and None: it is gone."""
+
+    data: bytes | None
+    unreadable: Unreadable | None = None
+    signature: Signature | None = None
+
+
+_KINDS = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
+_NOT_A_FILE_FIX = "replace it with a plain text file, or move it out of the folder"
+
+
+def read_regular_file(path: Path, limit: int) -> FileRead:
+    """Blocking, but never for long: only a regular file (or a link to one) is opened, with
+    O_NONBLOCK, so a FIFO or a device named like a PRD cannot stall the reader."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            return _unreadable(path, "is a broken link: what it points to does not exist",
+                               "point the link at an existing file, or remove it")
+        return FileRead(None)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _unreadable(path, "is a symlink loop", "point the link at an existing file, or remove it")
+        return _unreadable(path, f"cannot be read ({exc.strerror or exc})", "make it a file your user can read")
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+        return _unreadable(path, f"is {kind}, not a regular file", _NOT_A_FILE_FIX)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return FileRead(None)
+    except OSError as exc:
+        return _unreadable(path, f"cannot be read ({exc.strerror or exc})", "make it a file your user can read")
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):  # swapped for something else since the stat
+            return _unreadable(path, "is not a regular file", _NOT_A_FILE_FIX)
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(descriptor, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        return _unreadable(path, f"cannot be read ({exc.strerror or exc})", "make it a file your user can read")
+    finally:
+        os.close(descriptor)
+    return FileRead(b"".join(chunks), None, (info.st_size, info.st_mtime_ns))
+
+
+def _unreadable(path: Path, problem: str, fix: str) -> FileRead:
+    return FileRead(None, Unreadable(problem, fix), signature(path))
+
+
+def signature(path: Path | os.DirEntry[str]) -> Signature | None:
+    """Size and mtime of what `path` points to, else of the link itself (broken, or a loop)."""
+    for follow in (True, False):
+        try:
+            info = path.stat(follow_symlinks=follow)
+        except OSError:
+            continue
+        return info.st_size, info.st_mtime_ns
+    return None

@@ -138,8 +138,24 @@ def rate_limit_pause(
     )
 
 
+MAX_REASON_CHARS = 500  # a pause's text is shown in a banner and kept in queue.json
+
+
 def manual_pause(reason_text: str | None, now: dt.datetime) -> Pause:
-    return Pause(PauseReason.MANUAL, now, None, reason_text or "paused by the user")
+    text = " ".join((reason_text or "").split())
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 1] + "…"
+    return Pause(PauseReason.MANUAL, now, None, text or "paused by the user")
+
+
+def disk_pause(path: str, error: str, now: dt.datetime) -> Pause:
+    return Pause(
+        PauseReason.DISK,
+        now,
+        None,
+        f"cannot write {path}: {error}. Running agents go on; new runs start again by themselves "
+        "once Overnight can write there (free some space, or fix the permissions)",
+    )
 
 
 def resume_due(paused: Pause | None, now: dt.datetime) -> bool:

@@ -60,6 +60,17 @@ def reset_from_epoch(seconds: int | float) -> datetime:
         raise ValueError(f"reset time {seconds!r} is out of range") from error
 
 
+# A usage window resets within seven days; a reset further away is not one, whatever said it.
+_LONGEST_WAIT = timedelta(days=8)
+
+
+def plausible_reset(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` if it can be a usage window's reset seen at `now`, else None (unknown)."""
+    if moment is None or moment - now > _LONGEST_WAIT:
+        return None
+    return moment
+
+
 def reset_from_iso(text: str | None) -> datetime | None:
     """The usage meter's `resets_at` (ISO-8601, `Z` or an offset) as an aware datetime."""
     if not isinstance(text, str):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.core.usage import Usage, Window
-from app.core.limits import reset_from_iso
+from app.core.limits import plausible_reset, reset_from_iso
 from app.core.queue import Pause, PauseReason
 
 BACKOFF_START = 30.0
@@ -56,9 +56,8 @@ def usage_from_response(body: object, now: dt.datetime) -> Usage | None:
         utilization = value.get("utilization")
         if utilization is not None and (isinstance(utilization, bool) or not isinstance(utilization, (int, float))):
             return None
-        windows.append(
-            Window(float(utilization) if utilization is not None else None, reset_from_iso(value.get("resets_at")))
-        )
+        resets_at = plausible_reset(reset_from_iso(value.get("resets_at")), now)
+        windows.append(Window(float(utilization) if utilization is not None else None, resets_at))
     return Usage(five_hour=windows[0], seven_day=windows[1], polled_at=now, stale=False)
 
 

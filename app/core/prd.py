@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from frontmatter.default_handlers import YAMLHandler
+
+from app.core.bounded_yaml import YamlProblem, read_yaml
 
 MAX_PRD_BYTES = 1024 * 1024
 DEFAULT_GROUP = 99
+MAX_GROUP = 999_999_999
+MAX_EXTRA_BYTES = 16 * 1024  # one unknown key's value, as JSON: kept in queue.json for every job
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
 KNOWN_KEYS = ("title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn")
 
@@ -83,7 +88,38 @@ def parse_prd(
     default_model: str,
     is_dir: Callable[[str], bool] = os.path.isdir,
 ) -> Prd | PrdError:
-    """Validate one PRD. `data` may be cut at MAX_PRD_BYTES + 1: more is never needed."""
+    """Validate one PRD. `data` may be cut at MAX_PRD_BYTES + 1: more is never needed.
+    Never raises: whatever goes wrong with one file makes that file invalid, nothing else."""
+    try:
+        return _parse(name, data, path, default_cwd, default_model, is_dir)
+    except Exception as exc:  # noqa: BLE001 - a file Overnight cannot read is invalid, not a crash
+        return PrdError(
+            path=path,
+            line=None,
+            problem=f"the file could not be read ({type(exc).__name__}: {_shorten(str(exc))})",
+            fix="simplify the frontmatter to plain 'key: value' lines",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Why a name in prds/ has no content to parse (a FIFO, a broken link, a read error)."""
+
+    problem: str
+    fix: str
+
+    def error(self, path: str) -> PrdError:
+        return PrdError(path=path, line=None, problem=self.problem, fix=self.fix)
+
+
+def _parse(
+    name: str,
+    data: bytes,
+    path: str,
+    default_cwd: str,
+    default_model: str,
+    is_dir: Callable[[str], bool],
+) -> Prd | PrdError:
     slug = slug_of(name)
 
     def error(problem: str, fix: str, line: int | None = None) -> PrdError:
@@ -128,6 +164,15 @@ def parse_prd(
         key, problem, fix = fields
         return error(problem, fix, line=_key_line(frontmatter, key))
     extra = {key: _json_safe(value) for key, value in meta.items() if key not in KNOWN_KEYS}
+    for key, value in extra.items():
+        size = len(json.dumps(value, ensure_ascii=False))
+        if size > MAX_EXTRA_BYTES:
+            return error(
+                f"the value of {key} is {size // 1024} KB, more than the {MAX_EXTRA_BYTES // 1024} KB "
+                "an extra key may hold",
+                "put long material in the body below the frontmatter, or in a file of the project",
+                line=_key_line(frontmatter, key),
+            )
     return Prd(slug=slug, body=body, extra=extra, content_hash=content_hash(data), **fields)
 
 
@@ -149,8 +194,8 @@ def _split_frontmatter(text: str, error: Callable[..., PrdError]) -> tuple[dict[
             line=1,
         )
     try:
-        meta = _YAML.load(fm)
-    except yaml.YAMLError as exc:
+        meta = read_yaml(fm).data
+    except YamlProblem as exc:
         return _yaml_error(exc, error)
     if meta is None:
         meta = {}
@@ -171,14 +216,16 @@ def _key_line(frontmatter: str, key: str) -> int | None:
     return None
 
 
-def _yaml_error(exc: yaml.YAMLError, error: Callable[..., PrdError]) -> PrdError:
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+def _yaml_error(exc: YamlProblem, error: Callable[..., PrdError]) -> PrdError:
+    line = exc.line  # the frontmatter's text starts with the rest of line 1: its lines are the file's
     fix = "fix the YAML between the '---' lines"
-    if "mapping values are not allowed" in problem:
+    if "mapping values are not allowed" in exc.problem:
         fix = 'put quotes around a value that contains ": ", e.g. title: "Fix: login"'
-    return error(f"the frontmatter is not valid YAML ({problem})", fix, line=line)
+    elif "aliases" in exc.problem or "alias refers" in exc.problem:
+        fix = "write the values out instead of repeating them through aliases (*name)"
+    elif "digits" in exc.problem:
+        fix = "shorten the number, or put it in quotes to keep it as text"
+    return error(f"the frontmatter is not valid YAML ({exc.problem})", fix, line=line)
 
 
 def _read_fields(
@@ -197,11 +244,21 @@ def _read_fields(
         return "title", f"title is {_show(title)}", 'write a short text, e.g. title: "Add login"'
 
     group = meta.get("parallelGroup", group_from_name(name))
-    if not _is_int(group) or group < 0:
-        return "parallelGroup", f"parallelGroup is {_show(group)}", "use a whole number 0 or more, e.g. parallelGroup: 2"
+    if "parallelGroup" not in meta and group > MAX_GROUP:
+        return (
+            "parallelGroup",
+            f"the group number in the file name is {_show(group)}",
+            f"rename the file to start with a number from 0 to {MAX_GROUP}, e.g. 02-{_GROUP_PREFIX.sub('', name)}",
+        )
+    if not _is_int(group) or not 0 <= group <= MAX_GROUP:
+        return (
+            "parallelGroup",
+            f"parallelGroup is {_show(group)}",
+            f"use a whole number from 0 to {MAX_GROUP}, e.g. parallelGroup: 2",
+        )
 
     estimate = meta.get("estimateMinutes")
-    if estimate is not None and (not _is_number(estimate) or estimate < 0):
+    if estimate is not None and (not _is_number(estimate) or not math.isfinite(estimate) or estimate < 0):
         return (
             "estimateMinutes",
             f"estimateMinutes is {_show(estimate)}",
@@ -255,12 +312,18 @@ def _is_number(value: object) -> bool:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _shorten(repr(value), 60)
+
+
+def _shorten(text: str, keep: int = 200) -> str:
+    return text if len(text) <= keep else text[: keep - 3] + "..."
 
 
 def _json_safe(value: Any) -> Any:
-    """Unknown frontmatter keys are kept in queue.json, so YAML dates and the like become text."""
+    """Unknown frontmatter keys are kept in queue.json, so YAML dates and the like become text,
+    and so do .nan and .inf (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, (dt.date, dt.datetime, dt.time)):

@@ -51,6 +51,7 @@ class PauseReason(StrEnum):
     AUTH = "auth"
     NETWORK = "network"
     STATE = "state"
+    DISK = "disk"  # a write failed (no space, I/O error, permission); clears once a test write succeeds
 
 
 # A new pause replaces the current one only if it is at least as strong: a usage
@@ -59,8 +60,9 @@ PAUSE_STRENGTH = {
     PauseReason.NETWORK: 0,
     PauseReason.RATE_LIMIT: 1,
     PauseReason.AUTH: 2,
-    PauseReason.MANUAL: 3,
-    PauseReason.STATE: 4,
+    PauseReason.DISK: 3,
+    PauseReason.MANUAL: 4,
+    PauseReason.STATE: 5,
 }
 
 
@@ -265,6 +267,12 @@ def make_pending(job: Job, reason: str, now: dt.datetime) -> Job:
 
 def start(job: Job, run: CurrentRun, now: dt.datetime) -> Job:
     return _move(job, Status.RUNNING, now, current=run, reason="", runs=job.runs + 1)
+
+
+def unstart(job: Job, reason: str, now: dt.datetime) -> Job:
+    """The run `start` recorded never began (its start could not be made durable, or its
+    process could not be created): the job waits again, and the run is not counted."""
+    return _move(job, Status.PENDING, now, current=None, reason=reason, runs=max(job.runs - 1, 0))
 
 
 def update_run(job: Job, **changes: Any) -> Job:

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.core import queue as q
 from app.core.investigation import FIX_PLAN_PATTERN
-from app.core.prd import PrdError, content_hash, is_ignored, parse_prd, slug_of
+from app.core.prd import Prd, PrdError, Unreadable, content_hash, is_ignored, parse_prd, slug_of
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
 
 CHANGED_DURING_RUN = "PRD changed during run"
@@ -25,7 +25,18 @@ CHANGED_DURING_RUN = "PRD changed during run"
 @dataclass(frozen=True, slots=True)
 class FileChange:
     name: str
-    data: bytes | None  # None: the file is gone
+    data: bytes | None  # None: the file is gone, or unreadable
+    unreadable: Unreadable | None = None
+    # Parsed already (off the engine's event loop), for the bytes in `data` and the defaults.
+    parsed: Prd | PrdError | None = None
+    content_hash: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        if self.unreadable is not None:
+            digest = "unreadable:" + content_hash(self.unreadable.problem.encode())
+        else:
+            digest = content_hash(self.data) if self.data is not None else ""
+        object.__setattr__(self, "content_hash", digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,25 +106,14 @@ def _apply(
 ) -> None:
     slug = slug_of(change.name)
     job = jobs.get(slug)
-    if change.data is None:
+    if change.data is None and change.unreadable is None:
         if job is not None:
             _file_gone(jobs, job, now, notes)
         return
-    data_hash = content_hash(change.data)
-    if job is not None and job.content_hash == data_hash and not job.file_gone:
-        invalid_file = job.status is Status.INVALID and job.error is not None and job.error.kind == "file"
-        # Unchanged. An invalid file is re-read anyway (its cwd may exist now), and a pending
-        # one when the defaults changed.
-        if not invalid_file and not (reparse and job.status is Status.PENDING):
-            return
-    parsed = parse_prd(
-        change.name,
-        change.data,
-        path=os.path.join(defaults.prds_dir, change.name),
-        default_cwd=defaults.default_cwd,
-        default_model=defaults.default_model,
-        is_dir=defaults.is_dir,
-    )
+    data_hash = change.content_hash
+    if not needs_parse(job, data_hash, reparse):
+        return
+    parsed = change.parsed or parse_change(change, defaults)
     if job is None:
         job = q.new_job(parsed, change.name, now, data_hash)
         jobs[slug] = job
@@ -125,6 +125,30 @@ def _apply(
     if job.file_gone:
         job = replace(job, file_gone=False)
     jobs[slug] = _changed(job, parsed, data_hash, now, notes)
+
+
+def needs_parse(job: Job | None, data_hash: str, reparse: bool = False) -> bool:
+    """Whether a file read with `data_hash` must be parsed for `job` (its row, if any)."""
+    if job is None or job.content_hash != data_hash or job.file_gone:
+        return True
+    # Unchanged. An invalid file is re-read anyway (its cwd may exist now), and a pending
+    # one when the defaults changed.
+    invalid_file = job.status is Status.INVALID and job.error is not None and job.error.kind == "file"
+    return invalid_file or (reparse and job.status is Status.PENDING)
+
+
+def parse_change(change: FileChange, defaults: PrdDefaults) -> Prd | PrdError:
+    path = os.path.join(defaults.prds_dir, change.name)
+    if change.unreadable is not None:
+        return change.unreadable.error(path)
+    return parse_prd(
+        change.name,
+        change.data or b"",
+        path=path,
+        default_cwd=defaults.default_cwd,
+        default_model=defaults.default_model,
+        is_dir=defaults.is_dir,
+    )
 
 
 def _changed(job: Job, parsed: Any, data_hash: str, now: dt.datetime, notes: list[Note]) -> Job:

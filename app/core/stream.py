@@ -433,13 +433,18 @@ def _limit_hit(
     got_429 = result is not None and result.is_error and result.api_error_status == 429
     if rejected is None and message is None and not got_429:
         return None
-    resets_at = _epoch_reset(rejected.resets_at if rejected else None)
+    resets_at = rejection_reset(rejected, now) if rejected else None
     if resets_at is None and message is not None:
         resets_at = limits.reset_from_text(message, now, local_tz)
     limit_type = rejected.limit_type if rejected else None
     if limit_type is None and message is not None:
         limit_type = limits.limit_kind_from_text(message)
     return _LimitHit(resets_at, limit_type, _limit_reason(message, limit_type, resets_at))
+
+
+def rejection_reset(event: RateLimit, now: datetime) -> datetime | None:
+    """When the window a `rate_limit_event` reports resets, if the CLI said so plausibly."""
+    return limits.plausible_reset(_epoch_reset(event.resets_at), now)
 
 
 def _epoch_reset(seconds: int | None) -> datetime | None:

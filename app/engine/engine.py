@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import json
 import os
 import secrets
@@ -31,7 +32,7 @@ from app.config import (
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
-from app.core.batching import is_idle, pick_investigations, pick_next, waiting_reason
+from app.core.batching import is_idle, is_runnable, pick_investigations, pick_next, waiting_reason
 from app.core.investigation import (
     fix_plan_slug,
     investigation_prompt,
@@ -39,7 +40,7 @@ from app.core.investigation import (
     transcript_tail,
 )
 from app.core.meter import MeterHealth, PollResult, after_poll
-from app.core.prd import MAX_PRD_BYTES, body_of, is_ignored
+from app.core.prd import body_of, is_ignored, slug_of
 from app.core.queue import (
     CurrentRun,
     Investigation,
@@ -51,25 +52,39 @@ from app.core.queue import (
     QueueState,
     Status,
 )
-from app.core.reconcile import FileChange, Note, PrdDefaults, link_fix_plan, reconcile
+from app.core.reconcile import FileChange, Note, PrdDefaults, link_fix_plan, needs_parse, parse_change, reconcile
 from app.core.settle import settle
-from app.core.stream import Event, ExitInfo, Outcome, RateLimit, Result, RunSummary, classify
+from app.core.stream import Event, ExitInfo, Outcome, RateLimit, Result, RunSummary, classify, rejection_reset
 from app.core.usage import UNKNOWN, Usage
-from app.engine import procs, store
+from app.engine import folder, procs, quarantine, store
+from app.engine.control import ControlServer
 from app.engine.events import EngineEvent, FileLog, Heartbeat, iso_ms
+from app.engine.lag import LagMonitor
+from app.engine.threads import in_daemon_thread
 from app.engine.procs import ProcessId
 from app.engine.runner import AgentRun, Launch, Limits, RunEnd, SpawnError
-from app.engine.usage import UsageMeter, credentials_path, installed_cli_version, meter_url, user_agent
+from app.engine.usage import (
+    VERSION_TIMEOUT,
+    UsageMeter,
+    VersionProbe,
+    credentials_path,
+    meter_url,
+    user_agent,
+)
 from app.engine.watcher import FolderWatcher
-from app.paths import Home, ensure_home, write_private_atomically
+from app.paths import Home, Signature, write_private_atomically
 
 TIMER_INTERVAL = 0.5
 RESCAN_INTERVAL = 30.0
+FALLBACK_RESCAN_INTERVAL = 2.0  # when the folder cannot be watched
+DISK_CHECK_INTERVAL = 5.0  # a test write while writing fails
+START_RETRY = 10.0  # after a process could not be created for want of resources
 HEARTBEAT_INTERVAL = 60.0
 PRUNE_INTERVAL = 3600.0
 OFFSET_SAVE_INTERVAL = 5.0
 FIRST_POLL_TIMEOUT = 12.0
-INVESTIGATION_SUFFIX = ".investigation"
+# Errors of the disk itself (not of one missing folder): they pause the queue.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM})
 
 Listener = Callable[[EngineEvent], None]
 StateListener = Callable[[QueueState, list[str]], None]
@@ -117,7 +132,7 @@ class Engine:
         self.config = Config()
         self.config_problems: list[str] = []
         self.meter_health = MeterHealth()
-        self.warnings: list[str] = []
+        self._notices: dict[str, str] = {}  # replaced whole on change: the GUI thread reads it
         self.started_at: dt.datetime | None = None
         self.on_show: Callable[[], None] | None = None
         self._listeners: list[Listener] = []
@@ -141,8 +156,14 @@ class Engine:
         self._next_gate_check: dt.datetime | None = None
         self._next_poll_in = self.config.usage.poll_seconds
         self._force_next_tick = False
-        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL}
+        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0}
         self._seen: dict[str, Signature] = {}  # size and mtime of each PRD when last read
+        self._rescan_interval = RESCAN_INTERVAL
+        self._control: ControlServer | None = None
+        self._disk_trouble: Path | None = None  # the folder a write failed in, until a test write works
+        self._lag = LagMonitor(lambda lag: self.emit("engine.lag", "warning", lagMs=round(lag * 1000)))
+        self._start_hold_until: dt.datetime | None = None  # after a start failed for want of resources
+        self._duty_errors: dict[str, tuple[str, float]] = {}
 
     # ================================================================ listeners
 
@@ -160,37 +181,43 @@ class Engine:
     # ================================================================ start and stop
 
     async def start(self) -> None:
-        """Everything up to the first tick. The lock is the caller's (one engine per home)."""
-        ensure_home(self.home)
-        self._file_log = FileLog(self.home.log_file)
-        self.subscribe(self._file_log)
+        """Everything up to the first tick. The lock is the caller's (one engine per home).
+        Raises only when the home itself cannot be made: whatever else is wrong in it is
+        quarantined, reported, and the engine starts."""
         now = self.clock.now()
-        self.started_at = now
+        quarantined = quarantine.prepare_home(self.home, now)
+        self._file_log = FileLog(self.home.log_file, on_error=self._write_failed)
+        self.subscribe(self._file_log)
+        for item in quarantined:
+            self._notice(f"quarantined:{item.path}", item.message())
+            self.emit("home.quarantined", "warning", path=str(item.path),
+                      movedTo=str(item.moved_to) if item.moved_to else None, problem=item.problem)
         self._load_config()
+        self.started_at = now
         loaded = store.load(self.home, now)
         if loaded.warning:
-            self.warnings.append(loaded.warning)
+            self._notice("queue", loaded.warning)
             self.emit("queue.restored", "warning", message=loaded.warning)
-        self._writer = store.QueueWriter(self.home)
+        self._writer = store.QueueWriter(self.home, self._writer_problem, asyncio.get_running_loop())
         usage = replace(loaded.state.usage, stale=True) if loaded.state.usage.known else loaded.state.usage
         self._commit(replace(loaded.state, engine=q.EngineInfo(os.getpid(), now), usage=usage))
         self.emit("engine.started", pid=os.getpid(), home=str(self.home.root))
-        if loaded.state.paused is not None:
-            self.emit("queue.paused", "warning", reason=loaded.state.paused.reason.value,
-                      resumeAt=_iso(loaded.state.paused.resume_at), message=loaded.state.paused.message)
+        paused = loaded.state.paused
+        if paused is not None:
+            self.emit("queue.paused", "warning", reason=paused.reason.value,
+                      resumeAt=_iso(paused.resume_at), message=paused.message)
+            if paused.reason is PauseReason.DISK:
+                self._disk_trouble = self.home.root  # a test write decides whether it is over
         await self._restore_live_runs()
         await self._rescan(everything=True)
-        self._watcher = FolderWatcher(self.home.prds, self._file_ready)
-        self._watcher.start()
+        self._watch_folder()
         self._credentials_mtime = _mtime(credentials_path(self.environ))
         moment = asyncio.get_running_loop().time()
-        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL)
-        version = await installed_cli_version(self._agent_command())
-        self._meter = UsageMeter(
-            url=meter_url(self.config.usage.url, self.environ),
-            user_agent=user_agent(version),
-            environ=self.environ,
-        )
+        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment)
+        self._meter = UsageMeter(url=meter_url(self.config.usage.url, self.environ), user_agent=user_agent(None),
+                                 environ=self.environ)
+        # The meter's User-Agent names the CLI's version; asking the CLI never holds up the start.
+        self._background(self._probe_cli_version(), self._chores)
         # A full meter must hold the queue from the first second: poll before anything starts.
         try:
             await asyncio.wait_for(self._poll_meter(), FIRST_POLL_TIMEOUT)
@@ -200,12 +227,49 @@ class Engine:
             asyncio.create_task(self._keep_running(self._meter_step), name="meter"),
             asyncio.create_task(self._keep_running(self._timer_step), name="timer"),
             asyncio.create_task(self._keep_running(self._tick_step), name="ticks"),
+            asyncio.create_task(self._lag.run(), name="lag"),
         ]
         self.request_tick()
+
+    async def serve_control(self) -> None:
+        """The control socket (engine.sock). Without it the engine still runs; the user is told."""
+        server = ControlServer(self.home.socket, self.handle)
+        try:
+            await server.start()
+        except OSError as exc:
+            self._notice("socket", f"the control socket {self.home.socket} cannot be made ({exc.strerror or exc}); "
+                                   "`overnight status` and the other commands cannot reach this engine")
+            return
+        self._control = server
+
+    def _watch_folder(self) -> None:
+        watcher = FolderWatcher(self.home.prds, self._file_ready)
+        try:
+            watcher.start()
+        except OSError as exc:  # e.g. the system's inotify limit
+            self._notice("watcher", f"{self.home.prds} cannot be watched ({exc.strerror or exc}); new PRDs are "
+                                    f"picked up every {FALLBACK_RESCAN_INTERVAL:g} s instead of at once")
+            self._rescan_interval = FALLBACK_RESCAN_INTERVAL
+            return
+        self._watcher = watcher
+
+    async def _probe_cli_version(self) -> None:
+        probe = VersionProbe(self._agent_command(), self.environ)
+        try:
+            version = await in_daemon_thread(probe.run, VERSION_TIMEOUT + 2, name="cli-version")
+        except TimeoutError:
+            version = None
+        finally:
+            if not probe.finished:  # the engine is stopping, or the probe is stuck: end it now
+                probe.end()
+        if self._meter is not None and version is not None:
+            self._meter.user_agent = user_agent(version)
 
     async def stop(self, *, stop_jobs: bool) -> None:
         """Leave running agents alive (they are adopted at the next start) or stop them."""
         self._stopping = True
+        if self._control is not None:
+            await self._control.close()
         if self._watcher:
             self._watcher.stop()
         for task in [*self._tasks, *self._chores]:
@@ -299,17 +363,47 @@ class Engine:
         self.emit("queue.resumed", reason=why, was=reason)
         self.request_tick()
 
+    # ================================================================ the disk
+
+    def _writer_problem(self, problem: store.WriteProblem | None) -> None:
+        if problem is not None:
+            self._write_failed(problem.path, problem.error)
+
+    def _write_failed(self, path: Path, error: OSError | str) -> None:
+        """A write failed: nothing new starts until a test write works again. Running agents go on."""
+        if self._disk_trouble is None:
+            self._disk_trouble = path.parent
+        paused = self.state.paused
+        if paused is not None and paused.reason is PauseReason.DISK:
+            return  # the first failure stands for all until writing works again
+        text = error if isinstance(error, str) else (error.strerror or str(error))
+        self._set_pause(gates.disk_pause(str(path), text, self.clock.now()))
+
+    async def _check_disk(self) -> None:
+        """While writing fails: a test write where it failed, then what the writer still holds."""
+        folder = self._disk_trouble
+        if folder is None or not self._due("disk", DISK_CHECK_INTERVAL):
+            return
+        try:
+            await asyncio.to_thread(_test_write, folder)
+            assert self._writer is not None
+            self._writer.retry()
+            await self._writer.flush()
+        except OSError:
+            return
+        self._disk_trouble = None
+        if self.state.paused is not None and self.state.paused.reason is PauseReason.DISK:
+            self._clear_pause("writing works again")
+
     # ================================================================ config
 
     def _load_config(self) -> None:
+        # The file's time is taken first: a file that changes while it is read is read again.
+        self._config_mtime = _mtime(self.home.config)
         loaded: ConfigLoad = load_config(self.home.config, self.config if self.started_at else None)
         previous = self.config
         self.config = loaded.config
         self.config_problems = [error.message() for error in loaded.errors]
-        try:
-            self._config_mtime = self.home.config.stat().st_mtime
-        except OSError:
-            self._config_mtime = None
         if not loaded.ok:
             self.emit("config.invalid", "error", message=loaded.summary())
         elif previous != self.config and self._writer is not None:
@@ -329,7 +423,19 @@ class Engine:
     def problems(self) -> list[str]:
         """What the user should know about the settings and the queue file."""
         env = concurrency_env_problem(self.environ)
-        return [*self.config_problems, *([env] if env else []), *self.warnings]
+        return [*self.config_problems, *([env] if env else []), *self._notices.values()]
+
+    def _notice(self, key: str, message: str | None) -> None:
+        """A problem in the home the user sees until it is gone (`message` None: it is gone)."""
+        if self._notices.get(key) == message:
+            return
+        notices = dict(self._notices)
+        if message is None:
+            del notices[key]
+        else:
+            notices[key] = message
+            self.emit("home.problem", "warning", key=key, message=message)
+        self._notices = notices
 
     def _policy(self) -> gates.GatePolicy:
         return gate_policy(self.config)
@@ -364,22 +470,45 @@ class Engine:
         finally:
             self._reading = False
 
-    async def _read(self, names: Iterable[str]) -> list[FileChange]:
-        changes, seen = await asyncio.to_thread(_read_files, self.home.prds, names)
-        self._seen.update(seen)
-        return changes
+    async def _read(
+        self, names: Iterable[str], reparse: bool = False, listing: Mapping[str, Signature | None] | None = None
+    ) -> list[FileChange]:
+        """The files read and, where reconcile will need it, parsed: both off the loop."""
+        jobs, defaults = self.state.jobs, self._defaults()
+
+        def prepare(change: FileChange) -> FileChange:
+            if needs_parse(jobs.get(slug_of(change.name)), change.content_hash, reparse):
+                return replace(change, parsed=parse_change(change, defaults))
+            return change
+
+        reads = await folder.read_prds(self.home.prds, list(names), prepare)
+        for read in reads:
+            name = read.change.name
+            seen = read.signature or (listing or {}).get(name)
+            if seen is None:
+                self._seen.pop(name, None)
+            else:
+                self._seen[name] = seen
+        return [read.change for read in reads]
 
     async def _rescan(self, everything: bool = False, reparse: bool = False) -> None:
         """The whole folder against the queue: at start (every file is read: its content, not its
         mtime, says whether it changed), every RESCAN_INTERVAL as a safety net for missed folder
         events (files whose size or mtime moved), and after a change of the defaults."""
-        listing = await asyncio.to_thread(_list_prds, self.home.prds)
+        try:
+            listing = await in_daemon_thread(lambda: folder.list_prds(self.home.prds), folder.READ_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            # Nothing may be taken as gone from a folder that cannot be listed.
+            self._notice("prds", f"{self.home.prds} cannot be listed ({exc or 'it does not answer'}); "
+                                       "the queue keeps what it knew")
+            return
+        self._notice("prds", None)
         known = {f"{slug}.md" for slug in self.state.jobs}
         if everything or reparse:
             names = list(listing)
         else:
             names = [name for name, signature in listing.items() if self._seen.get(name) != signature]
-        changes = await self._read(names)
+        changes = await self._read(names, reparse, listing)
         gone = (known | set(self._seen)) - set(listing)
         for name in gone:
             self._seen.pop(name, None)
@@ -389,12 +518,24 @@ class Engine:
     def _reconcile(self, changes: list[FileChange], reparse: bool = False) -> None:
         if not changes:
             return
+        try:
+            self._apply_changes(changes, reparse)
+        except Exception:  # noqa: BLE001 - a bug met by one file must not lose its neighbours
+            for change in changes:
+                try:
+                    self._apply_changes([change], reparse)
+                except Exception as exc:  # noqa: BLE001
+                    self._seen.pop(change.name, None)  # read again at the next rescan
+                    self.emit("engine.error", "error", where="reconcile", file=change.name,
+                              error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=8))
+        self.request_tick()
+
+    def _apply_changes(self, changes: list[FileChange], reparse: bool) -> None:
         new_state, notes = reconcile(self.state, changes, self._defaults(), self.clock.now(), reparse=reparse)
         if new_state is not self.state:
             self._commit(new_state)
         self._announce(notes)
         self._follow_notes(notes)
-        self.request_tick()
 
     def _announce(self, notes: Iterable[Note]) -> None:
         for note in notes:
@@ -449,6 +590,9 @@ class Engine:
         if isinstance(decision, gates.Closed):
             self._next_gate_check = decision.until
             return
+        if not force and self._start_hold_until is not None and now < self._start_hold_until:
+            self._next_gate_check = self._start_hold_until
+            return
         self._next_gate_check = None
         jobs = pick_next(self.state.jobs, self.cap())
         investigations = pick_investigations(self.state.jobs, self.config.investigation.max_concurrent)
@@ -471,64 +615,99 @@ class Engine:
             await self._start_investigation(slug)
 
     async def _start_jobs(self, slugs: list[str]) -> None:
+        """Each run's folder and files first, then the run recorded and made durable, then its
+        process: a crash at any point leaves either a pending job or a run on disk whose
+        record points at real files. A start that cannot be made durable never began."""
         if not slugs:
             return
         now = self.clock.now()
         starts = []
         jobs = dict(self.state.jobs)
         for slug in slugs:
-            job = jobs[slug]
+            job = jobs.get(slug)
+            if job is None or not is_runnable(jobs, job):
+                continue  # changed since it was picked
             run_id = new_run_id(now)
-            run_dir = self.home.run_dir(run_id)
-            current = CurrentRun(
-                run_id=run_id,
-                started_at=now,
-                log_path=str(run_dir / f"{slug}.jsonl"),
-                content_hash=job.content_hash,
-            )
+            files = self.home.run_files(run_id, slug)
+            try:
+                files.create()
+            except OSError as exc:
+                self._write_failed(files.folder, exc)
+                break
+            current = CurrentRun(run_id=run_id, started_at=now, log_path=str(files.log),
+                                 content_hash=job.content_hash)
             jobs[slug] = q.start(job, current, now)
             starts.append(jobs[slug])
+        if not starts:
+            return
         self._commit(replace(self.state, jobs=jobs))
-        # Durable before any process exists: a crash can then never forget that a run began.
         assert self._writer is not None
-        await self._writer.flush()
+        try:
+            await self._writer.flush()
+        except store.WriteFailed as exc:
+            for job in starts:
+                self._unstart(job, f"not started: {exc}")
+            return
         for job in starts:
             await self._spawn_job(job)
+
+    def _unstart(self, job: Job, reason: str) -> None:
+        """A start that did not happen: the job waits again and its slot is free."""
+        latest = self.state.jobs.get(job.slug)
+        if latest is None or latest.current is None or job.current is None or latest.current.run_id != job.current.run_id:
+            return
+        self._put(q.unstart(latest, reason, self.clock.now()))
+        self.emit("job.not_started", "warning", slug=job.slug, runId=job.current.run_id, reason=reason)
+        self.request_tick()
 
     async def _spawn_job(self, job: Job) -> None:
         assert job.current is not None
         current = job.current
-        run_dir = Path(current.log_path).parent
+        files = self.home.run_files(current.run_id, job.slug)
         marker = run_marker(current.run_id, job.slug)
-        try:
-            prompt = await asyncio.to_thread(_read_prompt, self.home.prds / f"{job.slug}.md")
-        except OSError as exc:
-            self._spawn_failed(job, f"the PRD could not be read: {exc.strerror or exc}")
+        read = await self._read_prd(job.slug)
+        if read.data is None:
+            self._unstart(job, "not started: its PRD could not be read")
+            self._reconcile([read])  # gone, or unreadable: the row says so
             return
         latest = self.state.jobs.get(job.slug)
         if latest is not None and latest.current is not None and latest.current.stopping == "cancel":
             self._finish_job(job.slug, current.run_id, RunEnd(ExitInfo(None, cancelled=True), RunSummary(), 0, "cancel"))
             return
-        await asyncio.to_thread(_make_private_dir, run_dir)
-        run = self._new_run(marker, Path(current.log_path), run_dir / f"{job.slug}.stderr.log", current, False)
+        run = self._new_run(marker, files.log, files.stderr, current, False)
         launch = Launch(
             argv=agent_argv(self._agent_command(), job.model or self.config.agent.model, self.config.agent.extra_args),
             env=agent_env(self.environ, self.config.agent.env_remove, marker),
             cwd=job.cwd,
-            prompt=prompt,
+            prompt=body_of(read.data).encode(),
         )
         try:
             ident = await run.spawn(launch)
         except SpawnError as exc:
-            self._spawn_failed(job, str(exc))
+            if exc.lasting:
+                self._spawn_failed(job, str(exc))
+            else:
+                self._hold_starts()
+                self._unstart(job, f"not started: {exc}; trying again shortly")
+            return
+        except OSError as exc:
+            self._write_failed(files.folder, exc)
+            self._unstart(job, f"not started: cannot write its files ({exc.strerror or exc})")
             return
         live = self.state.jobs.get(job.slug)
         if live is not None and live.current is not None and live.current.run_id == current.run_id:
             self._put(q.update_run(live, pid=ident.pid, pid_create_time=ident.create_time))
-        self._write_meta(run_dir / f"{job.slug}.meta.json", _launch_record(job.slug, current.run_id, launch, ident,
-                                                                           current.started_at))
+        self._write_meta(files.meta, _launch_record(job.slug, current.run_id, launch, ident, current.started_at))
         self.emit("job.started", slug=job.slug, runId=current.run_id, pid=ident.pid, group=job.group)
         self._supervise(_Live(job.slug, current.run_id, run, False))
+
+    async def _read_prd(self, slug: str) -> FileChange:
+        """The PRD as it is now (the prompt is its body), read like every PRD: never stuck."""
+        return (await folder.read_prds(self.home.prds, [f"{slug}.md"]))[0].change
+
+    def _hold_starts(self) -> None:
+        """The machine could not create a process: wait a little rather than fail at once again."""
+        self._start_hold_until = self.clock.now() + dt.timedelta(seconds=START_RETRY)
 
     def _spawn_failed(self, job: Job, reason: str) -> None:
         assert job.current is not None
@@ -593,7 +772,7 @@ class Engine:
             return
         for event in events:
             if isinstance(event, RateLimit) and event.status == "rejected":
-                resets = dt.datetime.fromtimestamp(event.resets_at, dt.UTC) if event.resets_at else None
+                resets = rejection_reset(event, self.clock.now())
                 # The freshest reading there is: nothing new starts while that window is full.
                 self._set_usage(gates.with_rejection(self.usage, event.limit_type, resets))
             if isinstance(event, Result) and not live.investigation:
@@ -694,8 +873,7 @@ class Engine:
                 "contentHash": current.content_hash,
             }
         )
-        meta = Path(current.log_path).with_name(f"{slug}.meta.json")
-        self._write_meta(meta, _outcome_record(outcome, end, now))
+        self._write_meta(self._meta_path(run_id, slug), _outcome_record(outcome, end, now))
         self.emit(
             "job.finished",
             "info" if outcome.kind == "completed" else "warning",
@@ -717,42 +895,67 @@ class Engine:
         self._set_usage(gates.with_rejection(self.usage, outcome.limit_type, resets_at))
         self._set_pause(gates.rate_limit_pause(resets_at, outcome.limit_type, self.config.usage.resume_margin, now))
 
-    def _write_meta(self, path: Path, record: Mapping[str, Any]) -> None:
+    def _meta_path(self, run_id: str, slug: str, investigation: bool = False) -> Path | None:
+        try:
+            return self.home.run_files(run_id, slug, investigation).meta
+        except ValueError:  # a record from a damaged queue.json: nowhere to write
+            return None
+
+    def _write_meta(self, path: Path | None, record: Mapping[str, Any]) -> None:
         """What Overnight decided about a run, beside its transcript (merged into what is there)."""
+        if path is None:
+            return
         merged: dict[str, Any] = {}
         try:
-            merged.update(json.loads(path.read_text()))
+            loaded = json.loads(path.read_bytes())
         except (OSError, ValueError):
-            pass
+            loaded = None
+        if isinstance(loaded, dict):
+            merged.update(loaded)
         merged.update(record)
         try:
             write_private_atomically(path, json.dumps(merged, indent=2).encode())
         except OSError as exc:
             self.emit("meta.failed", "warning", path=str(path), error=str(exc))
+            if exc.errno in DISK_ERRNOS:
+                self._write_failed(path, exc)
 
     # ================================================================ investigations
 
     async def _start_investigation(self, slug: str) -> None:
-        job = self.state.jobs[slug]
+        job = self.state.jobs.get(slug)
+        if job is None or job.investigation is None or job.last is None:
+            return
         inv = job.investigation
-        assert inv is not None and job.last is not None
+        if inv.status is not InvestigationStatus.WAITING:
+            return  # changed since it was picked
         now = self.clock.now()
-        run_dir = self.home.run_dir(inv.failed_run_id)
-        log = run_dir / f"{slug}{INVESTIGATION_SUFFIX}.jsonl"
+        files = self.home.run_files(inv.failed_run_id, slug, investigation=True)
+        try:
+            files.create()
+        except OSError as exc:
+            self._write_failed(files.folder, exc)
+            return
         started = replace(inv, status=InvestigationStatus.RUNNING, run_id=inv.failed_run_id, started_at=now,
-                          log_path=str(log))
+                          log_path=str(files.log))
         self._put(replace(job, investigation=started))
         assert self._writer is not None
-        await self._writer.flush()
-        failed_log = run_dir / f"{slug}.jsonl"
-        body, tail = await asyncio.to_thread(_investigation_inputs, self.home.prds / f"{slug}.md", failed_log)
+        try:
+            await self._writer.flush()
+        except store.WriteFailed as exc:
+            self._investigation_waits(slug, f"not started: {exc}")
+            return
+        failed_log = self.home.run_files(inv.failed_run_id, slug).log
+        prd = await self._read_prd(slug)
+        body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
+        tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
         fix_path = self.home.prds / f"{inv.fix_plan_slug}.md"
         prompt = investigation_prompt(
             job=job, reason=job.last.reason, body=body, transcript=tail, log_path=str(failed_log),
             fix_path=str(fix_path),
         )
-        marker = run_marker(inv.failed_run_id, slug + INVESTIGATION_SUFFIX)
-        run = self._new_run(marker, log, run_dir / f"{slug}{INVESTIGATION_SUFFIX}.stderr.log", started, True)
+        marker = run_marker(inv.failed_run_id, files.name)
+        run = self._new_run(marker, files.log, files.stderr, started, True)
         launch = Launch(
             argv=agent_argv(self._agent_command(), self.config.investigation.model, self.config.agent.extra_args),
             env=agent_env(self.environ, self.config.agent.env_remove, marker),
@@ -762,17 +965,33 @@ class Engine:
         try:
             ident = await run.spawn(launch)
         except SpawnError as exc:
-            self._end_investigation(slug, InvestigationStatus.NO_FIX_PLAN, f"could not start: {exc}")
+            if exc.lasting:
+                self._end_investigation(slug, InvestigationStatus.NO_FIX_PLAN, f"could not start: {exc}")
+            else:
+                self._hold_starts()
+                self._investigation_waits(slug, f"not started: {exc}; trying again shortly")
+            return
+        except OSError as exc:
+            self._write_failed(files.folder, exc)
+            self._investigation_waits(slug, f"not started: cannot write its files ({exc.strerror or exc})")
             return
         current = self.state.jobs.get(slug)
         if current is not None and current.investigation is not None:
             self._put(replace(current, investigation=replace(current.investigation, pid=ident.pid,
                                                               pid_create_time=ident.create_time)))
-        self._write_meta(run_dir / f"{slug}{INVESTIGATION_SUFFIX}.meta.json",
-                         _launch_record(slug, inv.failed_run_id, launch, ident, now))
+        self._write_meta(files.meta, _launch_record(slug, inv.failed_run_id, launch, ident, now))
         self.emit("investigation.started", slug=slug, runId=inv.failed_run_id, pid=ident.pid,
                   fixPlan=inv.fix_plan_slug)
         self._supervise(_Live(slug, inv.failed_run_id, run, True))
+
+    def _investigation_waits(self, slug: str, why: str) -> None:
+        """The investigation did not run (or not to its end, through no fault of its own): it
+        waits for its turn again."""
+        job = self.state.jobs.get(slug)
+        if job is None or job.investigation is None:
+            return
+        inv = replace(job.investigation, status=InvestigationStatus.WAITING, pid=None, reason=why)
+        self._put(replace(job, investigation=inv))
 
     def _finish_investigation(self, slug: str, end: RunEnd) -> None:
         job = self.state.jobs.get(slug)
@@ -782,19 +1001,16 @@ class Engine:
         now = self.clock.now()
         outcome = classify(end.summary, end.exit, now, self.local_tz)
         fix_path = self.home.prds / f"{inv.fix_plan_slug}.md"
-        meta = self.home.run_dir(inv.failed_run_id) / f"{slug}{INVESTIGATION_SUFFIX}.meta.json"
-        self._write_meta(meta, _outcome_record(outcome, end, now))
+        self._write_meta(self._meta_path(inv.failed_run_id, slug, investigation=True), _outcome_record(outcome, end, now))
         if not fix_path.exists() and (outcome.kind == "rate_limited" or end.stop_reason == "shutdown"):
-            # Not the investigation's failure: it waits for its turn again.
             why = f"usage limit: {outcome.reason}" if outcome.kind == "rate_limited" else "stopped when Overnight quit"
-            self._put(replace(job, investigation=replace(inv, status=InvestigationStatus.WAITING, pid=None,
-                                                         reason=why)))
+            self._investigation_waits(slug, why)
             if outcome.kind == "rate_limited":
                 self._rate_limited(outcome, now)
             return
         if fix_path.exists():
             # Reconcile it now rather than wait for the watcher, so the link is made at once.
-            self._reconcile(_read_files(self.home.prds, [fix_path.name])[0])
+            self._reconcile([folder.read_one(self.home.prds, fix_path.name).change])
             self._end_investigation(slug, InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}")
         else:
             why = "the investigation ended without writing the fix plan"
@@ -829,22 +1045,41 @@ class Engine:
     # ================================================================ restart
 
     async def _restore_live_runs(self) -> None:
-        """Adopt runs a previous engine left alive; settle the ones that ended meanwhile."""
-        for job in list(self.state.jobs.values()):
+        """Adopt runs a previous engine left alive; settle the ones that ended meanwhile. A run
+        record that cannot be used (it points nowhere) is settled as cut short, alone."""
+        for slug in list(self.state.jobs):
+            job = self.state.jobs[slug]
             if job.current is not None:
-                await self._restore_job(job)
-            inv = job.investigation
-            if inv is not None and inv.status is InvestigationStatus.RUNNING:
-                await self._restore_investigation(self.state.jobs[job.slug])
+                try:
+                    await self._restore_job(job)
+                except Exception as exc:  # noqa: BLE001 - one unusable record must not stop the start
+                    self._abandon_run(slug, exc)
+            job = self.state.jobs.get(slug)
+            inv = job.investigation if job else None
+            if job is not None and inv is not None and inv.status is InvestigationStatus.RUNNING:
+                try:
+                    await self._restore_investigation(job)
+                except Exception as exc:  # noqa: BLE001
+                    self._investigation_waits(slug, f"its run record could not be used ({type(exc).__name__}: {exc})")
+                    self.emit("run.quarantined", "warning", slug=slug, investigation=True,
+                              error=f"{type(exc).__name__}: {exc}")
+
+    def _abandon_run(self, slug: str, exc: Exception) -> None:
+        """A run record that cannot be restored: the job is settled as if its run was cut short."""
+        job = self.state.jobs[slug]
+        assert job.current is not None
+        self.emit("run.quarantined", "warning", slug=slug, runId=job.current.run_id,
+                  error=f"{type(exc).__name__}: {exc}")
+        self._finish_job(slug, job.current.run_id, RunEnd(ExitInfo(None), RunSummary(), 0))
 
     async def _restore_job(self, job: Job) -> None:
         current = job.current
         assert current is not None
+        files = self.home.run_files(current.run_id, job.slug)
         marker = run_marker(current.run_id, job.slug)
         ident = await asyncio.to_thread(_find_run_process, current.pid, current.pid_create_time, marker,
                                         current.started_at)
-        log = Path(current.log_path)
-        run = self._new_run(marker, log, log.with_name(f"{job.slug}.stderr.log"), current, False)
+        run = self._new_run(marker, files.log, files.stderr, current, False)
         if ident is not None:
             run.adopt(ident)
             if current.pid != ident.pid:
@@ -861,11 +1096,11 @@ class Engine:
     async def _restore_investigation(self, job: Job) -> None:
         inv = job.investigation
         assert inv is not None
-        marker = run_marker(inv.failed_run_id, job.slug + INVESTIGATION_SUFFIX)
+        files = self.home.run_files(inv.failed_run_id, job.slug, investigation=True)
+        marker = run_marker(inv.failed_run_id, files.name)
         ident = await asyncio.to_thread(_find_run_process, inv.pid, inv.pid_create_time, marker,
                                         inv.started_at or self.clock.now())
-        log = Path(inv.log_path or self.home.run_dir(inv.failed_run_id) / f"{job.slug}{INVESTIGATION_SUFFIX}.jsonl")
-        run = self._new_run(marker, log, log.with_name(f"{job.slug}{INVESTIGATION_SUFFIX}.stderr.log"), inv, True)
+        run = self._new_run(marker, files.log, files.stderr, inv, True)
         if ident is not None:
             run.adopt(ident)
             self.emit("investigation.adopted", slug=job.slug, runId=inv.failed_run_id, pid=ident.pid)
@@ -913,26 +1148,55 @@ class Engine:
     # ================================================================ the clock
 
     async def _timer_step(self) -> None:
+        """The clock's duties, each on its own: one that fails (a bad file, a full disk) is
+        reported and the others go on."""
         await asyncio.sleep(TIMER_INTERVAL)
-        now = self.clock.now()
+        duties: list[Callable[[], Awaitable[None] | None]] = [
+            self._check_gate_times,
+            self._watch_files,
+            self._save_offsets,
+            self._check_disk,
+            self._periodic_rescan,
+            self._write_heartbeat,
+            self._prune_finished,
+        ]
+        for duty in duties:
+            try:
+                pending = duty()
+                if pending is not None:
+                    await pending
+            except Exception as exc:  # noqa: BLE001 - one duty's failure must not stop the others
+                self._duty_failed(duty.__name__, exc)
+
+    def _duty_failed(self, duty: str, exc: Exception) -> None:
+        """engine.error once per distinct failure a minute, not every half second."""
+        error = f"{type(exc).__name__}: {exc}"
         moment = asyncio.get_running_loop().time()
+        last = self._duty_errors.get(duty)
+        if last is not None and last[0] == error and moment - last[1] < 60:
+            return
+        self._duty_errors[duty] = (error, moment)
+        self.emit("engine.error", "error", where=duty, error=error, trace=traceback.format_exc(limit=8))
+
+    def _due(self, duty: str, interval: float) -> bool:
+        moment = asyncio.get_running_loop().time()
+        if moment - self._last[duty] < interval:
+            return False
+        self._last[duty] = moment
+        return True
+
+    def _check_gate_times(self) -> None:
+        now = self.clock.now()
         paused = self.state.paused
         if paused is not None and gates.resume_due(paused, now):
             self.request_tick()
         if self._next_gate_check is not None and now >= self._next_gate_check:
             self._next_gate_check = None
             self.request_tick()
-        self._watch_files()
-        self._save_offsets()
-        if moment - self._last["rescan"] >= RESCAN_INTERVAL:
-            self._last["rescan"] = moment
+
+    async def _periodic_rescan(self) -> None:
+        if self._due("rescan", self._rescan_interval):
             await self._rescan()
-        if moment - self._last["heartbeat"] >= HEARTBEAT_INTERVAL:
-            self._last["heartbeat"] = moment
-            self._write_heartbeat()
-        if moment - self._last["prune"] >= PRUNE_INTERVAL:
-            self._last["prune"] = moment
-            await self._prune_finished()
 
     def _watch_files(self) -> None:
         """config.yaml and the credentials file are polled: both are small and rarely change."""
@@ -945,26 +1209,32 @@ class Engine:
             self._meter_wake.set()  # fixed credentials end an auth pause at once
 
     def _write_heartbeat(self) -> None:
+        if not self._due("heartbeat", HEARTBEAT_INTERVAL):
+            return
         counts: dict[str, int] = {}
         for job in self.state.jobs.values():
             counts[job.status.value] = counts.get(job.status.value, 0) + 1
         decision = gates.decide(self._policy(), self.usage, self.state.paused, self.state.on_reset, self.clock.now())
         paused = self.state.paused
-        self._heartbeat.write(
-            {
-                "ts": iso_ms(self.clock.now()),
-                "counts": counts,
-                "gate": "open" if isinstance(decision, gates.Open) else decision.reason,
-                "paused": paused.reason.value if paused else None,
-                "fiveHour": self.usage.five_hour.utilization,
-                "sevenDay": self.usage.seven_day.utilization,
-                "stale": self.usage.stale,
-            }
-        )
+        record = {
+            "ts": iso_ms(self.clock.now()),
+            "counts": counts,
+            "gate": "open" if isinstance(decision, gates.Open) else decision.reason,
+            "paused": paused.reason.value if paused else None,
+            "fiveHour": self.usage.five_hour.utilization,
+            "sevenDay": self.usage.seven_day.utilization,
+            "stale": self.usage.stale,
+        }
+        try:
+            self._heartbeat.write(record)
+        except OSError as exc:
+            self._write_failed(self.home.heartbeat, exc)
 
     async def _prune_finished(self) -> None:
         """Finished jobs older than keep_finished_days leave queue.json; their PRDs move to
         prds-archive/ so they are not queued again (moved, never deleted)."""
+        if not self._due("prune", PRUNE_INTERVAL):
+            return
         cutoff = self.clock.now() - dt.timedelta(days=self.config.keep_finished_days)
         needed = {dep for job in self.state.jobs.values() if job.status not in q.TERMINAL for dep in job.depends_on}
         old = [
@@ -1009,7 +1279,10 @@ class Engine:
             if cmd == "status":
                 return {"ok": True, **self.status()}
             if cmd == "pause":
-                self._set_pause(gates.manual_pause(request.get("reason"), self.clock.now()))
+                reason = request.get("reason")
+                if reason is not None and not isinstance(reason, str):
+                    raise CommandError("reason must be text")
+                self._set_pause(gates.manual_pause(reason, self.clock.now()))
             elif cmd == "resume":
                 if self.state.paused is None:
                     raise CommandError("the queue is not paused")
@@ -1134,60 +1407,20 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
-Signature = tuple[int, int]  # size, mtime_ns
+def _test_write(folder: Path) -> None:
+    probe = folder / ".overnight-write-test"
+    write_private_atomically(probe, b"overnight\n")
+    probe.unlink()
 
 
-def _list_prds(folder: Path) -> dict[str, Signature]:
-    listing = {}
+def _transcript_tail_of(log: Path) -> str:
     try:
-        for entry in os.scandir(folder):
-            if not is_ignored(entry.name) and entry.is_file():
-                info = entry.stat()
-                listing[entry.name] = (info.st_size, info.st_mtime_ns)
-    except FileNotFoundError:
-        pass
-    return dict(sorted(listing.items()))
-
-
-def _read_files(folder: Path, names: Iterable[str]) -> tuple[list[FileChange], dict[str, Signature]]:
-    """Each file's bytes (cut after the PRD size limit: more is never needed) and its size
-    and mtime as read, so a later rescan knows whether it moved since."""
-    changes, seen = [], {}
-    for name in names:
-        try:
-            with open(folder / name, "rb") as file:
-                info = os.fstat(file.fileno())
-                data: bytes | None = file.read(MAX_PRD_BYTES + 1)
-            seen[name] = (info.st_size, info.st_mtime_ns)
-        except (FileNotFoundError, IsADirectoryError):
-            data = None
-        changes.append(FileChange(name, data))
-    return changes, seen
-
-
-def _read_prompt(path: Path) -> bytes:
-    """The PRD body is the prompt; the frontmatter is Overnight's, not the agent's."""
-    return body_of(path.read_bytes()).encode()
-
-
-def _make_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def _investigation_inputs(prd: Path, failed_log: Path) -> tuple[str, str]:
-    try:
-        body = body_of(prd.read_bytes())
-    except OSError:
-        body = "(the PRD file is gone from prds/)"
-    try:
-        with open(failed_log, "rb") as file:
+        with open(log, "rb") as file:
             file.seek(0, os.SEEK_END)
             file.seek(max(0, file.tell() - 64 * 1024))
-            tail = transcript_tail(file.read())
+            return transcript_tail(file.read())
     except OSError:
-        tail = ""
-    return body, tail
+        return ""
 
 
 def _find_run_process(

@@ -7,7 +7,7 @@ import json
 import logging
 import logging.handlers
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -66,15 +66,32 @@ class HumanLines:
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+    def __init__(self, path: Path, on_error: Callable[[Path, OSError], None]) -> None:
+        # Opened at the first line, so a log that cannot be opened is reported, not fatal.
+        super().__init__(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True)
+        self._on_error = on_error
+
     def _open(self) -> IO[str]:
         return open_private(self.baseFilename, self.mode, encoding=self.encoding)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        # A full disk must not print a traceback per line: the engine hears of it once.
+        error = sys.exc_info()[1]
+        if self.stream is not None:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None  # type: ignore[assignment]  # reopened at the next line
+        if isinstance(error, OSError):
+            self._on_error(Path(self.baseFilename), error)
+
 
 class FileLog:
-    """logs/overnight.log, rotated."""
+    """logs/overnight.log, rotated. A line that cannot be written is dropped and reported."""
 
-    def __init__(self, path: Path) -> None:
-        self._handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    def __init__(self, path: Path, on_error: Callable[[Path, OSError], None] = lambda path, error: None) -> None:
+        self._handler = _PrivateRotatingHandler(path, on_error)
         self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def __call__(self, event: EngineEvent) -> None:

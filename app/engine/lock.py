@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from app.engine.quarantine import move_aside
 from app.paths import private_opener
 
 
@@ -30,7 +31,10 @@ class EngineLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = private_opener(self._path, os.O_RDWR | os.O_CREAT)
+        if os.path.lexists(self._path) and not os.path.isfile(self._path):
+            # A folder or a FIFO where the lock file goes cannot be a lock anyone holds.
+            move_aside(self._path, dt.datetime.now(dt.UTC))
+        fd = private_opener(self._path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import os
 import shutil
 import signal
@@ -37,7 +38,17 @@ class Clock(Protocol):
 
 
 class SpawnError(Exception):
-    """The agent could not be started at all (binary or cwd missing): a user-fixable problem."""
+    """The agent could not be started. `lasting`: only the user can fix it (the binary or the
+    cwd is missing, the binary cannot be run); otherwise it may work in a moment (no memory,
+    too many processes or open files)."""
+
+    def __init__(self, message: str, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting
+
+
+# What only the user can fix; any other error in creating the process is the machine's, for now.
+_LASTING_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.EPERM, errno.EISDIR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,8 @@ class AgentRun:
     # ------------------------------------------------------------ start
 
     async def spawn(self, launch: Launch) -> ProcessId:
+        """The process, started; SpawnError when it cannot be, OSError when its files cannot be
+        written (the prompt goes through an unnamed file in the run's folder)."""
         program = shutil.which(launch.argv[0], path=launch.env.get("PATH"))
         if program is None:
             raise SpawnError(
@@ -119,10 +132,11 @@ class AgentRun:
             )
         if not os.path.isdir(launch.cwd):
             raise SpawnError(f"cwd {launch.cwd} does not exist — create it or fix cwd in the PRD")
-        with tempfile.TemporaryFile() as stdin, open_private(self.log_path, "ab") as out, open_private(
-            self.stderr_path, "ab"
-        ) as err:
+        with tempfile.TemporaryFile(dir=self.log_path.parent) as stdin, open_private(
+            self.log_path, "ab"
+        ) as out, open_private(self.stderr_path, "ab") as err:
             stdin.write(launch.prompt)
+            stdin.flush()
             stdin.seek(0)
             try:
                 # Not asyncio's subprocess: its transport kills the child when the loop
@@ -137,7 +151,8 @@ class AgentRun:
                     start_new_session=True,
                 )
             except OSError as exc:
-                raise SpawnError(f"could not start {program}: {exc.strerror or exc}") from exc
+                lasting = exc.errno in _LASTING_ERRNOS
+                raise SpawnError(f"could not start {program}: {exc.strerror or exc}", lasting) from exc
         self.ident = procs.identify(self._process.pid) or ProcessId(self._process.pid, 0.0)
         self._last_output_at = self._clock.now()
         return self.ident
@@ -181,14 +196,25 @@ class AgentRun:
         return RunEnd(self._exit_info(returncode), self.summary, self.offset, self.stop_reason, leftovers)
 
     async def settle(self) -> RunEnd:
-        """A run that ended while no engine watched it: the rest of its log, then no survivors."""
-        with open_private(self.log_path, "ab+") as log:
-            self._read(log.fileno())
-            self._deliver(self._reader.finish())
+        """A run that ended while no engine watched it: the rest of its log (none if it never
+        got one), then no survivors."""
+        await asyncio.to_thread(self._read_to_end)
+        self._deliver(self._reader.finish(), notify=False)
         leftovers = await asyncio.to_thread(self._end_leftovers)
         return RunEnd(self._exit_info(None), self.summary, self.offset, self.stop_reason, leftovers)
 
-    def _read(self, fd: int) -> None:
+    def _read_to_end(self) -> None:
+        """Blocking: the whole rest of the log into the summary (nobody listens to a settled run)."""
+        try:
+            log = open(self.log_path, "rb")  # noqa: SIM115 - closed below; a missing log is an empty one
+        except OSError:
+            return
+        with log:
+            while self._read(log.fileno(), notify=False):
+                pass
+
+    def _read(self, fd: int, notify: bool = True) -> bool:
+        """The log's new lines, up to READ_PER_TICK; True when there may be more."""
         budget = READ_PER_TICK
         while budget > 0:
             chunk = os.pread(fd, READ_CHUNK, self._read_pos)
@@ -197,7 +223,7 @@ class AgentRun:
             self._read_pos += len(chunk)
             budget -= len(chunk)
             self._last_output_at = self._clock.now()
-            self._deliver(self._reader.feed(chunk))
+            self._deliver(self._reader.feed(chunk), notify)
         try:
             size = self.stderr_path.stat().st_size
         except OSError:
@@ -205,15 +231,17 @@ class AgentRun:
         if size != self._stderr_size:
             self._stderr_size = size
             self._last_output_at = self._clock.now()
+        return budget <= 0
 
-    def _deliver(self, events: list[Event]) -> None:
+    def _deliver(self, events: list[Event], notify: bool = True) -> None:
         if not events:
             return
         for event in events:
             self.summary.observe(event)
         if self.result_at is None and self.summary.result is not None:
             self.result_at = self._clock.now()
-        self._on_events(self, events)
+        if notify:
+            self._on_events(self, events)
 
     def _watchdogs(self) -> None:
         now = self._clock.now()

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,8 @@ from app.core.queue import (
     state_from_json,
     state_header_to_json,
 )
+from app.engine.threads import call_soon
 from app.paths import Home, open_private, write_private_atomically
-
-
-class NewerQueueError(Exception):
-    """queue.json belongs to a newer Overnight: refusing to start rather than overwrite it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +52,12 @@ def _read_state(path: Path) -> QueueState:
 
 
 def load(home: Home, now: dt.datetime) -> Loaded:
-    """The saved queue, or a paused empty one with the damaged file kept beside it."""
+    """The saved queue, or a paused empty one with the unusable file kept beside it.
+
+    Never raises for what the files hold: a damaged queue.json, or one written by a newer
+    Overnight, is moved aside (never overwritten), and the engine starts paused so the
+    user decides.
+    """
     path, backup = home.queue, home.queue_backup
     if not path.exists() and not backup.exists():
         return Loaded(QueueState())
@@ -64,12 +66,11 @@ def load(home: Home, now: dt.datetime) -> Loaded:
         try:
             return Loaded(_read_state(path))
         except QueueFileError as exc:
-            if "newer Overnight" in exc.problem:
-                raise NewerQueueError(f"{path}: {exc.problem} — {exc.fix}") from exc
-            problem = exc.problem
-            aside = path.with_name(f"queue.json.corrupt-{_now_tag(now)}")
-            os.replace(path, aside)
-            problem = f"{problem}; it was moved to {aside.name}"
+            newer = "newer Overnight" in exc.problem
+            problem = _move_aside(path, "newer" if newer else "corrupt", now, exc.problem)
+            if newer:
+                # Its backup is as new: reading it would undo what the newer Overnight did.
+                return _rebuilt(f"{problem}. Run the newer Overnight to use it", now)
     if backup.exists():
         try:
             state = _read_state(backup)
@@ -77,6 +78,19 @@ def load(home: Home, now: dt.datetime) -> Loaded:
             problem = f"{problem}, and queue.json.bak is unusable too ({exc.problem})"
         else:
             return Loaded(state, f"{problem}; the queue was restored from queue.json.bak")
+    return _rebuilt(problem, now)
+
+
+def _move_aside(path: Path, kind: str, now: dt.datetime, problem: str) -> str:
+    aside = path.with_name(f"{path.name}.{kind}-{_now_tag(now)}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        return f"{problem}; it could not be moved aside ({exc.strerror or exc})"
+    return f"{problem}; it was moved to {aside.name}"
+
+
+def _rebuilt(problem: str, now: dt.datetime) -> Loaded:
     message = (
         f"{problem}. Overnight rebuilt the queue from prds/ and paused it: jobs that had "
         "finished may show as pending. Check the queue, then Resume."
@@ -84,11 +98,40 @@ def load(home: Home, now: dt.datetime) -> Loaded:
     return Loaded(QueueState(paused=Pause(PauseReason.STATE, now, None, message)), message)
 
 
-class QueueWriter:
-    """The one writer of queue.json and history.jsonl."""
+@dataclass(frozen=True, slots=True)
+class WriteProblem:
+    """A write that failed: which file, and the error as the user should read it."""
 
-    def __init__(self, home: Home) -> None:
+    path: Path
+    error: str
+
+
+class WriteFailed(OSError):
+    """What was saved could not all be written; it is kept and written again later."""
+
+    def __init__(self, problem: WriteProblem) -> None:
+        super().__init__(f"cannot write {problem.path}: {problem.error}")
+        self.problem = problem
+
+
+class QueueWriter:
+    """The one writer of queue.json and history.jsonl.
+
+    A write that fails (a full disk, an I/O error, a permission) loses nothing: the latest
+    state and the history lines not yet appended are kept and written at the next save or
+    `retry()`. `on_problem` hears, on the loop, when writing starts failing (a WriteProblem)
+    and when it works again (None).
+    """
+
+    def __init__(
+        self,
+        home: Home,
+        on_problem: Callable[[WriteProblem | None], None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self._home = home
+        self._on_problem = on_problem
+        self._loop = loop
         self._lock = threading.Condition()
         self._state: QueueState | None = None
         self._history: list[str] = []
@@ -96,10 +139,14 @@ class QueueWriter:
         self._written = 0
         self._waiters: list[tuple[int, asyncio.Future[None], asyncio.AbstractEventLoop]] = []
         self._closing = False
-        self._error: BaseException | None = None
+        self._problem: WriteProblem | None = None
         self._fragments: dict[str, tuple[Job, str]] = {}
         self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
         self._thread.start()
+
+    @property
+    def problem(self) -> WriteProblem | None:
+        return self._problem
 
     def save(self, state: QueueState) -> None:
         with self._lock:
@@ -114,17 +161,26 @@ class QueueWriter:
             self._requested += 1
             self._lock.notify()
 
+    def retry(self) -> None:
+        """Write again what could not be written (the disk may have room now)."""
+        with self._lock:
+            self._requested += 1
+            self._lock.notify()
+
     async def flush(self) -> None:
-        """Wait until everything saved so far is on disk."""
+        """Wait until everything saved so far is on disk; WriteFailed when some of it is not."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._error is not None:
-                raise self._error
             if self._written >= self._requested:
-                return
-            future: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((self._requested, future, loop))
-        await future
+                future = None
+            else:
+                future = loop.create_future()
+                self._waiters.append((self._requested, future, loop))
+        if future is not None:
+            await future
+        problem = self._problem
+        if problem is not None:
+            raise WriteFailed(problem)
 
     def close(self) -> None:
         with self._lock:
@@ -142,26 +198,50 @@ class QueueWriter:
                 state, self._state = self._state, None
                 history, self._history = self._history, []
                 target = self._requested
-            try:
-                if history:
-                    self._append(history)
-                if state is not None:
-                    self._write(state)
-            except BaseException as exc:  # noqa: BLE001 — reported to every waiter
-                error = exc
-            else:
-                error = None
+            problem = None
+            if history:
+                problem = self._attempt(self._home.history, lambda: self._append(history))
+                if problem is not None:
+                    with self._lock:
+                        self._history[:0] = history  # kept, in order, before newer lines
+            if state is not None:
+                state_problem = self._attempt(self._home.queue, lambda: self._write(state))
+                if state_problem is not None:
+                    with self._lock:
+                        self._state = self._state or state  # kept unless a newer one came
+                problem = problem or state_problem
+            self._report(problem)
             with self._lock:
                 self._written = target
-                self._error = error or self._error
                 done = [w for w in self._waiters if w[0] <= target]
                 self._waiters = [w for w in self._waiters if w[0] > target]
             for _, future, loop in done:
-                loop.call_soon_threadsafe(_settle, future, error)
+                call_soon(loop, _settle, future)
+
+    def _attempt(self, path: Path, write: Callable[[], None]) -> WriteProblem | None:
+        try:
+            write()
+        except OSError as exc:
+            return WriteProblem(path, exc.strerror or str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported like a disk error: the queue pauses, nothing is lost
+            return WriteProblem(path, f"{type(exc).__name__}: {exc}")
+        return None
+
+    def _report(self, problem: WriteProblem | None) -> None:
+        if problem == self._problem:
+            return
+        self._problem = problem
+        if self._on_problem is not None and self._loop is not None:
+            call_soon(self._loop, self._on_problem, problem)
 
     def _append(self, lines: list[str]) -> None:
-        with open_private(self._home.history, "a") as file:
-            file.write("\n".join(lines) + "\n")
+        text = "\n".join(lines) + "\n"
+        with open_private(self._home.history, "ab+") as file:
+            if file.seek(0, os.SEEK_END) > 0:
+                file.seek(-1, os.SEEK_END)
+                if file.read(1) != b"\n":
+                    text = "\n" + text  # an append cut short by a full disk: its remains stay one bad line
+            file.write(text.encode())
             file.flush()
             os.fsync(file.fileno())
 
@@ -189,10 +269,6 @@ class QueueWriter:
         write_private_atomically(path, document.encode())
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
         future.set_result(None)
-    else:
-        future.set_exception(error)

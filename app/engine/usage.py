@@ -9,15 +9,19 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 
+from app.core.agent import MARKER
 from app.core.meter import PollResult, usage_from_response
+from app.engine import procs
 
 USAGE_URL_ENV = "OVERNIGHT_USAGE_URL"
 OAUTH_BETA = "oauth-2025-04-20"
@@ -139,26 +143,67 @@ def _from_epoch_ms(value: float | None) -> dt.datetime | None:
         return None
 
 
-async def installed_cli_version(command: str, *, timeout: float = TIMEOUT_SECONDS) -> str | None:
-    """`claude --version` prints e.g. "2.1.197 (Claude Code)"; None when it cannot say."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            command,
-            "--version",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-    except OSError:
-        return None
-    try:
-        stdout, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return None
-    match = _VERSION.search(stdout.decode(errors="replace"))
-    return match.group(0) if process.returncode == 0 and match else None
+VERSION_TIMEOUT = 5.0
+_PROBE_MARKER = "cli-version-probe"
+
+
+class VersionProbe:
+    """`<agent.command> --version`, in a session of its own that is ended whole: a wrapper
+    whose --version leaves a child behind (holding its output, or waiting for ever) neither
+    holds up its caller past the timeout nor outlives the probe."""
+
+    def __init__(self, command: str, environ: Mapping[str, str] = os.environ) -> None:
+        self._command = command
+        self._environ = environ
+        self._marker = f"{_PROBE_MARKER}-{os.getpid()}-{id(self)}"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = time.time()
+        self.finished = False
+
+    def run(self, timeout: float = VERSION_TIMEOUT) -> str | None:
+        """Blocking: "2.1.197" from "2.1.197 (Claude Code)", or None when it cannot say."""
+        try:
+            self._process = process = subprocess.Popen(
+                [self._command, "--version"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={**self._environ, MARKER: self._marker},
+                start_new_session=True,
+            )
+        except (OSError, ValueError):
+            self.finished = True
+            return None
+        try:
+            try:
+                output, _ = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # It may have printed its version and exited, its output held open by a child.
+                self.end()
+                try:
+                    output, _ = process.communicate(timeout=1)
+                except subprocess.TimeoutExpired:
+                    return None
+            match = _VERSION.search(output.decode(errors="replace"))
+            return match.group(0) if process.returncode == 0 and match else None
+        finally:
+            self.end()
+            self.finished = True
+
+    def end(self) -> None:
+        """Kill whatever the probe started and is still alive (any thread, any number of times)."""
+        process = self._process
+        if process is None:
+            return
+        procs.signal_group(process.pid, signal.SIGKILL)
+        procs.signal_all(procs.marked([self._marker], self._started)[self._marker], signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+
+
+def installed_cli_version(command: str, *, timeout: float = VERSION_TIMEOUT) -> str | None:
+    """Blocking: the agent CLI's version, or None."""
+    return VersionProbe(command).run(timeout)
 
 
 class UsageMeter:
@@ -176,7 +221,7 @@ class UsageMeter:
         run_security: SecurityRunner = _run_security,
     ) -> None:
         self._url = url
-        self._user_agent = user_agent
+        self.user_agent = user_agent  # the CLI's version is learnt after the first poll
         self._environ = environ
         self._timeout = timeout
         self._platform = platform
@@ -215,7 +260,7 @@ class UsageMeter:
         headers = {
             "Authorization": f"Bearer {token}",
             "anthropic-beta": OAUTH_BETA,
-            "User-Agent": self._user_agent,
+            "User-Agent": self.user_agent,
             "Accept": "application/json",
         }
         try:

@@ -19,7 +19,7 @@ from app.gui.dialogs.quit import QuitChoice, QuitQuestion
 from app.gui.icons import app_icon
 from app.gui.main_window import MainWindow
 from app.gui.tray import Tray
-from app.paths import Home, ensure_home
+from app.paths import Home, ensure_root
 
 EXIT_OK, EXIT_ERROR = 0, 1
 JOIN_TIMEOUT = 10.0
@@ -28,7 +28,7 @@ JOIN_TIMEOUT = 10.0
 def run_gui(home: Home) -> int:
     app = _application()
     try:
-        ensure_home(home)
+        ensure_root(home)
     except OSError as exc:
         show_error("Overnight cannot use its home folder", f"{home.root}: {exc}")
         return EXIT_ERROR

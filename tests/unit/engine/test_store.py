@@ -81,11 +81,15 @@ def test_a_damaged_queue_without_a_usable_backup_starts_paused_with_reason_state
     assert (home.root / f"queue.json.corrupt-{NOW:%Y%m%dT%H%M%SZ}").read_text() == "not json at all"
 
 
-def test_a_queue_from_a_newer_overnight_is_refused_and_left_as_it_is(home):
-    home.queue.write_text(json.dumps({"schemaVersion": 99, "jobs": []}))
-    with pytest.raises(store.NewerQueueError, match="newer Overnight"):
-        store.load(home, NOW)
-    assert json.loads(home.queue.read_text())["schemaVersion"] == 99
+def test_a_queue_from_a_newer_overnight_is_kept_aside_and_the_queue_starts_paused(home):
+    newer = json.dumps({"schemaVersion": 99, "jobs": []})
+    home.queue.write_text(newer)
+    home.queue_backup.write_text(newer)
+    loaded = store.load(home, NOW)
+    assert loaded.state.paused.reason is PauseReason.STATE
+    assert "newer Overnight" in loaded.warning and "queue.json.newer-" in loaded.warning
+    assert (home.root / f"queue.json.newer-{NOW:%Y%m%dT%H%M%SZ}").read_text() == newer
+    assert home.queue_backup.read_text() == newer
 
 
 def test_history_lines_are_appended_never_rewritten(home):

@@ -249,7 +249,7 @@ def test_the_request_carries_the_token_beta_and_cli_version(meter_server, enviro
     fake_cli = tmp_path / "claude"
     fake_cli.write_text("#!/bin/sh\necho '2.1.197 (Claude Code)'\n")
     fake_cli.chmod(0o755)
-    version = asyncio.run(installed_cli_version(str(fake_cli)))
+    version = installed_cli_version(str(fake_cli))
 
     async def once():
         meter = UsageMeter(meter_server.url, user_agent(version), environ, platform="linux")
@@ -413,18 +413,18 @@ def fake_cli(tmp_path: Path, script: str) -> str:
 
 
 def test_the_installed_cli_version_is_read_from_its_output(tmp_path):
-    assert asyncio.run(installed_cli_version(fake_cli(tmp_path, "echo '2.1.197 (Claude Code)'"))) == "2.1.197"
+    assert installed_cli_version(fake_cli(tmp_path, "echo '2.1.197 (Claude Code)'")) == "2.1.197"
 
 
 @pytest.mark.parametrize("script", ["echo 'oops' >&2; exit 1", "echo 'no version here'", "exec sleep 30"])
 def test_a_cli_that_cannot_say_its_version_gives_none(tmp_path, script):
     command = fake_cli(tmp_path, script)
 
-    assert asyncio.run(installed_cli_version(command, timeout=0.3)) is None
+    assert installed_cli_version(command, timeout=0.3) is None
 
 
 def test_a_missing_cli_gives_none_and_an_honest_user_agent(tmp_path):
-    version = asyncio.run(installed_cli_version(str(tmp_path / "no-such-claude")))
+    version = installed_cli_version(str(tmp_path / "no-such-claude"))
 
     assert version is None
     assert user_agent(version) == "claude-code/unknown"

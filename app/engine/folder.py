@@ -1,0 +1,105 @@
+"""Reading prds/: the listing and the files, off the event loop and never stuck.
+
+Whatever sits in the folder, one name cannot stop the others: a name that cannot be
+listed or read becomes that PRD's problem (an invalid row), and a read that hangs (a dead
+network mount) is given up after READ_TIMEOUT. Reads run on daemon threads (app.engine.threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.prd import MAX_PRD_BYTES, Unreadable, is_ignored
+from app.core.reconcile import FileChange
+from app.engine.threads import call_soon
+from app.paths import Signature, read_regular_file, signature
+
+READ_TIMEOUT = 10.0  # seconds one file may take before it is listed as unreadable
+
+
+class FolderUnreadable(OSError):
+    """prds/ itself cannot be listed: nothing in it may be taken as gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    change: FileChange
+    signature: Signature | None  # as read, so a later rescan knows whether it moved since
+
+
+def list_prds(folder: Path) -> dict[str, Signature | None]:
+    """Blocking: every name in `folder` that could be a PRD, with its signature. Names that
+    are not regular files are listed too: they show as invalid rather than vanish."""
+    listing: dict[str, Signature | None] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not is_ignored(entry.name):
+                    listing[entry.name] = signature(entry)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise FolderUnreadable(exc.errno, f"{folder} cannot be listed: {exc.strerror or exc}") from exc
+    return dict(sorted(listing.items()))
+
+
+def read_one(folder: Path, name: str) -> Read:
+    read = read_regular_file(folder / name, MAX_PRD_BYTES)
+    return Read(FileChange(name, read.data, read.unreadable), read.signature)
+
+
+async def read_prds(
+    folder: Path, names: Sequence[str], prepare: Callable[[FileChange], FileChange] = lambda change: change
+) -> list[Read]:
+    """Each name read (and `prepare`d: parsed) on a daemon thread, in order. A file that
+    takes longer than READ_TIMEOUT is listed as unreadable and the rest are read on a new thread."""
+    loop = asyncio.get_running_loop()
+    done: list[Read] = []
+    todo = list(names)
+    while todo:
+        batch, todo = todo, []
+        results: list[Read] = []
+        progress = asyncio.Event()
+        given_up = threading.Event()
+
+        def work(batch: list[str] = batch, results: list[Read] = results, progress: asyncio.Event = progress,
+                 given_up: threading.Event = given_up) -> None:
+            for name in batch:
+                if given_up.is_set():
+                    return
+                read = read_one(folder, name)
+                results.append(Read(prepare(read.change), read.signature))
+                call_soon(loop, progress.set)
+
+        threading.Thread(target=work, name="read prds", daemon=True).start()
+        try:
+            while len(results) < len(batch):
+                progress.clear()
+                seen = len(results)
+                try:
+                    await asyncio.wait_for(progress.wait(), READ_TIMEOUT)
+                except TimeoutError:
+                    if len(results) == seen:
+                        given_up.set()
+                        stuck = batch[seen]
+                        done += results[:seen]
+                        done.append(Read(FileChange(stuck, None, _too_slow()), signature(folder / stuck)))
+                        todo = batch[seen + 1 :]
+                        break
+            else:
+                done += results
+        finally:
+            given_up.set()
+    return done
+
+
+def _too_slow() -> Unreadable:
+    return Unreadable(
+        f"could not be read within {READ_TIMEOUT:g} s (a network folder that does not answer?)",
+        "check the disk or mount it is on; it is read again when it changes",
+    )
