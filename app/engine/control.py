@@ -18,6 +18,8 @@ from typing import Any
 
 SOCKET_MODE = 0o600
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_REQUEST_DEPTH = 8  # a request is a flat object; deeper nesting is refused, not parsed
+BACKLOG = 1024  # connections waiting to be accepted: a burst of `overnight status` calls all get in
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT = 5.0
 # sun_path holds 108 bytes on Linux and 104 on macOS and the BSDs, the closing NUL included.
@@ -55,7 +57,9 @@ class ControlServer:
                 listener.bind(address)
             # Nobody can connect before listen(), so the mode is set before the first client can arrive.
             os.chmod(self._path, SOCKET_MODE)
-            self._server = await asyncio.start_unix_server(self._serve, sock=listener, limit=MAX_REQUEST_BYTES)
+            self._server = await asyncio.start_unix_server(
+                self._serve, sock=listener, limit=MAX_REQUEST_BYTES, backlog=BACKLOG
+            )
         except BaseException:
             listener.close()
             with contextlib.suppress(FileNotFoundError):
@@ -104,10 +108,15 @@ class ControlServer:
         return None if line is None else await self._answer(line)
 
     async def _answer(self, line: bytes) -> Message:
+        too_deep = _error(f"the request is nested more than {MAX_REQUEST_DEPTH} levels deep")
         try:
             request = json.loads(line)
+        except RecursionError:
+            return too_deep
         except ValueError as exc:
             return _error(f"the request is not JSON ({exc})")
+        if _too_deep(request):
+            return too_deep
         if not isinstance(request, dict):
             return _error('a request is one JSON object per line, e.g. {"cmd": "status"}')
         try:
@@ -138,14 +147,25 @@ def request_sync(path: Path, payload: Message, timeout: float = DEFAULT_TIMEOUT)
     """`request` for callers without an event loop (the CLI)."""
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        connection.settimeout(timeout)
+        _connect(connection, path, deadline)
+        connection.sendall(_line(payload))
+        return _decode_answer(_receive_line(connection, deadline), path)
+
+
+def _connect(connection: socket.socket, path: Path, deadline: float) -> None:
+    """Connects, waiting while the engine's backlog is full (EAGAIN) until the deadline."""
+    while True:
+        connection.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
             with _socket_address(path) as address:
                 connection.connect(address)
+            return
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise _not_running(path) from exc
-        connection.sendall(_line(payload))
-        return _decode_answer(_receive_line(connection, deadline), path)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError("the engine did not accept the connection in time") from None
+            time.sleep(0.01)
 
 
 def _receive_line(connection: socket.socket, deadline: float) -> bytes:
@@ -192,6 +212,21 @@ def _answer_line(answer: Message) -> bytes:
         return _line(answer)
     except (TypeError, ValueError) as exc:
         return _line(_error(f"the engine's answer cannot be written as JSON ({exc})"))
+
+
+def _too_deep(value: object, limit: int = MAX_REQUEST_DEPTH) -> bool:
+    """Whether `value` nests lists and objects more than `limit` levels deep."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, (dict, list)) for item in level)
 
 
 async def _read_line(reader: asyncio.StreamReader) -> bytes | None:

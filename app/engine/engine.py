@@ -420,10 +420,14 @@ class Engine:
     def cap(self) -> int:
         return effective_concurrency_cap(self.config, self.environ)
 
-    def problems(self) -> list[str]:
-        """What the user should know about the settings and the queue file."""
+    def settings_problems(self) -> list[str]:
+        """What is wrong with config.yaml and the environment's settings."""
         env = concurrency_env_problem(self.environ)
-        return [*self.config_problems, *([env] if env else []), *self._notices.values()]
+        return [*self.config_problems, *([env] if env else [])]
+
+    def problems(self) -> list[str]:
+        """Everything the user should know about: the settings, the queue file, the home."""
+        return [*self.settings_problems(), *self._notices.values()]
 
     def _notice(self, key: str, message: str | None) -> None:
         """A problem in the home the user sees until it is gone (`message` None: it is gone)."""
@@ -1249,6 +1253,11 @@ class Engine:
                 self._history({"event": "archived", "slug": job.slug, "to": str(moved)})
 
     # ================================================================ idle
+
+    @property
+    def worst_lag(self) -> float:
+        """The longest the event loop was late, in seconds, since the engine started."""
+        return self._lag.worst
 
     def has_live_runs(self) -> bool:
         return bool(self._live)

@@ -84,8 +84,11 @@ class EngineBridge(QObject):
         return effective_concurrency_cap(self.config, self._environ)
 
     def problems(self) -> list[str]:
-        """The engine's config and queue-file problems (lists it replaces whole: safe to read here)."""
+        """The engine's settings and home problems (lists it replaces whole: safe to read here)."""
         return self._engine.problems() if self._engine else []
+
+    def settings_problems(self) -> list[str]:
+        return self._engine.settings_problems() if self._engine else []
 
     # ------------------------------------------------------------ commands
 

@@ -513,7 +513,7 @@ class MainWindow(QMainWindow):
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.home.config, self.bridge.config, self.bridge.problems(), self)
+        dialog = SettingsDialog(self.home.config, self.bridge.config, self.bridge.settings_problems(), self)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         self.settings_dialog = dialog

@@ -6,9 +6,13 @@ lines shaped exactly like the real CLI 2.1.197 captures in tests/data/, scripted
 Verbs, played in order: text "…" | write {"file_path", "content"} | sleep N |
 orphan {"seconds": N} (a `sleep` in its own session, as the real Bash tool starts it) |
 result {"is_error", "subtype", "text"} (the process goes on: e.g. `hang` after it) | ratelimit {"reset_in": N, "type": "five_hour"} |
+limit_event {"status", "resetsAt"} (only the rate_limit_event line; the run goes on) |
 max_turns | exit N | hang | garbage | stderr "…" | spew {"mb": N, "mb_per_s": R} |
 env NAME (prints an assistant line with that environment variable).
 Without a result or exit the script ends with a successful result.
+
+With FAKE_CLAUDE_RUNS=<file> in its environment, each run appends its OVERNIGHT_RUN marker
+to that file as it starts: how tests count the runs that really happened.
 
 An investigation prompt (it names an absolute `…/prds/NN-fix-….md` path on a line of its
 own) plays `@investigator` lines instead, the failed PRD's own `@fake` lines being only
@@ -98,6 +102,10 @@ def investigation_steps(prompt: str, path: str) -> list[tuple[str, object]]:
 
 
 def main() -> int:
+    runs = os.environ.get("FAKE_CLAUDE_RUNS")
+    if runs:
+        with open(runs, "a") as file:
+            file.write(os.environ.get("OVERNIGHT_RUN", "?") + "\n")
     prompt = sys.stdin.read()
     emit({"type": "system", "subtype": "init", "cwd": os.getcwd(), "session_id": SESSION, "tools": ["Bash", "Write"],
           "mcp_servers": [], "model": MODEL, "permissionMode": "bypassPermissions", "apiKeySource": "none",
@@ -134,6 +142,9 @@ def main() -> int:
             assistant([{"type": "text", "text": text}], model="<synthetic>", error="rate_limit")
             result(1, is_error=True, text=text, status=429)
             return 1
+        elif verb == "limit_event":
+            emit({"type": "rate_limit_event", "rate_limit_info": {"isUsingOverage": True, **arg},
+                  "uuid": str(uuid.uuid4()), "session_id": SESSION})
         elif verb == "max_turns":
             emit({"type": "result", "subtype": "error_max_turns", "is_error": True, "num_turns": turns,
                   "duration_ms": 211, "session_id": SESSION, "total_cost_usd": 0.000235,

@@ -125,7 +125,7 @@ def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, wind
     error_box = window.detail.error_box
     assert error_box.isVisible()
     assert "parallelGroup is 'soon'" in error_box.text()
-    assert "use a whole number 0 or more" in error_box.text()
+    assert "use a whole number from 0 to" in error_box.text()
     assert not window.actions["run"].isEnabled()
 
 

@@ -18,6 +18,7 @@ REASON_WORDS: Mapping[PauseReason, str] = {
     PauseReason.AUTH: "the usage meter refused the Claude credentials",
     PauseReason.NETWORK: "the usage meter has been unreachable for 30 minutes",
     PauseReason.STATE: "queue.json could not be read",
+    PauseReason.DISK: "Overnight cannot write to its home folder",
 }
 
 

@@ -135,3 +135,21 @@ def test_a_rejected_rate_limit_event_marks_that_window_full_until_its_reset():
     weekly = gate.with_rejection(usage(), "seven_day", LATER)
     assert weekly.seven_day.utilization == 100.0 and weekly.five_hour.utilization == 10.0
     assert gate.with_rejection(usage(), "five_hour", None) == usage()
+
+
+def test_a_disk_pause_names_the_file_and_the_error_and_only_the_user_or_stronger_reasons_replace_it():
+    disk = gate.disk_pause("/home/queue.json", "No space left on device", NOW)
+    assert disk.reason is PauseReason.DISK and disk.resume_at is None
+    assert "/home/queue.json" in disk.message and "No space left on device" in disk.message
+    limit = gate.rate_limit_pause(LATER, "five_hour", 60, NOW)
+    assert gate.pause_with(disk, limit) is disk
+    assert gate.pause_with(limit, disk) is disk
+    manual = gate.manual_pause(None, NOW)
+    assert gate.pause_with(disk, manual) is manual
+    assert gate.after_good_poll(disk) is disk
+
+
+def test_a_pause_reason_from_the_user_is_kept_to_one_short_line():
+    pause = gate.manual_pause("lunch\n" + "x" * 500_000, NOW)
+    assert len(pause.message) <= gate.MAX_REASON_CHARS
+    assert "\n" not in pause.message and pause.message.startswith("lunch x")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from app.core.limits import (
     find_limit_message,
     limit_kind_from_text,
+    plausible_reset,
     reset_from_epoch,
     reset_from_iso,
     reset_from_text,
@@ -256,3 +257,11 @@ def test_a_bare_reset_time_is_the_next_such_wall_clock_time_within_a_day(
     assert (local.hour % 12 or 12, local.minute) == (hour, minute)
     assert (local.hour >= 12) == (meridiem == "pm")
     assert now - timedelta(minutes=1) <= reset <= now + timedelta(days=1)
+
+
+def test_a_reset_more_than_a_week_away_is_not_a_usage_window_reset_and_is_taken_as_unknown():
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
+    assert plausible_reset(now + timedelta(days=6, hours=23), now) == now + timedelta(days=6, hours=23)
+    assert plausible_reset(now - timedelta(minutes=5), now) == now - timedelta(minutes=5)
+    assert plausible_reset(reset_from_epoch(253402300799), now) is None  # 9999-12-31
+    assert plausible_reset(None, now) is None

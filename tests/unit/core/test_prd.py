@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.core.prd import MAX_PRD_BYTES, Prd, PrdError, is_ignored, parse_prd
 
@@ -213,3 +215,67 @@ def test_the_content_hash_changes_with_the_bytes(prds):
 )
 def test_editor_droppings_and_non_markdown_files_are_ignored(name, ignored):
     assert is_ignored(name) is ignored
+
+
+# ---------------------------------------------------------------- hostile frontmatter
+
+
+def test_an_alias_bomb_in_an_unknown_key_is_invalid_at_once_not_expanded(prds):
+    bomb = 'lol: &a ["l","l","l","l","l","l","l","l","l"]\n' + "".join(
+        f"k{index}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        for index, (previous, name) in enumerate(zip("abcdefgh", "bcdefghi"))
+    )
+    err = error_of(write(prds, "01-x.md", f"---\n{bomb}---\nbody"))
+    assert "aliases expand to more than" in err.problem
+    assert "aliases" in err.fix
+
+
+@pytest.mark.parametrize("key", ["owner", "estimateMinutes", "parallelGroup"])
+def test_an_integer_past_the_digit_limit_is_invalid_in_any_key(prds, key):
+    err = error_of(write(prds, "01-x.md", f"---\ntitle: x\n{key}: 9{'9' * 5000}\n---\nbody"))
+    assert "5001 digits" in err.problem
+    assert err.line == 3
+    assert "quotes" in err.fix
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", ".NaN"])
+def test_an_estimate_that_is_not_a_finite_number_is_invalid(prds, value):
+    err = error_of(write(prds, "01-x.md", f"---\nestimateMinutes: {value}\n---\nbody"))
+    assert "estimateMinutes" in err.problem and err.line == 2
+
+
+def test_nan_and_infinity_in_unknown_keys_are_kept_as_text_so_queue_json_stays_json(prds):
+    prd = parse(write(prds, "01-x.md", "---\nbudget: .inf\nratio: .nan\n---\nbody"))
+    assert isinstance(prd, Prd)
+    assert prd.extra == {"budget": "inf", "ratio": "nan"}
+
+
+def test_an_unknown_key_holding_more_than_16_kb_is_invalid_with_its_line(prds):
+    big = "x" * (17 * 1024)
+    err = error_of(write(prds, "01-x.md", f"---\ntitle: x\nnotes: {big}\n---\nbody"))
+    assert "notes" in err.problem and "16 KB" in err.problem
+    assert err.line == 3
+    assert isinstance(parse(write(prds, "02-x.md", f"---\nnotes: {'x' * 15000}\n---\nbody")), Prd)
+
+
+def test_a_group_too_large_for_the_window_is_invalid_from_the_name_or_the_key(prds):
+    from_name = error_of(write(prds, "12345678901234567890-x.md", "body"))
+    assert "group number in the file name" in from_name.problem and "rename" in from_name.fix
+    from_key = error_of(write(prds, "01-x.md", "---\nparallelGroup: 12345678901234567890\n---\nbody"))
+    assert "parallelGroup" in from_key.problem
+
+
+@pytest.mark.parametrize(
+    "frontmatter",
+    ["due: 2026-13-45", "a: &a [*a]", "x: !!python/object:os.system ls", "? [a, b]\n: c", "t: !!binary x%"],
+)
+def test_frontmatter_python_cannot_build_is_invalid_never_an_exception(prds, frontmatter):
+    err = error_of(write(prds, "01-x.md", f"---\n{frontmatter}\n---\nbody"))
+    assert err.problem
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_give_a_prd_or_an_error_never_an_exception(data):
+    parsed = parse_prd("01-x.md", b"---\n" + data, path="/prds/01-x.md", default_cwd="/", default_model="sonnet")
+    assert isinstance(parsed, (Prd, PrdError))

@@ -99,3 +99,12 @@ def test_no_sequence_of_transitions_leaves_a_job_in_two_states_at_once(targets):
             pass
         assert (current.status is Status.RUNNING) == (current.current is not None)
         assert current.status in ALLOWED
+
+
+def test_a_start_that_never_happened_is_undone_without_counting_a_run():
+    waiting = job("01-a", runs=2)
+    running = q.start(waiting, q.CurrentRun("r", T0, "/log", "h"), T0)
+    undone = q.unstart(running, "not started: no space left on device", T0)
+    assert undone.status is Status.PENDING and undone.current is None
+    assert undone.runs == 2
+    assert undone.reason == "not started: no space left on device"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from app.core import reconcile as rec
 from app.core.queue import Investigation, InvestigationStatus, QueueState, Status
+from app.core.prd import Unreadable
 from app.core.reconcile import FileChange, PrdDefaults, reconcile
 
 from .factories import T0, job
@@ -263,3 +264,45 @@ def test_reconcile_is_idempotent_re_reading_the_folder_as_it_is_changes_nothing(
     twice, notes = reconcile(once, folder_now, defaults, T0)
     assert twice == once
     assert notes == []
+
+
+# ---------------------------------------------------------------- names that cannot be read
+
+
+def test_a_name_that_cannot_be_read_is_an_invalid_row_with_the_reason_and_the_fix(folder):
+    unreadable = Unreadable("is a named pipe (FIFO), not a regular file", "replace it with a plain text file")
+    folder.state, folder.notes = reconcile(folder.state, [FileChange("02-pipe.md", None, unreadable)],
+                                           folder.defaults, T0)
+    job = folder.state.jobs["02-pipe"]
+    assert job.status is Status.INVALID
+    assert "named pipe" in job.reason and "plain text file" in job.reason
+    assert folder.events() == ["prd.invalid"]
+    (folder.path / "02-pipe.md").write_text("Now a real PRD.\n")
+    assert folder.sync("02-pipe.md").status("02-pipe") is Status.PENDING
+
+
+def test_a_pending_prd_replaced_by_something_unreadable_becomes_invalid_and_its_neighbours_stay(folder):
+    folder.write("01-a.md", "A\n").write("01-b.md", "B\n")
+    broken = Unreadable("is a broken link: what it points to does not exist", "fix the link")
+    folder.state, _ = reconcile(folder.state, [FileChange("01-a.md", None, broken), FileChange("01-b.md", b"B2\n")],
+                                folder.defaults, T0)
+    assert folder.status("01-a") is Status.INVALID
+    assert folder.status("01-b") is Status.PENDING
+
+
+def test_a_change_parsed_already_is_not_parsed_again(folder):
+    parsed = rec.parse_change(FileChange("01-a.md", b"---\ntitle: From the thread\n---\nA\n"), folder.defaults)
+    change = replace(FileChange("01-a.md", b"---\ntitle: From the thread\n---\nA\n"), parsed=parsed)
+    state, _ = reconcile(QueueState(), [change], replace(folder.defaults, is_dir=lambda path: False), T0)
+    # is_dir says no folder exists: had it parsed again, the default cwd would make it invalid.
+    assert state.jobs["01-a"].status is Status.PENDING
+    assert state.jobs["01-a"].title == "From the thread"
+
+
+def test_only_new_changed_or_retryable_files_need_parsing(folder):
+    folder.write("01-a.md", "A\n")
+    job = folder.state.jobs["01-a"]
+    assert not rec.needs_parse(job, job.content_hash)
+    assert rec.needs_parse(job, "other hash")
+    assert rec.needs_parse(None, job.content_hash)
+    assert rec.needs_parse(job, job.content_hash, reparse=True)

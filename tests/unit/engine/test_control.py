@@ -1,9 +1,11 @@
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import socket
 import stat
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -254,3 +256,36 @@ def test_close_ends_idle_connections_and_requests_in_progress(tmp_path):
         return leftovers
 
     assert asyncio.run(scenario()) == [b"", b""]
+
+
+def test_a_request_nested_past_the_limit_is_answered_with_an_error_and_the_next_one_served(tmp_path):
+    path = tmp_path / "engine.sock"
+
+    async def scenario():
+        async with serving(path):
+            deep = b"[" * 200_000 + b"]" * 200_000 + b"\n"
+            nested = json.dumps({"cmd": "pause", "reason": [[[[[[[[["x"]]]]]]]]]}).encode() + b"\n"
+            return await exchange(path, deep + nested + b'{"cmd": "status"}\n', 3)
+
+    deep, nested, good = asyncio.run(scenario())
+    assert deep["ok"] is False and "nested" in deep["error"]
+    assert nested["ok"] is False and "nested" in nested["error"]
+    assert good["echo"]["cmd"] == "status"
+
+
+def test_five_hundred_clients_at_once_all_get_their_answer(tmp_path):
+    path = tmp_path / "engine.sock"
+
+    together = threading.Barrier(500)
+
+    def client(n: int) -> dict:
+        together.wait()
+        return request_sync(path, {"cmd": "status", "n": n}, 20)
+
+    async def scenario():
+        async with serving(path):
+            with concurrent.futures.ThreadPoolExecutor(max_workers=500) as pool:
+                return await asyncio.gather(*(asyncio.wrap_future(pool.submit(client, n)) for n in range(500)))
+
+    answers = asyncio.run(scenario())
+    assert sorted(answer["echo"]["n"] for answer in answers) == list(range(500))

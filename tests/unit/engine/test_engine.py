@@ -1,16 +1,21 @@
 """The engine with real files, real processes and a real folder watcher (SPEC 4–9)."""
 
 import asyncio
+import errno
 import json
 import os
 import signal
 import stat
+import sys
+import time
 
 import psutil
 
 from app.core.queue import InvestigationStatus, PauseReason, Status
+from app.engine import engine as engine_module
+from app.engine import store
 
-from tests.support import processes_with_marker
+from tests.support import FAKE_AGENT, processes_with_marker, wait_until
 
 from .harness import Running, run, until
 
@@ -185,10 +190,11 @@ async def test_a_missing_agent_binary_fails_the_job_with_the_fix_and_no_investig
 @run
 async def test_a_prd_removed_while_running_leaves_the_queue_when_the_run_ends(tmp_path):
     async with Running(tmp_path) as r:
-        path = r.prd("01-a.md", "@fake sleep 1\n")
+        path = r.prd("01-a.md", "@fake sleep 2\n")
         await until(lambda: r.status("01-a") is Status.RUNNING)
         path.unlink()
-        await until(lambda: r.job("01-a").file_gone)
+        # Under load the run may end before the flag is seen: either way the row leaves.
+        await until(lambda: r.status("01-a") is None or r.job("01-a").file_gone)
         await until(lambda: r.status("01-a") is None, timeout=10)
         assert [h["outcome"] for h in await r.history() if h["event"] == "run.finished"] == ["completed"]
 
@@ -434,3 +440,144 @@ async def test_a_bad_max_concurrency_variable_is_reported_not_silently_ignored(t
         assert any("OVERNIGHT_MAX_CONCURRENCY is 'lots'" in problem for problem in status["problems"])
     finally:
         await r.stop(stop_jobs=True)
+
+
+# ---------------------------------------------------------------- nothing in the home stops the queue
+
+
+@run
+async def test_a_run_record_pointing_at_a_missing_folder_goes_back_to_pending_once_and_the_engine_starts(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    await r.engine.handle({"cmd": "pause"})
+    r.prd("01-a.md", '@fake text "ran"\n')
+    await until(lambda: r.status("01-a") is Status.PENDING)
+    await r.stop(stop_jobs=True)
+    # As if the engine had been killed after recording the run and before making its folder.
+    saved = r.saved()
+    run_id = "20261122-030000-abcdef"
+    saved["jobs"][0].update(status="running", runs=1, current={
+        "runId": run_id, "startedAt": "2026-11-22T03:00:00.000Z", "contentHash": saved["jobs"][0]["contentHash"],
+        "logPath": str(r.home.run_dir(run_id) / "01-a.jsonl"), "pid": None, "pidCreateTime": None})
+    r.home.queue.write_text(json.dumps(saved))
+    async with r:
+        assert r.status("01-a") is Status.PENDING
+        assert "interrupted" in r.job("01-a").reason
+        await r.engine.handle({"cmd": "resume"})
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+    assert not r.named("engine.error")
+    assert len(r.named("job.started")) == 1
+
+
+@run
+async def test_a_start_that_cannot_be_made_durable_never_begins_and_the_queue_pauses_until_writing_works(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_module, "DISK_CHECK_INTERVAL", 0.3)
+    async with Running(tmp_path, {"concurrency_cap": 1}) as r:
+        await r.engine.handle({"cmd": "pause"})
+        r.prd("01-a.md", '@fake text "a"\n')
+        r.prd("01-b.md", '@fake text "b"\n')
+        await until(lambda: r.status("01-b") is Status.PENDING)
+        disk = FullQueueDisk(monkeypatch)
+        await r.engine.handle({"cmd": "resume"})
+        await until(lambda: r.engine.state.paused and r.engine.state.paused.reason is PauseReason.DISK)
+        assert "No space left on device" in r.engine.state.paused.message
+        await asyncio.sleep(0.8)
+        assert {r.status("01-a"), r.status("01-b")} == {Status.PENDING}
+        assert r.job("01-a").runs == 0 and not r.named("job.started")
+        disk.full = False
+        await until(lambda: r.status("01-a") is Status.COMPLETED and r.status("01-b") is Status.COMPLETED)
+        assert r.engine.state.paused is None
+        assert [e["reason"] for e in r.named("queue.resumed")][-1] == "writing works again"
+    saved = json.loads(r.home.queue.read_text())
+    assert {job["status"] for job in saved["jobs"]} == {"completed"}
+
+
+class FullQueueDisk:
+    """ENOSPC from every queue.json write while `full` is set (history goes through: its own test)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.full = True
+        real = store.write_private_atomically
+
+        def write(path, data):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real(path, data)
+
+        monkeypatch.setattr(store, "write_private_atomically", write)
+
+
+@run
+async def test_a_config_that_cannot_be_parsed_is_reported_once_and_the_clock_keeps_its_other_duties(tmp_path):
+    async with Running(tmp_path) as r:
+        good = r.home.config.read_text()
+        for bad in (good + "max_x: 1" + "0" * 5000 + "\n", good.replace("\n", "\0\n", 1)):
+            r.home.config.write_text(bad)
+            await until(lambda: len(r.named("config.invalid")) >= 1)
+            r.prd(f"0{len(r.named('config.invalid'))}-after.md", '@fake text "still running"\n')
+            await until(lambda: r.status(f"0{len(r.named('config.invalid'))}-after") is Status.COMPLETED)
+            await asyncio.sleep(1.2)  # several clock periods
+            assert r.engine.config.agent.command.endswith("fake_claude.py")
+            r.home.config.write_text(good)
+            await until(lambda: not r.engine.settings_problems())
+            r.events.clear()
+        assert not r.named("engine.error")
+
+
+@run
+async def test_an_engine_starts_with_a_config_holding_a_nul_byte_or_a_huge_number(tmp_path):
+    for bad in ("concurrency_cap: 2\0\n", f"concurrency_cap: 1{'0' * 5000}\n"):
+        r = Running(tmp_path / str(len(bad)))
+        r.home.config.write_text(bad)
+        async with r:
+            assert r.named("config.invalid")
+            assert r.engine.settings_problems() and r.engine.config.concurrency_cap == 4
+
+
+@run
+async def test_an_agent_whose_version_probe_hangs_never_holds_up_the_start_and_leaves_nothing_behind(tmp_path):
+    wrapper = tmp_path / "claude-wrapper"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then sleep 300 & echo "2.1.197 (Claude Code)"; wait; fi\n'
+        f'exec "{sys.executable}" "{FAKE_AGENT}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    r = Running(tmp_path, {"agent": {"command": str(wrapper)}})
+    started = time.monotonic()
+    async with r:
+        assert time.monotonic() - started < 3
+        r.prd("01-a.md", '@fake text "ran"\n')
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+    assert wait_until(lambda: not probe_survivors(), timeout=5)
+
+
+def probe_survivors() -> list[int]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("OVERNIGHT_RUN", "").startswith("cli-version-probe"):
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+@run
+async def test_a_rate_limit_event_with_a_reset_time_out_of_range_does_not_end_a_healthy_run(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("01-a.md", '@fake limit_event {"status": "rejected", "resetsAt": 99999999999999}\n'
+                         '@fake limit_event {"status": "rejected", "resetsAt": 253402300799}\n@fake text "done"\n')
+        await until(lambda: r.status("01-a") is Status.COMPLETED)
+        assert not r.named("engine.error")
+
+
+@run
+async def test_a_loop_stall_is_reported_as_engine_lag(tmp_path):
+    async with Running(tmp_path) as r:
+        await asyncio.sleep(0.3)  # the monitor is watching
+        time.sleep(0.5)  # blocks the engine's loop, as a slow callback would
+        await until(lambda: r.named("engine.lag"))
+        assert r.named("engine.lag")[0]["lagMs"] >= 250
+        assert r.engine.worst_lag >= 0.25

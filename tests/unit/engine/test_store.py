@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import errno
 import json
 import stat
 
@@ -128,3 +129,77 @@ def test_a_second_engine_on_the_same_home_is_refused_and_told_the_first_ones_pid
     assert f"pid {os.getpid()}" in str(refused.value)
     with EngineLock(home.lock):
         pass
+
+
+class FullDisk:
+    """ENOSPC from every write of queue.json and history.jsonl while `full` is set."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.full = True
+        real_write, real_open = store.write_private_atomically, store.open_private
+
+        def write(path, data):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real_write(path, data)
+
+        def open_(path, mode="w", **kwargs):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            return real_open(path, mode, **kwargs)
+
+        monkeypatch.setattr(store, "write_private_atomically", write)
+        monkeypatch.setattr(store, "open_private", open_)
+
+
+def test_writes_that_fail_lose_nothing_are_reported_and_are_written_once_the_disk_has_room(home, monkeypatch):
+    save(home, state_with("01-a"))
+    disk = FullDisk(monkeypatch)
+    problems: list = []
+
+    async def go() -> None:
+        writer = store.QueueWriter(home, problems.append, asyncio.get_running_loop())
+        writer.append_history({"event": "run.finished", "slug": "01-a"})
+        writer.save(state_with("01-a", "02-b"))
+        with pytest.raises(store.WriteFailed, match="No space left on device"):
+            await writer.flush()
+        writer.append_history({"event": "removed", "slug": "01-a"})
+        writer.save(state_with("02-b", "03-c"))
+        with pytest.raises(store.WriteFailed):
+            await writer.flush()
+        disk.full = False
+        writer.retry()
+        await writer.flush()
+        await asyncio.sleep(0)  # the writer's report reaches the loop
+        writer.close()
+
+    asyncio.run(go())
+    assert [problem.path if problem else None for problem in problems] == [home.history, None]
+    assert set(store.load(home, NOW).state.jobs) == {"02-b", "03-c"}
+    assert [json.loads(line)["event"] for line in home.history.read_text().splitlines()] == ["run.finished",
+                                                                                            "removed"]
+
+
+def test_a_history_append_cut_short_stays_one_bad_line_and_the_next_lines_are_whole(home):
+    home.history.write_text('{"event": "run.finished"}\n{"event": "remo')
+
+    async def go() -> None:
+        writer = store.QueueWriter(home)
+        writer.append_history({"event": "archived", "slug": "01-a"})
+        await writer.flush()
+        writer.close()
+
+    asyncio.run(go())
+    lines = home.history.read_text().splitlines()
+    assert lines[1] == '{"event": "remo'
+    assert json.loads(lines[2]) == {"event": "archived", "slug": "01-a"}
+
+
+@pytest.mark.parametrize("kind", ["newer", "corrupt"])
+def test_a_queue_json_that_cannot_be_moved_aside_still_lets_the_engine_start_paused(home, monkeypatch, kind):
+    document = {"schemaVersion": 99, "jobs": []} if kind == "newer" else "not json"
+    home.queue.write_text(json.dumps(document) if kind == "newer" else document)
+    monkeypatch.setattr(store.os, "replace", lambda *a: (_ for _ in ()).throw(PermissionError(13, "denied")))
+    loaded = store.load(home, NOW)
+    assert loaded.state.paused.reason is PauseReason.STATE
+    assert "could not be moved aside" in loaded.warning
