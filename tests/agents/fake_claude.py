@@ -102,6 +102,9 @@ def investigation_steps(prompt: str, path: str) -> list[tuple[str, object]]:
 
 
 def main() -> int:
+    if "--version" in sys.argv[1:]:
+        print("2.1.197 (Claude Code)")
+        return 0
     runs = os.environ.get("FAKE_CLAUDE_RUNS")
     if runs:
         with open(runs, "a") as file:
