@@ -38,6 +38,11 @@ def crash_then_finish(root: Path, limit: int) -> str | None:
     crashed = engine(limit, home, environ)
     if crashed.returncode not in (0, -9):
         return f"step {limit}: the crashing engine failed on its own: {crashed.stderr[-2000:]}"
+    if home.queue.exists():
+        for job in json.loads(home.queue.read_text())["jobs"]:
+            # Durable order: a run is on record only once its files exist.
+            if job["status"] == "running" and not Path(job["current"]["logPath"]).exists():
+                return f"step {limit}: {job['slug']} is recorded running but its run's files do not exist"
     again = engine(0, home, environ)
     if again.returncode != 0:
         return f"step {limit}: the restarted engine exited {again.returncode}: {again.stderr[-2000:]}"
