@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -27,7 +30,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 STABLE_FOR = 0.3
-_RELEVANT = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent]
+# Folders too: one named like a PRD is listed as invalid at once, not at the next rescan.
+_RELEVANT = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
+             DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
 
 
 class _StopWhileReading(logging.Filter):
@@ -56,8 +61,7 @@ class _Forward(FileSystemEventHandler):
         self._sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
-            self._loop.call_soon_threadsafe(self._sink, event)
+        self._loop.call_soon_threadsafe(self._sink, event)
 
 
 class FolderWatcher:
@@ -82,10 +86,10 @@ class FolderWatcher:
         self._settling.clear()
 
     def _handle(self, event: FileSystemEvent) -> None:
-        if isinstance(event, FileMovedEvent):
+        if isinstance(event, (FileMovedEvent, DirMovedEvent)):
             self._path_event(os.fsdecode(event.src_path), complete=True)
             self._path_event(os.fsdecode(event.dest_path), complete=True)
-        elif isinstance(event, (FileClosedEvent, FileDeletedEvent)):
+        elif isinstance(event, (FileClosedEvent, FileDeletedEvent, DirCreatedEvent, DirDeletedEvent)):
             self._path_event(os.fsdecode(event.src_path), complete=True)
         elif isinstance(event, (FileCreatedEvent, FileModifiedEvent)):
             self._path_event(os.fsdecode(event.src_path), complete=False)
