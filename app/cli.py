@@ -19,7 +19,7 @@ from typing import Any
 
 from app import __version__
 from app.config import load_config
-from app.paths import Home, ensure_home, resolve_home
+from app.paths import Home, ensure_home, ensure_root, resolve_home
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_USER = 0, 1, 2, 3
 IDLE_CHECK = 0.2
@@ -112,8 +112,15 @@ def _gui(home: Home, args: argparse.Namespace) -> int:
 
 
 def _run(home: Home, args: argparse.Namespace) -> int:
+    """Exits 1 only when another engine holds the home or the home cannot be made: whatever
+    else is wrong in it, the engine quarantines, reports and starts."""
     from app.engine.lock import EngineLocked
 
+    try:
+        ensure_root(home)
+    except OSError as exc:
+        print(f"overnight: the home {home.root} cannot be made: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         return asyncio.run(_run_engine(home, args))
     except EngineLocked as exc:
@@ -122,31 +129,29 @@ def _run(home: Home, args: argparse.Namespace) -> int:
 
 
 async def _run_engine(home: Home, args: argparse.Namespace) -> int:
-    from app.engine.control import ControlServer
     from app.engine.engine import Engine
     from app.engine.events import HumanLines, JsonLines
     from app.engine.lock import EngineLock
 
-    ensure_home(home)
     with EngineLock(home.lock):
         engine = Engine(home)
-        engine.subscribe(JsonLines() if args.json_logs else HumanLines())
+        lines = JsonLines() if args.json_logs else HumanLines()
+        engine.subscribe(lines)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await engine.start()
-        server = ControlServer(home.socket, engine.handle)
-        await server.start()
         code = EXIT_OK
         try:
+            await engine.start()
+            await engine.serve_control()
             if args.until_idle:
                 code = await _until_idle(engine, stop)
             else:
                 await stop.wait()
         finally:
-            await server.close()
             await engine.stop(stop_jobs=args.stop_jobs_on_exit)
+            lines.close()
         return code
 
 

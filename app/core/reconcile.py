@@ -56,6 +56,14 @@ class Note:
     level: str = "info"
 
 
+@dataclass(slots=True)
+class Touched:
+    """The rows a batch of file changes touched, for the dependency check that closes it."""
+
+    slugs: set[str] = field(default_factory=set)
+    graph_changed: bool = False  # a row came or went, or a dependsOn or a validity changed
+
+
 def reconcile(
     state: QueueState,
     changes: Iterable[FileChange],
@@ -65,10 +73,27 @@ def reconcile(
     reparse: bool = False,
 ) -> tuple[QueueState, list[Note]]:
     """`reparse` re-reads unchanged pending files too: the defaults they fall back on changed."""
+    touched = Touched()
+    state, notes = apply_changes(state, changes, defaults, now, touched, reparse=reparse)
+    state, checked = check_dependencies(state, touched, now)
+    return state, notes + checked
+
+
+def apply_changes(
+    state: QueueState,
+    changes: Iterable[FileChange],
+    defaults: PrdDefaults,
+    now: dt.datetime,
+    touched: Touched,
+    *,
+    reparse: bool = False,
+) -> tuple[QueueState, list[Note]]:
+    """The files' own rows, without the dependency check (`check_dependencies` closes the batch).
+    A large batch can be applied in slices: a row whose dependencies are not checked yet is
+    still not runnable, since they are not completed."""
     jobs = dict(state.jobs)
     notes: list[Note] = []
-    touched: set[str] = set()
-    graph_changed = False
+    changed = False
     for change in changes:
         if is_ignored(change.name):
             continue
@@ -78,22 +103,32 @@ def reconcile(
         after = jobs.get(slug)
         if after is before:
             continue
-        touched.add(slug)
+        changed = True
+        touched.slugs.add(slug)
         # Other rows' dependsOn only change meaning when a row comes or goes, or a
         # row's own dependsOn or validity changes.
-        graph_changed |= (
+        touched.graph_changed |= (
             before is None
             or after is None
             or before.depends_on != after.depends_on
             or (before.status is Status.INVALID) != (after.status is Status.INVALID)
         )
-    if not touched:
+    return (replace(state, jobs=jobs) if changed else state), notes
+
+
+def check_dependencies(state: QueueState, touched: Touched, now: dt.datetime) -> tuple[QueueState, list[Note]]:
+    """dependsOn problems (missing PRDs, cycles) of the touched rows and of the rows that depend
+    on them, and the links of fix plans that arrived."""
+    notes: list[Note] = []
+    if not touched.slugs:
         return state, notes
-    _check_dependencies(jobs, touched, graph_changed, now, notes)
-    for slug in touched:
+    jobs = dict(state.jobs)
+    _check_dependencies(jobs, touched.slugs, touched.graph_changed, now, notes)
+    for slug in touched.slugs:
         if slug in jobs and FIX_PLAN_PATTERN.match(slug):
             link_fix_plan(jobs, slug)
-    return replace(state, jobs=jobs), notes
+    changed = any(job is not state.jobs.get(slug) for slug, job in jobs.items())
+    return (replace(state, jobs=jobs) if changed else state), notes
 
 
 def _apply(
@@ -194,7 +229,8 @@ def _file_gone(jobs: dict[str, Job], job: Job, now: dt.datetime, notes: list[Not
 def _check_dependencies(
     jobs: dict[str, Job], touched: set[str], graph_changed: bool, now: dt.datetime, notes: list[Note]
 ) -> None:
-    to_check = {slug for slug in touched if slug in jobs}
+    # Only rows with dependencies, or invalid for them, can have a dependency problem to find or clear.
+    to_check = {slug for slug in touched if slug in jobs and (jobs[slug].depends_on or _dependency_invalid(jobs[slug]))}
     if graph_changed:
         for job in jobs.values():
             if _dependency_invalid(job) or (job.depends_on and not touched.isdisjoint(job.depends_on)):

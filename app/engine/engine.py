@@ -52,7 +52,17 @@ from app.core.queue import (
     QueueState,
     Status,
 )
-from app.core.reconcile import FileChange, Note, PrdDefaults, link_fix_plan, needs_parse, parse_change, reconcile
+from app.core.reconcile import (
+    FileChange,
+    Note,
+    PrdDefaults,
+    Touched,
+    apply_changes,
+    check_dependencies,
+    link_fix_plan,
+    needs_parse,
+    parse_change,
+)
 from app.core.settle import settle
 from app.core.stream import Event, ExitInfo, Outcome, RateLimit, Result, RunSummary, classify, rejection_reset
 from app.core.usage import UNKNOWN, Usage
@@ -60,7 +70,7 @@ from app.engine import folder, procs, quarantine, store
 from app.engine.control import ControlServer
 from app.engine.events import EngineEvent, FileLog, Heartbeat, iso_ms
 from app.engine.lag import LagMonitor
-from app.engine.threads import in_daemon_thread
+from app.engine.threads import call_soon, in_daemon_thread
 from app.engine.procs import ProcessId
 from app.engine.runner import AgentRun, Launch, Limits, RunEnd, SpawnError
 from app.engine.usage import (
@@ -79,6 +89,7 @@ RESCAN_INTERVAL = 30.0
 FALLBACK_RESCAN_INTERVAL = 2.0  # when the folder cannot be watched
 DISK_CHECK_INTERVAL = 5.0  # a test write while writing fails
 START_RETRY = 10.0  # after a process could not be created for want of resources
+RECONCILE_SLICE = 200  # file changes applied between two turns of the event loop
 HEARTBEAT_INTERVAL = 60.0
 PRUNE_INTERVAL = 3600.0
 OFFSET_SAVE_INTERVAL = 5.0
@@ -185,8 +196,11 @@ class Engine:
         Raises only when the home itself cannot be made: whatever else is wrong in it is
         quarantined, reported, and the engine starts."""
         now = self.clock.now()
+        self._tasks = [asyncio.create_task(self._lag.run(), name="lag")]  # the start itself is watched too
         quarantined = quarantine.prepare_home(self.home, now)
-        self._file_log = FileLog(self.home.log_file, on_error=self._write_failed)
+        loop = asyncio.get_running_loop()
+        self._file_log = FileLog(self.home.log_file,
+                                 on_error=lambda path, exc: call_soon(loop, self._write_failed, path, exc))
         self.subscribe(self._file_log)
         for item in quarantined:
             self._notice(f"quarantined:{item.path}", item.message())
@@ -194,7 +208,7 @@ class Engine:
                       movedTo=str(item.moved_to) if item.moved_to else None, problem=item.problem)
         self._load_config()
         self.started_at = now
-        loaded = store.load(self.home, now)
+        loaded = await asyncio.to_thread(store.load, self.home, now)
         if loaded.warning:
             self._notice("queue", loaded.warning)
             self.emit("queue.restored", "warning", message=loaded.warning)
@@ -214,8 +228,9 @@ class Engine:
         self._credentials_mtime = _mtime(credentials_path(self.environ))
         moment = asyncio.get_running_loop().time()
         self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment)
-        self._meter = UsageMeter(url=meter_url(self.config.usage.url, self.environ), user_agent=user_agent(None),
-                                 environ=self.environ)
+        # Off the loop: an HTTP client reads the system's certificates as it is made.
+        self._meter = await asyncio.to_thread(UsageMeter, meter_url(self.config.usage.url, self.environ),
+                                              user_agent(None), self.environ)
         # The meter's User-Agent names the CLI's version; asking the CLI never holds up the start.
         self._background(self._probe_cli_version(), self._chores)
         # A full meter must hold the queue from the first second: poll before anything starts.
@@ -223,11 +238,10 @@ class Engine:
             await asyncio.wait_for(self._poll_meter(), FIRST_POLL_TIMEOUT)
         except TimeoutError:
             self.emit("usage.failed", "warning", kind="transient", status=None)
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self._keep_running(self._meter_step), name="meter"),
             asyncio.create_task(self._keep_running(self._timer_step), name="timer"),
             asyncio.create_task(self._keep_running(self._tick_step), name="ticks"),
-            asyncio.create_task(self._lag.run(), name="lag"),
         ]
         self.request_tick()
 
@@ -289,11 +303,14 @@ class Engine:
                     entry.task.cancel()
             await asyncio.gather(*(entry.task for entry in live if entry.task), return_exceptions=True)
             self._save_offsets(force=True)
-        self._commit(replace(self.state, engine=None))
         if self._meter:
             await self._meter.aclose()
         if self._writer:
-            await self._writer.flush()
+            self._commit(replace(self.state, engine=None))
+            try:
+                await self._writer.flush()
+            except store.WriteFailed as exc:
+                self.emit("engine.error", "error", where="stop", error=f"the queue's last state is not on disk: {exc}")
             self._writer.close()
         self.emit("engine.stopped")
         if self._file_log:
@@ -470,7 +487,7 @@ class Engine:
         try:
             while self._pending_names:
                 names, self._pending_names = self._pending_names, set()
-                self._reconcile(await self._read(sorted(names)))
+                await self._reconcile(await self._read(sorted(names)))
         finally:
             self._reading = False
 
@@ -517,25 +534,45 @@ class Engine:
         for name in gone:
             self._seen.pop(name, None)
         changes += [FileChange(name, None) for name in sorted(gone & known)]
-        self._reconcile(changes, reparse=reparse)
+        await self._reconcile(changes, reparse=reparse)
 
-    def _reconcile(self, changes: list[FileChange], reparse: bool = False) -> None:
-        if not changes:
-            return
+    async def _reconcile(self, changes: list[FileChange], reparse: bool = False) -> None:
+        """A batch of file changes, a slice at a time so the loop never stalls on a large
+        folder; the dependency check closes the batch."""
+        touched = Touched()
+        for index in range(0, len(changes), RECONCILE_SLICE):
+            self._apply_slice(changes[index : index + RECONCILE_SLICE], touched, reparse)
+            await asyncio.sleep(0)
+        self._close_batch(touched)
+
+    def _reconcile_now(self, changes: list[FileChange]) -> None:
+        """A few file changes, at once."""
+        touched = Touched()
+        self._apply_slice(changes, touched, reparse=False)
+        self._close_batch(touched)
+
+    def _apply_slice(self, changes: list[FileChange], touched: Touched, reparse: bool) -> None:
         try:
-            self._apply_changes(changes, reparse)
+            self._apply_changes(changes, touched, reparse)
         except Exception:  # noqa: BLE001 - a bug met by one file must not lose its neighbours
             for change in changes:
                 try:
-                    self._apply_changes([change], reparse)
+                    self._apply_changes([change], touched, reparse)
                 except Exception as exc:  # noqa: BLE001
                     self._seen.pop(change.name, None)  # read again at the next rescan
                     self.emit("engine.error", "error", where="reconcile", file=change.name,
                               error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=8))
+
+    def _apply_changes(self, changes: list[FileChange], touched: Touched, reparse: bool) -> None:
+        new_state, notes = apply_changes(self.state, changes, self._defaults(), self.clock.now(), touched,
+                                         reparse=reparse)
+        self._take(new_state, notes)
+
+    def _close_batch(self, touched: Touched) -> None:
+        self._take(*check_dependencies(self.state, touched, self.clock.now()))
         self.request_tick()
 
-    def _apply_changes(self, changes: list[FileChange], reparse: bool) -> None:
-        new_state, notes = reconcile(self.state, changes, self._defaults(), self.clock.now(), reparse=reparse)
+    def _take(self, new_state: QueueState, notes: list[Note]) -> None:
         if new_state is not self.state:
             self._commit(new_state)
         self._announce(notes)
@@ -672,7 +709,7 @@ class Engine:
         read = await self._read_prd(job.slug)
         if read.data is None:
             self._unstart(job, "not started: its PRD could not be read")
-            self._reconcile([read])  # gone, or unreadable: the row says so
+            self._reconcile_now([read])  # gone, or unreadable: the row says so
             return
         latest = self.state.jobs.get(job.slug)
         if latest is not None and latest.current is not None and latest.current.stopping == "cancel":
@@ -1014,7 +1051,7 @@ class Engine:
             return
         if fix_path.exists():
             # Reconcile it now rather than wait for the watcher, so the link is made at once.
-            self._reconcile([folder.read_one(self.home.prds, fix_path.name).change])
+            self._reconcile_now([folder.read_one(self.home.prds, fix_path.name).change])
             self._end_investigation(slug, InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}")
         else:
             why = "the investigation ended without writing the fix plan"

@@ -6,7 +6,9 @@ import datetime as dt
 import json
 import logging
 import logging.handlers
+import queue
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,27 +44,77 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-class JsonLines:
+class _LineWriter:
+    """Events formatted and written on a thread of their own, in batches: a slow disk, a slow
+    terminal or a stderr pipe nobody reads never holds up the event loop. At most MAX_WAITING
+    events wait; beyond that they are dropped, and how many is written when it can be."""
+
+    MAX_WAITING = 100_000
+
+    def __init__(self, write: Callable[[list[str]], None], line: Callable[[EngineEvent], str], name: str) -> None:
+        self._write = write
+        self._line = line
+        self._events: queue.SimpleQueue[EngineEvent | None] = queue.SimpleQueue()
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: EngineEvent) -> None:
+        if self._events.qsize() >= self.MAX_WAITING:
+            self._dropped += 1
+            return
+        self._events.put(event)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Writes what waits (for at most `timeout` seconds), then stops."""
+        self._events.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._events.get()]
+            while not self._events.empty() and len(batch) < 1000:
+                batch.append(self._events.get())
+            closing = None in batch
+            lines = [self._line(event) for event in batch if event is not None]
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                lines.append(f"({dropped} log lines were dropped: they came faster than they could be written)")
+            if lines:
+                try:
+                    self._write(lines)
+                except (OSError, ValueError):
+                    pass  # a closed or broken stream: the engine goes on without it
+            if closing:
+                return
+
+
+class _StreamLines(_LineWriter):
+    def __init__(self, stream: IO[str] = sys.stderr) -> None:
+        self._stream = stream
+        super().__init__(self._write_to_stream, self.line, "log-stream")
+
+    def line(self, event: EngineEvent) -> str:
+        raise NotImplementedError
+
+    def _write_to_stream(self, lines: list[str]) -> None:
+        self._stream.write("".join(line + "\n" for line in lines))
+        self._stream.flush()
+
+
+class JsonLines(_StreamLines):
     """`--json-logs`: one JSON object per line."""
 
-    def __init__(self, stream: IO[str] = sys.stderr) -> None:
-        self._stream = stream
-
-    def __call__(self, event: EngineEvent) -> None:
-        self._stream.write(json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n")
-        self._stream.flush()
+    def line(self, event: EngineEvent) -> str:
+        return json.dumps(event.to_json(), ensure_ascii=False, default=str)
 
 
-class HumanLines:
+class HumanLines(_StreamLines):
     """The terminal log of `overnight run`: time, level when not info, what happened."""
 
-    def __init__(self, stream: IO[str] = sys.stderr) -> None:
-        self._stream = stream
-
-    def __call__(self, event: EngineEvent) -> None:
+    def line(self, event: EngineEvent) -> str:
         level = "" if event.level == "info" else f"{event.level.upper()} "
-        self._stream.write(f"{event.ts.astimezone():%H:%M:%S} {level}{event.describe()}\n")
-        self._stream.flush()
+        return f"{event.ts.astimezone():%H:%M:%S} {level}{event.describe()}"
 
 
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
@@ -87,18 +139,25 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
             self._on_error(Path(self.baseFilename), error)
 
 
-class FileLog:
-    """logs/overnight.log, rotated. A line that cannot be written is dropped and reported."""
+class FileLog(_LineWriter):
+    """logs/overnight.log, rotated, written on its own thread. A line that cannot be written
+    is dropped and `on_error` hears why (on that thread)."""
 
     def __init__(self, path: Path, on_error: Callable[[Path, OSError], None] = lambda path, error: None) -> None:
         self._handler = _PrivateRotatingHandler(path, on_error)
         self._handler.setFormatter(logging.Formatter("%(message)s"))
+        super().__init__(self._write_to_file, self.line, "log-file")
 
-    def __call__(self, event: EngineEvent) -> None:
-        line = f"{iso_ms(event.ts)} {event.level.upper():7} {event.describe()}"
-        self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+    @staticmethod
+    def line(event: EngineEvent) -> str:
+        return f"{iso_ms(event.ts)} {event.level.upper():7} {event.describe()}"
 
-    def close(self) -> None:
+    def _write_to_file(self, lines: list[str]) -> None:
+        for line in lines:
+            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+
+    def close(self, timeout: float = 5.0) -> None:
+        super().close(timeout)
         self._handler.close()
 
 

@@ -20,6 +20,7 @@ from app.engine.threads import call_soon
 from app.paths import Signature, read_regular_file, signature
 
 READ_TIMEOUT = 10.0  # seconds one file may take before it is listed as unreadable
+PROGRESS_CHECK = 0.1
 
 
 class FolderUnreadable(OSError):
@@ -64,33 +65,33 @@ async def read_prds(
     while todo:
         batch, todo = todo, []
         results: list[Read] = []
-        progress = asyncio.Event()
+        finished = loop.create_future()
         given_up = threading.Event()
 
-        def work(batch: list[str] = batch, results: list[Read] = results, progress: asyncio.Event = progress,
+        def work(batch: list[str] = batch, results: list[Read] = results, finished: asyncio.Future[None] = finished,
                  given_up: threading.Event = given_up) -> None:
             for name in batch:
                 if given_up.is_set():
                     return
                 read = read_one(folder, name)
                 results.append(Read(prepare(read.change), read.signature))
-                call_soon(loop, progress.set)
+            call_soon(loop, lambda: finished.done() or finished.set_result(None))
 
         threading.Thread(target=work, name="read prds", daemon=True).start()
+        progress_at, seen = loop.time(), 0
         try:
-            while len(results) < len(batch):
-                progress.clear()
-                seen = len(results)
-                try:
-                    await asyncio.wait_for(progress.wait(), READ_TIMEOUT)
-                except TimeoutError:
-                    if len(results) == seen:
-                        given_up.set()
-                        stuck = batch[seen]
-                        done += results[:seen]
-                        done.append(Read(FileChange(stuck, None, _too_slow()), signature(folder / stuck)))
-                        todo = batch[seen + 1 :]
-                        break
+            # Woken once at the end, or every PROGRESS_CHECK to see whether one file hangs.
+            while not finished.done():
+                await asyncio.wait([finished], timeout=PROGRESS_CHECK)
+                if len(results) != seen:
+                    progress_at, seen = loop.time(), len(results)
+                elif not finished.done() and loop.time() - progress_at >= READ_TIMEOUT:
+                    given_up.set()
+                    stuck = batch[seen]
+                    done += results[:seen]
+                    done.append(Read(FileChange(stuck, None, _too_slow()), None))
+                    todo = batch[seen + 1 :]
+                    break
             else:
                 done += results
         finally:

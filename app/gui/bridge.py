@@ -19,7 +19,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.config import Config, effective_concurrency_cap
 from app.core.queue import QueueState
-from app.engine.control import ControlServer
 from app.engine.engine import Engine
 from app.paths import Home
 
@@ -132,15 +131,13 @@ class EngineBridge(QObject):
         engine.subscribe_state(self._state_changed)
         engine.on_show = self.showRequested.emit
         self._engine = engine
-        await engine.start()
-        server = ControlServer(self.home.socket, engine.handle)
-        await server.start()
-        self._state_changed(engine.state, list(engine.state.jobs))
-        self.ready.emit()
         try:
+            await engine.start()
+            await engine.serve_control()
+            self._state_changed(engine.state, list(engine.state.jobs))
+            self.ready.emit()
             await self._stop_request.wait()
         finally:
-            await server.close()
             await engine.stop(stop_jobs=self._stop_jobs)
 
     def _state_changed(self, state: QueueState, changed: list[str]) -> None:
