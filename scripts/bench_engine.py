@@ -39,6 +39,9 @@ from tests.support import make_home, write_prd  # noqa: E402
 # An agent that records, just before each moment of interest, the wall-clock time.
 TIMED_AGENT = """#!/usr/bin/env python3
 import json, os, sys, time
+if "--version" in sys.argv:
+    print("2.1.197 (Claude Code)")
+    sys.exit(0)
 sys.stdin.read()
 marks = os.environ["BENCH_MARKS"]
 line = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,

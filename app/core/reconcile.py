@@ -118,16 +118,16 @@ def apply_changes(
 
 def check_dependencies(state: QueueState, touched: Touched, now: dt.datetime) -> tuple[QueueState, list[Note]]:
     """dependsOn problems (missing PRDs, cycles) of the touched rows and of the rows that depend
-    on them, and the links of fix plans that arrived."""
+    on them, and the links of fix plans that arrived. Costs nothing when none of that applies."""
     notes: list[Note] = []
-    if not touched.slugs:
+    to_check = _to_check(state.jobs, touched)
+    fix_plans = [slug for slug in touched.slugs if slug in state.jobs and FIX_PLAN_PATTERN.match(slug)]
+    if not to_check and not fix_plans:
         return state, notes
     jobs = dict(state.jobs)
-    _check_dependencies(jobs, touched.slugs, touched.graph_changed, now, notes)
-    for slug in touched.slugs:
-        if slug in jobs and FIX_PLAN_PATTERN.match(slug):
-            link_fix_plan(jobs, slug)
-    changed = any(job is not state.jobs.get(slug) for slug, job in jobs.items())
+    changed = _check_dependencies(jobs, to_check, now, notes)
+    for slug in fix_plans:
+        changed |= link_fix_plan(jobs, slug)
     return (replace(state, jobs=jobs) if changed else state), notes
 
 
@@ -226,15 +226,21 @@ def _file_gone(jobs: dict[str, Job], job: Job, now: dt.datetime, notes: list[Not
 # ---------------------------------------------------------------- dependsOn
 
 
-def _check_dependencies(
-    jobs: dict[str, Job], touched: set[str], graph_changed: bool, now: dt.datetime, notes: list[Note]
-) -> None:
-    # Only rows with dependencies, or invalid for them, can have a dependency problem to find or clear.
-    to_check = {slug for slug in touched if slug in jobs and (jobs[slug].depends_on or _dependency_invalid(jobs[slug]))}
-    if graph_changed:
+def _to_check(jobs: Mapping[str, Job], touched: Touched) -> set[str]:
+    """The rows whose dependsOn may have changed meaning: only rows with dependencies, or
+    invalid for them, can have a dependency problem to find or to clear."""
+    slugs = touched.slugs
+    to_check = {slug for slug in slugs if slug in jobs and (jobs[slug].depends_on or _dependency_invalid(jobs[slug]))}
+    if touched.graph_changed:
         for job in jobs.values():
-            if _dependency_invalid(job) or (job.depends_on and not touched.isdisjoint(job.depends_on)):
+            if _dependency_invalid(job) or (job.depends_on and not slugs.isdisjoint(job.depends_on)):
                 to_check.add(job.slug)
+    return to_check
+
+
+def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.datetime, notes: list[Note]) -> bool:
+    """Marks dependency problems found and cleared in `jobs`; whether any row changed."""
+    changed = False
     for slug in sorted(to_check):
         job = jobs[slug]
         if job.status is not Status.PENDING and not _dependency_invalid(job):
@@ -244,6 +250,7 @@ def _check_dependencies(
             if _dependency_invalid(job):
                 jobs[slug] = q.make_pending(job, "dependsOn resolved", now)
                 notes.append(Note("prd.added", {"slug": slug}))
+                changed = True
             continue
         error = PrdError(
             path=job.error.path if job.error else f"{slug}.md",
@@ -255,6 +262,8 @@ def _check_dependencies(
         if job.error != error:
             jobs[slug] = q.make_invalid(job, error, now)
             notes.append(Note("prd.invalid", {"slug": slug, "reason": error.one_line()}, "warning"))
+            changed = True
+    return changed
 
 
 def _dependency_invalid(job: Job) -> bool:
@@ -312,8 +321,9 @@ def dependencies_met(jobs: Mapping[str, Job], job: Job) -> bool:
 # ---------------------------------------------------------------- fix plans
 
 
-def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> None:
-    """A fix plan that an investigation was asked to write records where it came from."""
+def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> bool:
+    """A fix plan that an investigation was asked to write records where it came from (True:
+    it was linked)."""
     fix = jobs[fix_slug]
     for job in jobs.values():
         inv = job.investigation
@@ -326,4 +336,5 @@ def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> None:
                 else inv,
             )
             jobs[fix_slug] = replace(fix, investigation_of=job.slug)
-            return
+            return True
+    return False

@@ -82,7 +82,7 @@ from app.engine.usage import (
     user_agent,
 )
 from app.engine.watcher import FolderWatcher
-from app.paths import Home, Signature, write_private_atomically
+from app.paths import Home, RunFiles, Signature, write_private_atomically
 
 TIMER_INTERVAL = 0.5
 RESCAN_INTERVAL = 30.0
@@ -722,18 +722,9 @@ class Engine:
             cwd=job.cwd,
             prompt=body_of(read.data).encode(),
         )
-        try:
-            ident = await run.spawn(launch)
-        except SpawnError as exc:
-            if exc.lasting:
-                self._spawn_failed(job, str(exc))
-            else:
-                self._hold_starts()
-                self._unstart(job, f"not started: {exc}; trying again shortly")
-            return
-        except OSError as exc:
-            self._write_failed(files.folder, exc)
-            self._unstart(job, f"not started: cannot write its files ({exc.strerror or exc})")
+        ident = await self._spawn(run, launch, files, lambda why: self._spawn_failed(job, why),
+                                  lambda why: self._unstart(job, why))
+        if ident is None:
             return
         live = self.state.jobs.get(job.slug)
         if live is not None and live.current is not None and live.current.run_id == current.run_id:
@@ -741,6 +732,25 @@ class Engine:
         self._write_meta(files.meta, _launch_record(job.slug, current.run_id, launch, ident, current.started_at))
         self.emit("job.started", slug=job.slug, runId=current.run_id, pid=ident.pid, group=job.group)
         self._supervise(_Live(job.slug, current.run_id, run, False))
+
+    async def _spawn(
+        self, run: AgentRun, launch: Launch, files: RunFiles, failed: Callable[[str], None],
+        not_started: Callable[[str], None],
+    ) -> ProcessId | None:
+        """The run's process, or None: `failed` hears what only the user can fix (no binary, no
+        cwd), `not_started` what may pass (no memory or processes for now, a disk that is full)."""
+        try:
+            return await run.spawn(launch)
+        except SpawnError as exc:
+            if exc.lasting:
+                failed(str(exc))
+            else:
+                self._hold_starts()
+                not_started(f"not started: {exc}; trying again shortly")
+        except OSError as exc:
+            self._write_failed(files.folder, exc)
+            not_started(f"not started: cannot write its files ({exc.strerror or exc})")
+        return None
 
     async def _read_prd(self, slug: str) -> FileChange:
         """The PRD as it is now (the prompt is its body), read like every PRD: never stuck."""
@@ -1003,18 +1013,12 @@ class Engine:
             cwd=job.cwd,
             prompt=prompt.encode(),
         )
-        try:
-            ident = await run.spawn(launch)
-        except SpawnError as exc:
-            if exc.lasting:
-                self._end_investigation(slug, InvestigationStatus.NO_FIX_PLAN, f"could not start: {exc}")
-            else:
-                self._hold_starts()
-                self._investigation_waits(slug, f"not started: {exc}; trying again shortly")
-            return
-        except OSError as exc:
-            self._write_failed(files.folder, exc)
-            self._investigation_waits(slug, f"not started: cannot write its files ({exc.strerror or exc})")
+        ident = await self._spawn(
+            run, launch, files,
+            lambda why: self._end_investigation(slug, InvestigationStatus.NO_FIX_PLAN, f"could not start: {why}"),
+            lambda why: self._investigation_waits(slug, why),
+        )
+        if ident is None:
             return
         current = self.state.jobs.get(slug)
         if current is not None and current.investigation is not None:

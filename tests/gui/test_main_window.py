@@ -1,7 +1,9 @@
 """The main window against a real engine running the scripted stand-in agent."""
 
 import datetime as dt
+import os
 import re
+import shutil
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -15,9 +17,9 @@ from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
 from app.gui.models import Column, RowKind
-from app.gui.widgets.pause_banner import PauseBanner
+from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
-from tests.support import write_prd
+from tests.support import make_home, write_prd
 from tests.unit.core.factories import job
 
 RUN_TIMEOUT = 15000
@@ -296,3 +298,42 @@ def test_job_actions_apply_only_where_they_make_sense():
     assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
         "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
     assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
+
+
+@pytest.mark.parametrize("reason", list(PauseReason))
+def test_every_pause_reason_reads_as_words_in_the_banner(qtbot, reason):
+    banner = PauseBanner()
+    qtbot.addWidget(banner)
+    now = dt.datetime.now(dt.UTC)
+    banner.show_pause(Pause(reason, now, None, "details"), now)
+    assert f"{REASON_WORDS[reason]}: details" in banner.message.text()
+
+
+@pytest.fixture
+def cluttered_home(tmp_path):
+    home, environ, project = make_home(tmp_path)
+    shutil.rmtree(home.runs)
+    home.runs.write_text("a file where the runs folder goes")
+    os.mkfifo(home.prds / "02-pipe.md")
+    return home, environ, project
+
+
+def test_what_the_engine_quarantined_at_start_and_unreadable_prds_are_shown_with_their_reason(qtbot, cluttered_home):
+    home, environ, _ = cluttered_home
+    bridge = EngineBridge(home, environ=environ)
+    with qtbot.waitSignal(bridge.ready, timeout=20000):
+        bridge.start()
+    window = MainWindow(bridge)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: status_in_table(window, "02-pipe") == "invalid", timeout=5000)
+        row = window.queue_model.row_of("02-pipe")
+        assert "named pipe" in window.queue_model.index(row, Column.REASON).data()
+        qtbot.waitUntil(lambda: window.usage_strip.problems.isVisible(), timeout=5000)
+        tooltip = window.usage_strip.problems.toolTip()
+        assert "runs" in tooltip and "is not a folder" in tooltip and "moved to runs.quarantined-" in tooltip
+    finally:
+        with qtbot.waitSignal(bridge.stopped, timeout=30000):
+            bridge.stop(stop_jobs=True)
+        assert bridge.wait(10)

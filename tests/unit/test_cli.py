@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,19 @@ def test_doctor_names_what_to_fix(setup):
     assert out.returncode == 1
     assert "credentials: none found" in out.stdout
     assert "home:" in out.stdout and "tray:" in out.stdout
+
+
+def test_scripts_run_passes_its_arguments_to_overnight_without_reinstalling(setup):
+    home, environ, _ = setup
+    write_prd(home, "01-a.md", "body")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "run"
+    ran = subprocess.run([str(script), "--home", str(home.root), "run", "--until-idle"], capture_output=True,
+                         text=True, env=environ, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    status = subprocess.run([str(script), "status", "--json", "--home", str(home.root)], capture_output=True,
+                            text=True, env=environ, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert [(job["slug"], job["status"]) for job in json.loads(status.stdout)["jobs"]] == [("01-a", "completed")]
+    assert "Installing" not in ran.stdout + ran.stderr + status.stdout + status.stderr
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=environ, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("overnight ")
