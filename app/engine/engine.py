@@ -224,6 +224,7 @@ class Engine:
                 self._disk_trouble = self.home.root  # a test write decides whether it is over
         await self._restore_live_runs()
         await self._rescan(everything=True)
+        await asyncio.sleep(0)  # a large folder's last slice and check were just done: let the loop breathe
         self._watch_folder()
         self._credentials_mtime = _mtime(credentials_path(self.environ))
         moment = asyncio.get_running_loop().time()
@@ -1358,7 +1359,8 @@ class Engine:
             raise CommandError("this command needs a slug")
         job = self.state.jobs.get(slug.removesuffix(".md"))
         if job is None:
-            raise CommandError(f"no job {slug!r} in the queue")
+            shown = slug if len(slug) <= 140 else slug[:139] + "…"
+            raise CommandError(f"no job {shown!r} in the queue")
         return job
 
     def _job_command(self, cmd: str, job: Job) -> None:

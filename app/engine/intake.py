@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.config import Config
 from app.core.prd import MAX_PRD_BYTES, Prd, PrdError, parse_prd, suggest_name
-from app.paths import Home, write_private_atomically
+from app.paths import Home, read_regular_file, write_private_atomically
 
 _HAS_GROUP = re.compile(r"^\d+-")
 
@@ -59,11 +59,12 @@ def add_prds(home: Home, config: Config, paths: Iterable[Path], group: int | Non
 
 
 def _add_one(home: Home, config: Config, source: Path, group: int | None) -> Added | Refused:
-    try:
-        with open(source, "rb") as file:
-            data = file.read(MAX_PRD_BYTES + 1)
-    except OSError as exc:
-        return Refused(source, f"{source}: cannot be read ({exc.strerror or exc})")
+    read = read_regular_file(source, MAX_PRD_BYTES)
+    if read.unreadable is not None:
+        return Refused(source, f"{source}: {read.unreadable.problem} — {read.unreadable.fix}")
+    if read.data is None:
+        return Refused(source, f"{source}: does not exist")
+    data = read.data
     provisional = target_name(source, group)
     parsed = parse_prd(
         provisional,

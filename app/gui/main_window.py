@@ -47,6 +47,7 @@ from app.gui.dialogs.add_prds import AddPrdsFlow
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
 from app.gui.models import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, TranscriptModel
+from app.paths import read_regular_file
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
@@ -90,12 +91,12 @@ def applicable_actions(job: Job, has_log: bool) -> set[str]:
 
 
 def read_prd_body(slug: str, path: Path) -> tuple[str, str | None, str]:
-    """Blocking: (slug, the PRD's body or None, why it could not be read)."""
-    try:
-        with open(path, "rb") as file:
-            return slug, body_of(file.read(MAX_PRD_BYTES)), ""
-    except OSError as exc:
-        return slug, None, f"{path} cannot be read: {exc.strerror or exc}"
+    """Blocking (briefly: never on a FIFO or a device): (slug, the PRD's body or None, why it could not be read)."""
+    read = read_regular_file(path, MAX_PRD_BYTES)
+    if read.data is not None:
+        return slug, body_of(read.data), ""
+    why = read.unreadable.problem if read.unreadable else "does not exist"
+    return slug, None, f"{path} {why}"
 
 
 class MainWindow(QMainWindow):

@@ -25,7 +25,7 @@ from app.config import Config
 from app.core.prd import DEFAULT_GROUP, MAX_PRD_BYTES, Prd, parse_prd
 from app.engine.intake import Added, Refused, add_prds, expand
 from app.gui.desktop import in_background
-from app.paths import Home
+from app.paths import Home, read_regular_file
 
 _HAS_GROUP = re.compile(r"^\d+-")
 
@@ -55,10 +55,8 @@ def survey(paths: Sequence[Path], config: Config) -> Survey:
 
 
 def _frontmatter_group(path: Path, config: Config) -> int:
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_PRD_BYTES + 1)
-    except OSError:
+    data = read_regular_file(path, MAX_PRD_BYTES).data
+    if data is None:
         return DEFAULT_GROUP
     parsed = parse_prd(path.name, data, path=str(path), default_cwd=config.resolved_default_cwd(),
                        default_model=config.agent.model, is_dir=lambda _path: True)
