@@ -401,8 +401,9 @@ async def test_an_investigation_stopped_by_quitting_waits_and_runs_again_at_the_
     assert saved["status"] == "waiting" and saved["reason"] == "stopped when Overnight quit"
     await r.start()
     try:
-        await until(lambda: r.investigation("01-a") is InvestigationStatus.RUNNING, timeout=10)
-        assert len(r.named("investigation.started")) == 2
+        # Recorded running first, then started: the event says its process exists.
+        await until(lambda: len(r.named("investigation.started")) == 2, timeout=10)
+        assert r.investigation("01-a") is InvestigationStatus.RUNNING
     finally:
         await r.stop(stop_jobs=True)
 
