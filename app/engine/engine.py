@@ -713,9 +713,14 @@ class Engine:
             self._reconcile_now([read])  # gone, or unreadable: the row says so
             return
         latest = self.state.jobs.get(job.slug)
-        if latest is not None and latest.current is not None and latest.current.stopping == "cancel":
+        if latest is None or latest.current is None or latest.current.run_id != current.run_id:
+            return
+        if latest.current.stopping == "cancel":
             self._finish_job(job.slug, current.run_id, RunEnd(ExitInfo(None, cancelled=True), RunSummary(), 0, "cancel"))
             return
+        if latest.current.content_hash != read.content_hash:
+            # Edited since it was picked: the run is of the PRD it reads now, and its record says so.
+            self._put(q.update_run(latest, content_hash=read.content_hash))
         run = self._new_run(marker, files.log, files.stderr, current, False)
         launch = Launch(
             argv=agent_argv(self._agent_command(), job.model or self.config.agent.model, self.config.agent.extra_args),

@@ -322,7 +322,7 @@ async def test_run_now_starts_one_job_ahead_of_its_group(tmp_path):
 async def test_a_job_whose_prd_was_edited_during_a_failed_run_runs_again_with_the_new_version(tmp_path):
     async with Running(tmp_path) as r:
         path = r.prd("01-a.md", "@fake sleep 0.8\n@fake max_turns\n")
-        await until(lambda: r.status("01-a") is Status.RUNNING)
+        await until(lambda: r.named("job.started"))  # its agent has read the prompt
         path.write_text('@fake text "fixed by hand"\n')
         await until(lambda: r.job("01-a").reason == "PRD changed during run")
         await until(lambda: r.status("01-a") is Status.COMPLETED, timeout=15)
