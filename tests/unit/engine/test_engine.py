@@ -191,7 +191,7 @@ async def test_a_missing_agent_binary_fails_the_job_with_the_fix_and_no_investig
 async def test_a_prd_removed_while_running_leaves_the_queue_when_the_run_ends(tmp_path):
     async with Running(tmp_path) as r:
         path = r.prd("01-a.md", "@fake sleep 2\n")
-        await until(lambda: r.status("01-a") is Status.RUNNING)
+        await until(lambda: r.named("job.started"))  # removed once its agent has its prompt
         path.unlink()
         # Under load the run may end before the flag is seen: either way the row leaves.
         await until(lambda: r.status("01-a") is None or r.job("01-a").file_gone)
@@ -316,6 +316,24 @@ async def test_run_now_starts_one_job_ahead_of_its_group(tmp_path):
         assert r.status("01-first") is Status.PENDING
         refused = await r.engine.handle({"cmd": "run", "slug": "09-later"})
         assert refused["ok"] is False and "only a pending job" in refused["error"]
+
+
+@run
+async def test_a_prd_removed_before_its_agent_started_is_not_started_and_leaves_the_queue(tmp_path):
+    async with Running(tmp_path, {"fire_policy": "manual"}) as r:
+        path = r.prd("01-a.md", '@fake text "never"\n')
+        await until(lambda: r.status("01-a") is Status.PENDING)
+        real_read = r.engine._read_prd
+
+        async def removed_meanwhile(slug):
+            path.unlink()  # between the start's record and its prompt being read
+            return await real_read(slug)
+
+        r.engine._read_prd = removed_meanwhile
+        await r.engine.handle({"cmd": "tick"})
+        await until(lambda: r.status("01-a") is None)
+        assert not r.named("job.started") and r.named("job.not_started")
+        assert not [h for h in await r.history() if h["event"] == "run.finished"]
 
 
 @run
