@@ -94,6 +94,7 @@ HEARTBEAT_INTERVAL = 60.0
 PRUNE_INTERVAL = 3600.0
 OFFSET_SAVE_INTERVAL = 5.0
 FIRST_POLL_TIMEOUT = 12.0
+STOP_FLUSH_TIMEOUT = 10.0  # a disk that does not answer must not keep the engine from stopping
 # Errors of the disk itself (not of one missing folder): they pause the queue.
 DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM})
 
@@ -309,10 +310,11 @@ class Engine:
         if self._writer:
             self._commit(replace(self.state, engine=None))
             try:
-                await self._writer.flush()
-            except store.WriteFailed as exc:
-                self.emit("engine.error", "error", where="stop", error=f"the queue's last state is not on disk: {exc}")
-            self._writer.close()
+                await asyncio.wait_for(self._writer.flush(), STOP_FLUSH_TIMEOUT)
+            except (store.WriteFailed, TimeoutError) as exc:
+                why = exc if isinstance(exc, store.WriteFailed) else "the disk does not answer"
+                self.emit("engine.error", "error", where="stop", error=f"the queue's last state is not on disk: {why}")
+            self._writer.close(STOP_FLUSH_TIMEOUT)
         self.emit("engine.stopped")
         if self._file_log:
             self._file_log.close()
@@ -402,12 +404,12 @@ class Engine:
         folder = self._disk_trouble
         if folder is None or not self._due("disk", DISK_CHECK_INTERVAL):
             return
+        assert self._writer is not None
         try:
-            await asyncio.to_thread(_test_write, folder)
-            assert self._writer is not None
+            await in_daemon_thread(lambda: _test_write(folder), DISK_CHECK_INTERVAL, name="test-write")
             self._writer.retry()
-            await self._writer.flush()
-        except OSError:
+            await asyncio.wait_for(self._writer.flush(), DISK_CHECK_INTERVAL)
+        except (OSError, TimeoutError):
             return
         self._disk_trouble = None
         if self.state.paused is not None and self.state.paused.reason is PauseReason.DISK:

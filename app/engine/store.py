@@ -182,11 +182,12 @@ class QueueWriter:
         if problem is not None:
             raise WriteFailed(problem)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Writes what waits, then stops (waiting at most `timeout` seconds for the disk)."""
         with self._lock:
             self._closing = True
             self._lock.notify()
-        self._thread.join()
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
