@@ -49,21 +49,30 @@ class ControlServer:
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
-        """The caller holds the one-engine lock, so a socket file already there was left by a dead engine."""
+        """The caller holds the one-engine lock, so a socket file already there was left by a dead engine.
+
+        The socket is bound under a hidden name, made private, set listening, and only then renamed
+        into place: a client that finds engine.sock can always connect to it.
+        """
         _remove_stale_socket(self._path)
+        hidden = self._path.with_name(f".{self._path.name}.{os.getpid()}")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            with _socket_address(self._path) as address:
+            with contextlib.suppress(FileNotFoundError):
+                hidden.unlink()
+            with _socket_address(hidden) as address:
                 listener.bind(address)
-            # Nobody can connect before listen(), so the mode is set before the first client can arrive.
-            os.chmod(self._path, SOCKET_MODE)
+            os.chmod(hidden, SOCKET_MODE)
+            listener.listen(BACKLOG)
+            os.rename(hidden, self._path)
             self._server = await asyncio.start_unix_server(
                 self._serve, sock=listener, limit=MAX_REQUEST_BYTES, backlog=BACKLOG
             )
         except BaseException:
             listener.close()
-            with contextlib.suppress(FileNotFoundError):
-                self._path.unlink()
+            for path in (hidden, self._path):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             raise
 
     async def close(self) -> None:

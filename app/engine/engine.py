@@ -523,8 +523,8 @@ class Engine:
             listing = await in_daemon_thread(lambda: folder.list_prds(self.home.prds), folder.READ_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             # Nothing may be taken as gone from a folder that cannot be listed.
-            self._notice("prds", f"{self.home.prds} cannot be listed ({exc or 'it does not answer'}); "
-                                       "the queue keeps what it knew")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it does not answer"
+            self._notice("prds", f"{self.home.prds} cannot be listed ({why}); the queue keeps what it knew")
             return
         self._notice("prds", None)
         known = {f"{slug}.md" for slug in self.state.jobs}

@@ -45,7 +45,7 @@ def list_prds(folder: Path) -> dict[str, Signature | None]:
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise FolderUnreadable(exc.errno, f"{folder} cannot be listed: {exc.strerror or exc}") from exc
+        raise FolderUnreadable(exc.errno, exc.strerror or str(exc)) from exc
     return dict(sorted(listing.items()))
 
 
