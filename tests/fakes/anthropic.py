@@ -1,8 +1,9 @@
-"""A small fake of Anthropic's servers that the real Claude Code CLI (2.1.197) talks to.
+"""A small fake of Anthropic's servers that the real Claude Code CLI talks to (2.1.197 to 2.1.332,
+the versions ./scripts/test runs; where they differ, this says which does what).
 
 What the CLI calls, logged in subscription mode with ``ANTHROPIC_BASE_URL`` pointing here:
 
-- ``HEAD /`` at start-up (a connectivity probe); the JSON 404 it gets is harmless.
+- ``HEAD /`` (2.1.197) or ``HEAD /api/hello`` (2.1.332) at start-up: a connectivity probe, answered 200.
 - ``POST /v1/messages?beta=true`` with ``"stream": true``, ``Authorization: Bearer <token>`` and
   ``anthropic-beta: claude-code-20250219,oauth-2025-04-20,...``: the agent's turns, answered with
   the real API's server-sent events (``message_start``, ``ping``, ``content_block_start``,
@@ -10,10 +11,11 @@ What the CLI calls, logged in subscription mode with ``ANTHROPIC_BASE_URL`` poin
   ``message_delta``, ``message_stop``). Successful answers carry the unified rate-limit headers of
   the usage meter below, so the CLI's ``rate_limit_event`` says ``allowed`` with ``resetsAt``, or
   ``allowed_warning`` past its own thresholds (e.g. five-hour utilization >= 90%).
-- Side requests of the CLI's own, recognised by their empty ``tools`` and never scripted: the
+- Side requests of the CLI's own, recognised by their empty ``tools`` and never scripted: 2.1.197's
   session-title request (only without ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``; it quotes the
-  prompt inside ``<session>`` and asks for JSON per ``output_config.format``) and the quota check
-  (``"quota"``, ``max_tokens: 1``, not streamed). Any ``"stream": false`` request gets JSON.
+  prompt inside ``<session>`` and asks for JSON per ``output_config.format``; 2.1.332 sends none)
+  and the quota check (``"quota"``, ``max_tokens: 1``, not streamed). Any ``"stream": false``
+  request gets JSON.
 - ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
 - ``GET /api/oauth/usage``: the subscription usage meter (Overnight's, not the CLI's). It needs
   ``Authorization: Bearer`` and ``anthropic-beta: oauth-2025-04-20``, else 401 as the real service.
@@ -222,7 +224,7 @@ class Conversation:
         prompt = next((_user_text(m) for m in messages if m.get("role") == "user"), "")
         return cls(
             prompt=prompt,
-            cwd=_working_directory(body.get("system")),
+            cwd=_working_directory(body),
             assistant_turns=sum(1 for m in messages if m.get("role") == "assistant"),
             fix_plan_path=_fix_plan_path(prompt),
         )
@@ -246,11 +248,14 @@ def _user_text(message: dict[str, Any]) -> str:
     return "\n".join(t for t in texts if not t.startswith("<system-reminder>"))
 
 
-def _working_directory(system: Any) -> str | None:
-    blocks = [system] if isinstance(system, str) else [b.get("text", "") for b in system or []]
-    for text in blocks:
-        if match := _WORKING_DIRECTORY.search(text):
-            return match[1].strip()
+def _working_directory(body: dict[str, Any]) -> str | None:
+    """2.1.197 states the cwd in the system prompt; 2.1.332 in a `system` message of the conversation."""
+    sources = [body.get("system")] + [m.get("content") for m in body.get("messages") or [] if m.get("role") == "system"]
+    for source in sources:
+        blocks = [source] if isinstance(source, str) else [b.get("text", "") for b in source or []]
+        for text in blocks:
+            if match := _WORKING_DIRECTORY.search(text):
+                return match[1].strip()
     return None
 
 
@@ -648,8 +653,9 @@ class FakeAnthropic:
             return json_reply(200, {"input_tokens": tokens(json.dumps(request.body))})
         if request.method == "GET" and route == "/api/oauth/usage":
             return self._usage_reply(request)
-        if route != "/":
-            log.warning("fake Anthropic: unhandled %s %s", request.method, request.path)
+        if request.method == "HEAD" and route in ("/", "/api/hello"):
+            return Reply(200, {})
+        log.warning("fake Anthropic: unhandled %s %s", request.method, request.path)
         return error_reply(404, "Not Found")
 
     def _messages_reply(self, body: dict[str, Any]) -> Reply:
