@@ -310,17 +310,17 @@ def _check_config(home: Home) -> tuple[bool, str]:
 
 
 def _check_agent(home: Home) -> tuple[bool, str]:
+    """Found, and its version against the tested range: a newer one is fine, an older one is not."""
+    from app.core.agent import version_verdict
+    from app.engine.usage import installed_cli_version, tested_versions
+
     command = load_config(home.config).config.agent.command if home.config.exists() else "claude"
     path = shutil.which(command)
     if path is None:
         return False, (f"agent: {command!r} is not on PATH — install Claude Code "
                        "(npm install -g @anthropic-ai/claude-code) or set agent.command in config.yaml")
-    try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"agent: {path} does not run ({exc})"
-    version = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
-    return out.returncode == 0, f"agent: {path} ({version})"
+    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
+    return fine, f"agent: {path}, Claude Code {verdict}"
 
 
 def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:

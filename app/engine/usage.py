@@ -19,9 +19,10 @@ from pathlib import Path
 
 import httpx
 
-from app.core.agent import MARKER
+from app.core.agent import MARKER, TestedVersions
 from app.core.meter import PollResult, usage_from_response
 from app.engine import procs
+from app.paths import resource
 
 USAGE_URL_ENV = "OVERNIGHT_USAGE_URL"
 OAUTH_BETA = "oauth-2025-04-20"
@@ -204,6 +205,11 @@ class VersionProbe:
 def installed_cli_version(command: str, *, timeout: float = VERSION_TIMEOUT) -> str | None:
     """Blocking: the agent CLI's version, or None."""
     return VersionProbe(command).run(timeout)
+
+
+def tested_versions() -> TestedVersions:
+    """The Claude Code versions the tests run against (resources/claude-code-versions.txt)."""
+    return TestedVersions.parse(resource("claude-code-versions.txt").read_text(encoding="utf-8"))
 
 
 class UsageMeter:

@@ -43,6 +43,7 @@ from app.engine.events import EngineEvent
 from app.engine.intake import Added
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import in_background, open_path, reveal_path
+from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.add_prds import AddPrdsFlow
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
             "add_files": QAction(icon(pixmap.SP_DialogOpenButton), "Add files…", self),
             "open_folder": QAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self),
             "settings": QAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", self),
+            "about": QAction("About Overnight", self),
             "quit": QAction("Quit", self),
         }
         self.actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         self.actions["add_files"].setShortcut(QKeySequence.StandardKey.Open)
         self.actions["quit"].setShortcut(QKeySequence("Ctrl+Q"))
         self.actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
+        self.actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
         for key, (text, _command) in JOB_ACTIONS.items():
             self.actions[key] = QAction(text, self)
         self.actions["archive"].setToolTip("Move the PRD file into prds-archive/ (never deleted)")
@@ -172,6 +175,7 @@ class MainWindow(QMainWindow):
             if key in ("open_log", "archive"):
                 self.job_menu.addSeparator()
             self.job_menu.addAction(self.actions[key])
+        self.menuBar().addMenu("&Help").addAction(self.actions["about"])
 
     def _init_toolbar(self) -> None:
         self.toolbar = self.addToolBar("Queue")
@@ -254,6 +258,7 @@ class MainWindow(QMainWindow):
         actions["add_files"].triggered.connect(self._choose_files)
         actions["open_folder"].triggered.connect(lambda: self._open(self.home.prds))
         actions["settings"].triggered.connect(self.open_settings)
+        actions["about"].triggered.connect(self.open_about)
         actions["quit"].triggered.connect(self.quitRequested)
         for key, (_text, command) in JOB_ACTIONS.items():
             if command is not None:
@@ -518,6 +523,12 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         self.settings_dialog = dialog
+        dialog.open()
+
+    def open_about(self) -> None:
+        dialog = AboutDialog(self.home, self.bridge.config.agent.command, self)
+        dialog.finished.connect(dialog.deleteLater)
+        self.about_dialog = dialog
         dialog.open()
 
     def _settings_saved(self, _config: object) -> None:

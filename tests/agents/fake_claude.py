@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for `claude -p --output-format stream-json` for the engine tier: it prints
-lines shaped exactly like the real CLI 2.1.197 captures in tests/data/, scripted by
+lines shaped exactly like the real CLI 2.1.197 captures in tests/data/cli-2.1.197/, scripted by
 `@fake <verb> [json]` lines in the prompt it reads on stdin. The e2e tier uses the real CLI.
 
 Verbs, played in order: text "…" | write {"file_path", "content"} | sleep N |

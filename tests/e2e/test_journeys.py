@@ -109,11 +109,12 @@ class Overnight:
 
 
 @pytest.fixture
-def overnight(tmp_path: Path, fake: FakeAnthropic, claude: Path) -> Iterator[Callable[..., Overnight]]:
+def overnight(tmp_path: Path, fake: FakeAnthropic, agent_cli: Path) -> Iterator[Callable[..., Overnight]]:
+    """Overnight with the real CLI, once for each tested version (the newest and the oldest)."""
     made: list[Overnight] = []
 
     def make(**config: Any) -> Overnight:
-        made.append(Overnight(tmp_path, fake, claude, config))
+        made.append(Overnight(tmp_path, fake, agent_cli, config))
         return made[-1]
 
     yield make

@@ -11,6 +11,7 @@ https://api.anthropic.com/api/oauth/profile for one, even with nonessential traf
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from typing import Any
 from tests.fakes.anthropic import FakeAnthropic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_BINARY = REPO_ROOT / ".venv" / "claude-code" / "node_modules" / ".bin" / "claude"
+NEWEST, OLDEST = "OVERNIGHT_TEST_CLAUDE", "OVERNIGHT_TEST_CLAUDE_OLDEST"
 
 # The fake subscription login: with it (and no API key) the CLI reports usage limits at once.
 FAKE_CREDENTIALS = {
@@ -53,15 +54,33 @@ _DROPPED_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "CLAUDECODE")
 _DROPPED = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"})
 
 
-def claude_binary() -> Path:
-    """The pinned CLI: ``$OVERNIGHT_TEST_CLAUDE``, else the one ./scripts/test installs in .venv."""
-    binary = Path(os.environ.get("OVERNIGHT_TEST_CLAUDE") or DEFAULT_BINARY)
+def tested_version(which: str) -> str:
+    """"2.1.332" for "newest", from resources/claude-code-versions.txt (the one place it is written)."""
+    for line in (REPO_ROOT / "resources" / "claude-code-versions.txt").read_text().splitlines():
+        if line.split()[:1] == [which]:
+            return line.split()[1]
+    raise LookupError(f"no {which} version in resources/claude-code-versions.txt")
+
+
+def claude_binary(variable: str = NEWEST) -> Path:
+    """A CLI to test with: ``$OVERNIGHT_TEST_CLAUDE`` (the newest tested version, or the one
+    `scripts/cli-check` checks) or ``$OVERNIGHT_TEST_CLAUDE_OLDEST``, else the newest that
+    ./scripts/test installs in .venv."""
+    default = REPO_ROOT / ".venv" / f"claude-code-{tested_version('newest')}" / "node_modules" / ".bin" / "claude"
+    binary = Path(os.environ.get(variable) or default)
     if not binary.exists():
         raise FileNotFoundError(
             f"The Claude Code CLI is not installed at {binary}: run ./scripts/test once to install it "
-            "(or point OVERNIGHT_TEST_CLAUDE at a claude 2.1.197 binary)."
+            f"(or point {variable} at a claude binary)."
         )
     return binary
+
+
+@functools.cache
+def cli_version(binary: Path) -> str:
+    """What `claude --version` says, e.g. "2.1.332"."""
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
+    return out.stdout.split()[0] if out.stdout.strip() else "unknown"
 
 
 def write_credentials(config_dir: Path) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from app.core.queue import Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
+from app.gui.dialogs.about import AboutDialog
 from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
 from app.gui.models import Column, RowKind
 from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
@@ -337,3 +338,19 @@ def test_what_the_engine_quarantined_at_start_and_unreadable_prds_are_shown_with
         with qtbot.waitSignal(bridge.stopped, timeout=30000):
             bridge.stop(stop_jobs=True)
         assert bridge.wait(10)
+
+
+def test_about_shows_the_agent_version_against_the_tested_range(qtbot, idle_window, tmp_path):
+    agent = tmp_path / "claude"
+    agent.write_text('#!/bin/sh\necho "2.1.999 (Claude Code)"\n')
+    agent.chmod(0o755)
+    dialog = AboutDialog(idle_window.home, str(agent), idle_window)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitUntil(lambda: "2.1.999" in dialog.informativeText(), timeout=10000)
+    assert "newer than tested (2.1.197–" in dialog.informativeText()
+    assert str(idle_window.home.root) in dialog.informativeText()
+    missing = AboutDialog(idle_window.home, "no-such-claude", idle_window)
+    qtbot.addWidget(missing)
+    qtbot.waitUntil(lambda: "not on PATH" in missing.informativeText(), timeout=10000)
+    assert missing.informativeText().count("⚠") == 1

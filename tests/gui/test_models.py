@@ -22,7 +22,7 @@ from app.gui.models import (
 )
 from tests.unit.core.factories import T0, job, jobs
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parent.parent / "data" / "cli-2.1.197"
 
 
 class Recorder:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import make_home, wait_until, write_prd
+from tests.support import FAKE_AGENT, make_home, wait_until, write_prd
 
 SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "doctor")
 
@@ -166,3 +166,19 @@ def test_scripts_run_passes_its_arguments_to_overnight_without_reinstalling(setu
     assert "Installing" not in ran.stdout + ran.stderr + status.stdout + status.stderr
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=environ, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("overnight ")
+
+
+@pytest.mark.parametrize(("version", "mark", "words"), [
+    ("2.1.999", "ok  ", "2.1.999 — newer than tested"),
+    ("2.1.100", "FIX ", "2.1.100 — older than tested"),
+])
+def test_doctor_reports_the_agent_version_against_the_tested_range_and_never_refuses_it(setup, tmp_path, version,
+                                                                                        mark, words):
+    home, environ, _ = setup
+    agent = tmp_path / "claude"
+    agent.write_text(f'#!/bin/sh\necho "{version} (Claude Code)"\n')
+    agent.chmod(0o755)
+    home.config.write_text(home.config.read_text().replace(str(FAKE_AGENT), str(agent)))
+    out = overnight("doctor", "--home", str(home.root), env=environ, timeout=120)
+    [line] = [line for line in out.stdout.splitlines() if "agent:" in line]
+    assert line.startswith(mark) and words in line and "2.1.197" in line

@@ -1,6 +1,10 @@
-"""SPEC section 7: how an agent is started, as data."""
+"""SPEC section 7: how an agent is started, as data; which versions of it are tested."""
 
-from app.core.agent import MARKER, agent_argv, agent_env, run_marker
+from pathlib import Path
+
+import pytest
+
+from app.core.agent import MARKER, TestedVersions, agent_argv, agent_env, run_marker, version_verdict
 
 
 def test_the_argv_is_claude_p_stream_json_verbose_skip_permissions_model_then_extra_args():
@@ -19,3 +23,26 @@ def test_the_environment_drops_nested_session_markers_and_env_remove_and_adds_th
     env = agent_env(environ, ["SECRET"], run_marker("20261122-010203-abc", "07-login"))
     assert env == {"PATH": "/bin", "HOME": "/h", MARKER: "20261122-010203-abc/07-login"}
     assert environ["CLAUDECODE"] == "1"
+
+
+TESTED = TestedVersions("2.1.197", "2.1.332")
+
+
+@pytest.mark.parametrize(("installed", "fine", "words"), [
+    ("2.1.197", True, "within the tested range (2.1.197–2.1.332)"),
+    ("2.1.332", True, "within the tested range"),
+    ("2.1.340", True, "newer than tested (2.1.197–2.1.332); usually fine"),
+    ("2.2.0-beta.1", True, "newer than tested"),
+    ("2.1.96", False, "older than tested"),
+    (None, False, "version unknown"),
+])
+def test_the_installed_cli_is_judged_against_the_tested_range_by_number_not_by_text(installed, fine, words):
+    assert version_verdict(installed, TESTED)[0] is fine
+    assert words in version_verdict(installed, TESTED)[1]
+
+
+def test_the_tested_versions_are_read_from_their_one_file():
+    text = (Path(__file__).resolve().parents[3] / "resources" / "claude-code-versions.txt").read_text()
+    tested = TestedVersions.parse(text)
+    assert tested.oldest == "2.1.197"
+    assert version_verdict(tested.newest, tested)[0]

@@ -15,7 +15,7 @@ from app.core.queue import Status
 
 from .factories import job, jobs
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data" / "cli-2.1.197"
 
 
 @pytest.mark.parametrize(

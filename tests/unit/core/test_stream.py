@@ -2,7 +2,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,14 +31,17 @@ from app.core.stream import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-CAPTURES = sorted(DATA.glob("*.jsonl"))
+# One folder per tested CLI version (scripts/capture_streams.py writes them); 2.1.197's first
+# five were captured against the real API, the rest against tests/fakes/.
+VERSIONS = sorted(DATA.glob("cli-*"))
+CAPTURES = sorted(DATA.glob("cli-*/*.jsonl"))
 NOW = datetime(2026, 11, 22, 1, 45, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
 MB = 1024 * 1024
 
 
-def capture(name: str) -> bytes:
-    return (DATA / name).read_bytes()
+def capture(name: str, version: Path = DATA / "cli-2.1.197") -> bytes:
+    return (version / name).read_bytes()
 
 
 def capture_lines(name: str) -> list[bytes]:
@@ -152,26 +155,83 @@ def test_a_run_that_reached_max_turns_failed_with_the_cli_s_reason():
     assert outcome == Outcome("failed", "error_max_turns: Reached maximum number of turns (1)")
 
 
+# Every tested version: what Overnight relies on, whatever the wording
+
+
+by_version = pytest.mark.parametrize("version", VERSIONS, ids=lambda p: p.name)
+
+
+@by_version
 @pytest.mark.parametrize(
-    "name", ["success.jsonl", "bash_background_child.jsonl", "tool_write.jsonl"]
+    "name", ["success.jsonl", "bash_background_child.jsonl", "tool_write.jsonl", "session_before_resume.jsonl",
+             "resumed_session.jsonl"]
 )
-def test_a_run_with_a_successful_result_completed(name):
-    outcome = outcome_of(capture(name), ExitInfo(returncode=0))
+def test_a_run_with_a_successful_result_completed(version, name):
+    outcome = outcome_of(capture(name, version), ExitInfo(returncode=0))
     assert outcome.kind == "completed"
     assert outcome.resets_at is None
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+@by_version
+def test_a_write_is_a_tool_call_with_its_file_and_a_result_of_two_turns(version):
+    events = read_all(capture("tool_write.jsonl", version))
+    init = events[0]
+    assert isinstance(init, Init) and init.version == version.name.removeprefix("cli-") and init.session_id
+    [write] = [e for e in events if isinstance(e, ToolUse)]
+    assert (write.name, write.input["file_path"]) == ("Write", "/home/user/project/notes.txt")
+    [tool_result] = [e for e in events if isinstance(e, ToolResult)]
+    assert tool_result.tool_use_id == write.id and not tool_result.is_error
+    result = events[-1]
+    assert isinstance(result, Result)
+    assert (result.subtype, result.is_error, result.num_turns, result.text) == ("success", False, 2, "done (write)")
+
+
+@by_version
+def test_a_subscription_limit_is_rate_limited_until_the_reset_the_cli_reported(version):
+    events = read_all(capture("rate_limited_subscription.jsonl", version))
+    [rejected] = [e for e in events if isinstance(e, RateLimit) and e.status == "rejected"]
+    [notice] = [e for e in events if isinstance(e, AssistantText) and e.synthetic]
+    resets_at = reset_from_epoch(rejected.resets_at)
+    outcome = classify(summarize(events), ExitInfo(returncode=1), resets_at - timedelta(hours=1), LONDON)
+    assert (outcome.kind, outcome.resets_at, outcome.limit_type) == ("rate_limited", resets_at, "five_hour")
+    assert outcome.reason == notice.text  # "session limit" (2.1.197) or "5-hour limit" (2.1.332)
+
+
+@by_version
+def test_max_turns_fails_with_the_cli_s_reason(version):
+    outcome = outcome_of(capture("error_max_turns.jsonl", version), ExitInfo(returncode=1))
+    assert outcome.kind == "failed" and outcome.reason.startswith("error_max_turns: Reached maximum number of turns")
+
+
+@by_version
+def test_a_resumed_session_continues_the_same_session_id(version):
+    before = read_all(capture("session_before_resume.jsonl", version))
+    resumed = read_all(capture("resumed_session.jsonl", version))
+    assert isinstance(before[0], Init) and isinstance(resumed[0], Init)
+    assert resumed[0].session_id == before[0].session_id
+
+
+@by_version
+def test_a_resume_of_an_unknown_session_is_one_failed_result_of_no_turns(version):
+    [result] = read_all(capture("resume_unknown_session.jsonl", version))
+    assert isinstance(result, Result)
+    assert (result.subtype, result.is_error, result.num_turns) == ("error_during_execution", True, 0)
+    outcome = outcome_of(capture("resume_unknown_session.jsonl", version), ExitInfo(returncode=1))
+    assert outcome.kind == "failed" and "error_during_execution" in outcome.reason
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_real_capture_is_read_whole_without_skipped_lines(path):
     data = path.read_bytes()
     reader = StreamReader()
     events = reader.feed(data)
     assert (reader.consumed, reader.skipped) == (len(data), 0)
-    assert isinstance(events[0], Init) and isinstance(events[-1], Result)
+    assert isinstance(events[-1], Result)
+    assert isinstance(events[0], Init) or path.name == "resume_unknown_session.jsonl"
     assert reader.finish() == []
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_classification_mode_decides_every_real_capture_as_the_full_reader_does(path):
     exit = ExitInfo(returncode=1)
     assert outcome_of(path.read_bytes(), exit, False) == outcome_of(path.read_bytes(), exit)
@@ -204,7 +264,7 @@ def test_classification_mode_decodes_lines_not_in_the_cli_s_compact_form():
 # Chunking: the same events however the bytes arrive
 
 
-@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_a_capture_fed_byte_by_byte_gives_the_same_events(path):
     data = path.read_bytes()
     one_byte_chunks = (data[i : i + 1] for i in range(len(data)))
