@@ -42,20 +42,20 @@ def run_marker(run_id: str, slug: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class TestedVersions:
+class VersionRange:
     """The oldest and the newest Claude Code version Overnight's tests run against."""
 
     oldest: str
     newest: str
 
     @classmethod
-    def parse(cls, text: str) -> TestedVersions:
+    def parse(cls, text: str) -> VersionRange:
         """`oldest X` and `newest Y` lines (resources/claude-code-versions.txt); `#` starts a comment."""
         found = dict(line.split()[:2] for line in text.splitlines() if len(line.split()) >= 2 and line[:1] != "#")
         return cls(found["oldest"], found["newest"])
 
 
-def version_verdict(installed: str | None, tested: TestedVersions) -> tuple[bool, str]:
+def version_verdict(installed: str | None, tested: VersionRange) -> tuple[bool, str]:
     """(fine, words) for the installed CLI's version against the tested range. Overnight runs
     whatever is installed; this only says how far it was tested."""
     span = f"{tested.oldest}–{tested.newest}"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from app.core.agent import MARKER, TestedVersions
+from app.core.agent import MARKER, VersionRange
 from app.core.meter import PollResult, usage_from_response
 from app.engine import procs
 from app.paths import resource
@@ -207,9 +207,9 @@ def installed_cli_version(command: str, *, timeout: float = VERSION_TIMEOUT) -> 
     return VersionProbe(command).run(timeout)
 
 
-def tested_versions() -> TestedVersions:
+def tested_versions() -> VersionRange:
     """The Claude Code versions the tests run against (resources/claude-code-versions.txt)."""
-    return TestedVersions.parse(resource("claude-code-versions.txt").read_text(encoding="utf-8"))
+    return VersionRange.parse(resource("claude-code-versions.txt").read_text(encoding="utf-8"))
 
 
 class UsageMeter:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.agent import MARKER, TestedVersions, agent_argv, agent_env, run_marker, version_verdict
+from app.core.agent import MARKER, VersionRange, agent_argv, agent_env, run_marker, version_verdict
 
 
 def test_the_argv_is_claude_p_stream_json_verbose_skip_permissions_model_then_extra_args():
@@ -25,7 +25,7 @@ def test_the_environment_drops_nested_session_markers_and_env_remove_and_adds_th
     assert environ["CLAUDECODE"] == "1"
 
 
-TESTED = TestedVersions("2.1.197", "2.1.332")
+TESTED = VersionRange("2.1.197", "2.1.332")
 
 
 @pytest.mark.parametrize(("installed", "fine", "words"), [
@@ -43,6 +43,6 @@ def test_the_installed_cli_is_judged_against_the_tested_range_by_number_not_by_t
 
 def test_the_tested_versions_are_read_from_their_one_file():
     text = (Path(__file__).resolve().parents[3] / "resources" / "claude-code-versions.txt").read_text()
-    tested = TestedVersions.parse(text)
+    tested = VersionRange.parse(text)
     assert tested.oldest == "2.1.197"
     assert version_verdict(tested.newest, tested)[0]
