@@ -274,7 +274,12 @@ def _send(home: Home, payload: dict[str, Any], done: str) -> int:
 def _add(home: Home, args: argparse.Namespace) -> int:
     from app.engine.intake import Added, add_prds
 
-    ensure_home(home)
+    try:
+        ensure_home(home)
+    except OSError as exc:  # prds/ is a file, say: the engine would move it aside at its next start
+        print(f"overnight: {home.root} cannot take PRDs: {exc} — start `overnight run` once to repair the "
+              "home, then add again", file=sys.stderr)
+        return EXIT_ERROR
     config = load_config(home.config).config
     code = EXIT_OK
     for result in add_prds(home, config, args.files, args.group):

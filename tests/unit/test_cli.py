@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -182,3 +183,14 @@ def test_doctor_reports_the_agent_version_against_the_tested_range_and_never_ref
     out = overnight("doctor", "--home", str(home.root), env=environ, timeout=120)
     [line] = [line for line in out.stdout.splitlines() if "agent:" in line]
     assert line.startswith(mark) and words in line and "2.1.197" in line
+
+
+def test_add_into_a_home_whose_prds_folder_is_a_file_says_how_to_repair_it(setup, tmp_path):
+    home, environ, _ = setup
+    shutil.rmtree(home.prds)
+    home.prds.write_text("not a folder")
+    source = tmp_path / "task.md"
+    source.write_text("Do it.\n")
+    out = overnight("add", str(source), "--home", str(home.root), env=environ)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "overnight run" in out.stderr

@@ -30,14 +30,15 @@ def mount_namespaces() -> None:
 
 
 def fill(folder: Path) -> Path:
+    """Every last byte: a write that still fit (a small queue.json) would make the test a lottery."""
     filler = folder / "filler"
-    with open(filler, "wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
-        except OSError as exc:
-            assert exc.errno == 28  # ENOSPC: the disk is full
+    with open(filler, "wb", buffering=0) as file:
+        for size in (1 << 16, 1 << 10, 1):
+            try:
+                while True:
+                    file.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == 28  # ENOSPC: the disk is full
     return filler
 
 
