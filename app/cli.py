@@ -197,7 +197,7 @@ def _status(home: Home, args: argparse.Namespace) -> int:
 
 def _status_from_disk(home: Home) -> dict[str, Any] | None:
     from app.core.queue import QueueFileError, QueueState, job_to_json, pause_to_json, state_from_json
-    from app.engine.engine import usage_to_json
+    from app.engine.commands import status_usage
 
     try:
         state = state_from_json(json.loads(home.queue.read_bytes())) if home.queue.exists() else QueueState()
@@ -207,7 +207,7 @@ def _status_from_disk(home: Home) -> dict[str, Any] | None:
     return {
         "engine": None,
         "paused": pause_to_json(state.paused),
-        "usage": {**usage_to_json(state.usage), "stale": True},
+        "usage": {**status_usage(state.usage), "stale": True},
         "jobs": [job_to_json(job) for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))],
     }
 

@@ -1,18 +1,19 @@
 """The folder → the queue (SPEC section 4), one changed file at a time.
 
 `reconcile` takes the files that changed (their bytes, or None when gone) and returns
-the new state plus what happened. A changed file costs one parse; the whole queue is
+the new state plus its effects. A changed file costs one parse; the whole queue is
 only walked when a file appears or disappears, or a dependency problem may have been
 solved, because only then can other rows' `dependsOn` change meaning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from app.core import queue as q
 from app.core.investigation import FIX_PLAN_PATTERN
@@ -48,12 +49,60 @@ class PrdDefaults:
 
 
 @dataclass(frozen=True, slots=True)
-class Note:
-    """Something that happened, for the log, the GUI and notifications."""
+class Effect:
+    """Something a file change did to the queue: announced as the event `event` with the
+    effect's fields; the engine acts on some (`JobRequeued`, `PrdRemoved`)."""
 
-    event: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    level: str = "info"
+    slug: str
+    event: ClassVar[str]
+    level: ClassVar[str] = "info"
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class PrdAdded(Effect):
+    """A new runnable row (or one whose dependsOn problem was solved)."""
+
+    event = "prd.added"
+
+
+@dataclass(frozen=True, slots=True)
+class PrdInvalid(Effect):
+    reason: str
+    event = "prd.invalid"
+    level = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class PrdChanged(Effect):
+    status: str  # the row's status when its file changed
+    event = "prd.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequeued(Effect):
+    """The user changed a failed PRD: it runs again, and their fix replaces the investigation's."""
+
+    reason: str
+    event = "job.requeued"
+
+
+@dataclass(frozen=True, slots=True)
+class PrdRemovedDuringRun(Effect):
+    """The file went while its run goes on: the row leaves when the run ends."""
+
+    event = "prd.removed_during_run"
+
+
+@dataclass(frozen=True, slots=True)
+class PrdRemoved(Effect):
+    """The row left the queue with its file (recorded in history.jsonl)."""
+
+    status: str
+    event = "prd.removed"
 
 
 @dataclass(slots=True)
@@ -71,12 +120,12 @@ def reconcile(
     now: dt.datetime,
     *,
     reparse: bool = False,
-) -> tuple[QueueState, list[Note]]:
+) -> tuple[QueueState, list[Effect]]:
     """`reparse` re-reads unchanged pending files too: the defaults they fall back on changed."""
     touched = Touched()
-    state, notes = apply_changes(state, changes, defaults, now, touched, reparse=reparse)
+    state, effects = apply_changes(state, changes, defaults, now, touched, reparse=reparse)
     state, checked = check_dependencies(state, touched, now)
-    return state, notes + checked
+    return state, effects + checked
 
 
 def apply_changes(
@@ -87,19 +136,19 @@ def apply_changes(
     touched: Touched,
     *,
     reparse: bool = False,
-) -> tuple[QueueState, list[Note]]:
+) -> tuple[QueueState, list[Effect]]:
     """The files' own rows, without the dependency check (`check_dependencies` closes the batch).
     A large batch can be applied in slices: a row whose dependencies are not checked yet is
     still not runnable, since they are not completed."""
     jobs = dict(state.jobs)
-    notes: list[Note] = []
+    effects: list[Effect] = []
     changed = False
     for change in changes:
         if is_ignored(change.name):
             continue
         slug = slug_of(change.name)
         before = jobs.get(slug)
-        _apply(jobs, change, defaults, now, notes, reparse)
+        _apply(jobs, change, defaults, now, effects, reparse)
         after = jobs.get(slug)
         if after is before:
             continue
@@ -113,22 +162,22 @@ def apply_changes(
             or before.depends_on != after.depends_on
             or (before.status is Status.INVALID) != (after.status is Status.INVALID)
         )
-    return (replace(state, jobs=jobs) if changed else state), notes
+    return (replace(state, jobs=jobs) if changed else state), effects
 
 
-def check_dependencies(state: QueueState, touched: Touched, now: dt.datetime) -> tuple[QueueState, list[Note]]:
+def check_dependencies(state: QueueState, touched: Touched, now: dt.datetime) -> tuple[QueueState, list[Effect]]:
     """dependsOn problems (missing PRDs, cycles) of the touched rows and of the rows that depend
     on them, and the links of fix plans that arrived. Costs nothing when none of that applies."""
-    notes: list[Note] = []
+    effects: list[Effect] = []
     to_check = _to_check(state.jobs, touched)
     fix_plans = [slug for slug in touched.slugs if slug in state.jobs and FIX_PLAN_PATTERN.match(slug)]
     if not to_check and not fix_plans:
-        return state, notes
+        return state, effects
     jobs = dict(state.jobs)
-    changed = _check_dependencies(jobs, to_check, now, notes)
+    changed = _check_dependencies(jobs, to_check, now, effects)
     for slug in fix_plans:
         changed |= link_fix_plan(jobs, slug)
-    return (replace(state, jobs=jobs) if changed else state), notes
+    return (replace(state, jobs=jobs) if changed else state), effects
 
 
 def _apply(
@@ -136,14 +185,14 @@ def _apply(
     change: FileChange,
     defaults: PrdDefaults,
     now: dt.datetime,
-    notes: list[Note],
+    effects: list[Effect],
     reparse: bool,
 ) -> None:
     slug = slug_of(change.name)
     job = jobs.get(slug)
     if change.data is None and change.unreadable is None:
         if job is not None:
-            _file_gone(jobs, job, now, notes)
+            _file_gone(jobs, job, now, effects)
         return
     data_hash = change.content_hash
     if not needs_parse(job, data_hash, reparse):
@@ -153,13 +202,13 @@ def _apply(
         job = q.new_job(parsed, change.name, now, data_hash)
         jobs[slug] = job
         if job.status is Status.INVALID:
-            notes.append(Note("prd.invalid", {"slug": slug, "reason": job.reason}, "warning"))
+            effects.append(PrdInvalid(slug, job.reason))
         else:
-            notes.append(Note("prd.added", {"slug": slug}))
+            effects.append(PrdAdded(slug))
         return
     if job.file_gone:
         job = replace(job, file_gone=False)
-    jobs[slug] = _changed(job, parsed, data_hash, now, notes)
+    jobs[slug] = _changed(job, parsed, data_hash, now, effects)
 
 
 def needs_parse(job: Job | None, data_hash: str, reparse: bool = False) -> bool:
@@ -186,41 +235,41 @@ def parse_change(change: FileChange, defaults: PrdDefaults) -> Prd | PrdError:
     )
 
 
-def _changed(job: Job, parsed: Any, data_hash: str, now: dt.datetime, notes: list[Note]) -> Job:
+def _changed(job: Job, parsed: Any, data_hash: str, now: dt.datetime, effects: list[Effect]) -> Job:
     slug = job.slug
     if isinstance(parsed, PrdError):
         if job.status in (Status.PENDING, Status.INVALID, Status.FAILED):
             if job.error == parsed:
                 return job
-            notes.append(Note("prd.invalid", {"slug": slug, "reason": parsed.one_line()}, "warning"))
+            effects.append(PrdInvalid(slug, parsed.one_line()))
             return q.make_invalid(replace(job, content_hash=data_hash), parsed, now)
         # Running or finished: the status stays; the problem is shown until the file is fixed.
         flag = f"{CHANGED_DURING_RUN}; " if job.status is Status.RUNNING else ""
-        notes.append(Note("prd.invalid", {"slug": slug, "reason": parsed.one_line()}, "warning"))
+        effects.append(PrdInvalid(slug, parsed.one_line()))
         return replace(job, content_hash=data_hash, reason=f"{flag}now invalid: {parsed.one_line()}")
 
     refreshed = q.refresh(job, parsed, now)
     if job.status is not Status.INVALID and refreshed == replace(job, updated_at=now):
         return job  # re-read with nothing new (the defaults it falls back on are the same)
-    notes.append(Note("prd.changed", {"slug": slug, "status": job.status.value}))
+    effects.append(PrdChanged(slug, job.status.value))
     if job.status is Status.INVALID:
         return q.make_pending(refreshed, "PRD fixed", now)
     if job.status is Status.FAILED:
-        notes.append(Note("job.requeued", {"slug": slug, "reason": "PRD changed after it failed"}))
+        effects.append(JobRequeued(slug, "PRD changed after it failed"))
         return q.make_pending(refreshed, "PRD changed after it failed", now)
     if job.status is Status.RUNNING:
         return replace(refreshed, reason=CHANGED_DURING_RUN)
     return refreshed
 
 
-def _file_gone(jobs: dict[str, Job], job: Job, now: dt.datetime, notes: list[Note]) -> None:
+def _file_gone(jobs: dict[str, Job], job: Job, now: dt.datetime, effects: list[Effect]) -> None:
     if job.is_busy:
         # The run goes on; its row leaves when it ends.
         jobs[job.slug] = replace(job, file_gone=True, updated_at=now)
-        notes.append(Note("prd.removed_during_run", {"slug": job.slug}))
+        effects.append(PrdRemovedDuringRun(job.slug))
         return
     del jobs[job.slug]
-    notes.append(Note("prd.removed", {"slug": job.slug, "status": job.status.value}))
+    effects.append(PrdRemoved(job.slug, job.status.value))
 
 
 # ---------------------------------------------------------------- dependsOn
@@ -238,7 +287,7 @@ def _to_check(jobs: Mapping[str, Job], touched: Touched) -> set[str]:
     return to_check
 
 
-def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.datetime, notes: list[Note]) -> bool:
+def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.datetime, effects: list[Effect]) -> bool:
     """Marks dependency problems found and cleared in `jobs`; whether any row changed."""
     changed = False
     for slug in sorted(to_check):
@@ -249,7 +298,7 @@ def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.dateti
         if problem is None:
             if _dependency_invalid(job):
                 jobs[slug] = q.make_pending(job, "dependsOn resolved", now)
-                notes.append(Note("prd.added", {"slug": slug}))
+                effects.append(PrdAdded(slug))
                 changed = True
             continue
         error = PrdError(
@@ -261,7 +310,7 @@ def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.dateti
         )
         if job.error != error:
             jobs[slug] = q.make_invalid(job, error, now)
-            notes.append(Note("prd.invalid", {"slug": slug, "reason": error.one_line()}, "warning"))
+            effects.append(PrdInvalid(slug, error.one_line()))
             changed = True
     return changed
 

@@ -195,7 +195,7 @@ class AgentRun:
         returncode = exited.result() if exited is not None else None
         return RunEnd(self._exit_info(returncode), self.summary, self.offset, self.stop_reason, leftovers)
 
-    async def settle(self) -> RunEnd:
+    async def read_end(self) -> RunEnd:
         """A run that ended while no engine watched it: the rest of its log (none if it never
         got one), then no survivors."""
         await asyncio.to_thread(self._read_to_end)
@@ -204,7 +204,7 @@ class AgentRun:
         return RunEnd(self._exit_info(None), self.summary, self.offset, self.stop_reason, leftovers)
 
     def _read_to_end(self) -> None:
-        """Blocking: the whole rest of the log into the summary (nobody listens to a settled run)."""
+        """Blocking: the whole rest of the log into the summary (nobody listens to a run that already ended)."""
         try:
             log = open(self.log_path, "rb")  # noqa: SIM115 - closed below; a missing log is an empty one
         except OSError:

@@ -23,7 +23,7 @@ class Folder:
         self.path.mkdir()
         self.defaults = PrdDefaults(prds_dir=str(self.path), default_cwd=str(root), default_model="sonnet")
         self.state = QueueState()
-        self.notes: list[rec.Note] = []
+        self.notes: list[rec.Effect] = []
 
     def write(self, name: str, content: str) -> "Folder":
         (self.path / name).write_text(content)

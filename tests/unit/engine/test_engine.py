@@ -12,7 +12,7 @@ import time
 import psutil
 
 from app.core.queue import InvestigationStatus, PauseReason, Status
-from app.engine import engine as engine_module
+from app.engine import housekeeping
 from app.engine import store
 
 from tests.support import FAKE_AGENT, processes_with_marker, wait_until
@@ -258,7 +258,9 @@ async def test_a_run_that_died_while_no_engine_watched_is_classified_from_its_lo
 
 
 @run
-async def test_finished_jobs_older_than_keep_finished_days_leave_the_queue_and_their_prd_is_archived(tmp_path):
+async def test_finished_jobs_older_than_keep_finished_days_leave_the_queue_and_their_prd_is_archived(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(housekeeping, "PRUNE_INTERVAL", 0.3)  # not once an hour, so it comes after the runs
     async with Running(tmp_path, {"keep_finished_days": 0}) as r:
         r.prd("01-old.md", '@fake text "x"\n')
         r.prd("02-blocked.md", "waits\n", dependsOn=["01-needed"])
@@ -323,13 +325,13 @@ async def test_a_prd_removed_before_its_agent_started_is_not_started_and_leaves_
     async with Running(tmp_path, {"fire_policy": "manual"}) as r:
         path = r.prd("01-a.md", '@fake text "never"\n')
         await until(lambda: r.status("01-a") is Status.PENDING)
-        real_read = r.engine._read_prd
+        real_read = r.engine.folder.read_prd
 
         async def removed_meanwhile(slug):
             path.unlink()  # between the start's record and its prompt being read
             return await real_read(slug)
 
-        r.engine._read_prd = removed_meanwhile
+        r.engine.folder.read_prd = removed_meanwhile
         await r.engine.handle({"cmd": "tick"})
         await until(lambda: r.status("01-a") is None)
         assert not r.named("job.started") and r.named("job.not_started")
@@ -491,7 +493,7 @@ async def test_a_run_record_pointing_at_a_missing_folder_goes_back_to_pending_on
 @run
 async def test_a_start_that_cannot_be_made_durable_never_begins_and_the_queue_pauses_until_writing_works(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(engine_module, "DISK_CHECK_INTERVAL", 0.3)
+    monkeypatch.setattr(housekeeping, "DISK_CHECK_INTERVAL", 0.3)
     async with Running(tmp_path, {"concurrency_cap": 1}) as r:
         await r.engine.handle({"cmd": "pause"})
         r.prd("01-a.md", '@fake text "a"\n')

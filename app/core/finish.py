@@ -1,0 +1,201 @@
+"""What the end of a run means (docs/BEHAVIOUR.md sections 7 and 8): pure decisions.
+
+The engine classifies how a run ended (`classify`), asks `finish_run` or
+`finish_investigation` what follows, and applies the answer: the job's next state, a
+pause, a usage window known to be full, the history record. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.core import gate as gates
+from app.core import queue as q
+from app.core.investigation import fix_plan_slug, should_investigate
+from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pause, Status
+from app.core.reconcile import link_fix_plan
+from app.core.stream import ExitInfo, Outcome, Result
+from app.core.times import iso_ms
+
+
+@dataclass(frozen=True, slots=True)
+class RunEndRules:
+    """The settings a run's end depends on."""
+
+    retry_interrupted: int  # runs cut short with no engine watching that are tried again
+    investigate: bool  # failed jobs get an investigation
+    resume_margin: float  # seconds after a usage limit's reset before runs start again
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLimitHit:
+    """A run met a usage limit: its window is full until `resets_at` and the queue pauses."""
+
+    limit_type: str | None
+    resets_at: dt.datetime | None
+    pause: Pause
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    job: Job  # the job after its run (with an investigation waiting if it gets one)
+    reason: str
+    limit: UsageLimitHit | None
+    history: dict[str, Any]  # the run's line in history.jsonl
+    leaves_queue: bool  # its PRD was removed during the run: the row goes now
+
+
+@dataclass(frozen=True, slots=True)
+class InvestigationFinished:
+    jobs: dict[str, Job]  # the queue's rows after the investigation ended
+    ended: bool  # False: it did not get to do its work and waits for its turn again
+    reason: str
+    fix_plan: str | None  # the fix plan it wrote
+    limit: UsageLimitHit | None
+    history: dict[str, Any] | None
+    leaves_queue: bool
+
+
+def finish_run(
+    jobs: Mapping[str, Job],
+    job: Job,
+    outcome: Outcome,
+    exit: ExitInfo,
+    result: Result | None,
+    stop_reason: str | None,
+    rules: RunEndRules,
+    now: dt.datetime,
+) -> RunFinished:
+    """`job` is the running job (its PRD as it is now); `result` the agent's result event, if it
+    wrote one; `stop_reason` says why Overnight stopped the run, if it did ("shutdown": the user
+    quit and chose to stop the agents)."""
+    current = job.current
+    assert current is not None
+    status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
+    last = LastRun(
+        run_id=current.run_id,
+        outcome=outcome.kind,
+        exit_code=exit.returncode,
+        finished_at=now,
+        duration_ms=int((now - current.started_at).total_seconds() * 1000),
+        cost_usd=result.total_cost_usd if result else None,
+        num_turns=result.num_turns if result else None,
+        reason=outcome.reason,
+    )
+    finished = q.finish(job, status, last, now, reason)
+    if interrupted and status is Status.PENDING:
+        finished = replace(finished, interrupted_retries=job.interrupted_retries + 1)
+    if status is Status.FAILED and not interrupted and should_investigate(
+        jobs, finished, spawn_error=outcome.spawn_error, enabled=rules.investigate
+    ):
+        finished = replace(finished, investigation=Investigation(
+            InvestigationStatus.WAITING, fix_plan_slug(job.slug, job.group), failed_run_id=current.run_id))
+    history = {
+        "event": "run.finished",
+        "kind": "job",
+        "slug": job.slug,
+        "runId": current.run_id,
+        "outcome": outcome.kind,
+        "status": status.value,
+        "reason": reason,
+        "exitCode": exit.returncode,
+        "startedAt": iso_ms(current.started_at),
+        "finishedAt": iso_ms(now),
+        "durationMs": last.duration_ms,
+        "costUsd": last.cost_usd,
+        "numTurns": last.num_turns,
+        "contentHash": current.content_hash,
+    }
+    limit = _limit_hit(outcome, rules, now) if outcome.resets_at is not None or outcome.kind == "rate_limited" else None
+    return RunFinished(finished, reason, limit, history, finished.file_gone and not finished.is_busy)
+
+
+def _next_status(
+    job: Job, outcome: Outcome, exit: ExitInfo, stop_reason: str | None, retry_interrupted: int
+) -> tuple[Status, str, bool]:
+    """The job's status after its run, why, and whether the run was cut short with no engine
+    watching (not the agent's failure: it does not count as one)."""
+    assert job.current is not None
+    prd_changed = job.content_hash != job.current.content_hash
+    if outcome.kind == "completed":
+        return Status.COMPLETED, outcome.reason + ("; the PRD changed during the run" if prd_changed else ""), False
+    if outcome.kind == "cancelled":
+        return Status.CANCELLED, outcome.reason, False
+    if outcome.kind == "rate_limited":
+        return Status.PENDING, f"usage limit: {outcome.reason}", False
+    if stop_reason == "shutdown":
+        return Status.PENDING, "stopped when Overnight quit; it will run again", False
+    if exit.returncode is None and exit.spawn_error is None and exit.watchdog is None:
+        # It ended while no engine watched (a crash, a restart): run it again, once.
+        if job.interrupted_retries < retry_interrupted:
+            return Status.PENDING, f"{outcome.reason}; retrying", True
+        return Status.FAILED, outcome.reason, True
+    if prd_changed:
+        # The user edited it while it ran: the new version has not been tried yet.
+        return Status.PENDING, f"failed ({outcome.reason}), but its PRD changed during the run: running the new version", False
+    return Status.FAILED, outcome.reason, False
+
+
+def finish_investigation(
+    jobs: dict[str, Job],
+    slug: str,
+    outcome: Outcome,
+    stop_reason: str | None,
+    fix_plan_written: bool,
+    rules: RunEndRules,
+    now: dt.datetime,
+) -> InvestigationFinished:
+    """An investigation ends with the fix plan it wrote, or without one; one that met a usage
+    limit or was stopped by the user quitting, before writing it, waits for its turn again."""
+    job = jobs[slug]
+    inv = job.investigation
+    assert inv is not None
+    limit = _limit_hit(outcome, rules, now) if outcome.kind == "rate_limited" else None
+    if not fix_plan_written and (outcome.kind == "rate_limited" or stop_reason == "shutdown"):
+        why = f"usage limit: {outcome.reason}" if limit else "stopped when Overnight quit"
+        return InvestigationFinished(waiting(jobs, slug, why), False, why, None, limit, None, False)
+    if fix_plan_written:
+        status, reason = InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}"
+    else:
+        status = InvestigationStatus.NO_FIX_PLAN
+        reason = "the investigation ended without writing the fix plan"
+        if outcome.kind != "completed":
+            reason += f" ({outcome.reason})"
+    after = end_investigation(jobs, slug, status, reason, now)
+    fix_plan = inv.fix_plan_slug if fix_plan_written else None
+    history = {"event": "run.finished", "kind": "investigation", "slug": slug, "runId": inv.failed_run_id,
+               "outcome": outcome.kind, "reason": outcome.reason, "fixPlan": fix_plan}
+    return InvestigationFinished(after, True, reason, fix_plan, None, history, after[slug].file_gone)
+
+
+def waiting(jobs: dict[str, Job], slug: str, why: str) -> dict[str, Job]:
+    """The investigation did not run (or not to its end, through no fault of its own): it waits
+    for its turn again."""
+    job = jobs[slug]
+    assert job.investigation is not None
+    after = dict(jobs)
+    after[slug] = replace(job, investigation=replace(job.investigation, status=InvestigationStatus.WAITING,
+                                                     pid=None, reason=why))
+    return after
+
+
+def end_investigation(
+    jobs: dict[str, Job], slug: str, status: InvestigationStatus, reason: str, now: dt.datetime
+) -> dict[str, Job]:
+    """The investigation is over; a fix plan it wrote is linked to the job it fixes."""
+    job = jobs[slug]
+    assert job.investigation is not None
+    inv = replace(job.investigation, status=status, finished_at=now, pid=None, reason=reason)
+    after = dict(jobs)
+    after[slug] = replace(job, investigation=inv)
+    if status is InvestigationStatus.WROTE_FIX_PLAN and inv.fix_plan_slug in after:
+        link_fix_plan(after, inv.fix_plan_slug)
+    return after
+
+
+def _limit_hit(outcome: Outcome, rules: RunEndRules, now: dt.datetime) -> UsageLimitHit:
+    pause = gates.rate_limit_pause(outcome.resets_at, outcome.limit_type, rules.resume_margin, now)
+    return UsageLimitHit(outcome.limit_type, outcome.resets_at, pause)

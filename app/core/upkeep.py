@@ -1,0 +1,46 @@
+"""Questions about the whole queue that the engine asks as time passes (docs/BEHAVIOUR.md
+sections 4 and 6): is there work, does it need its user, which finished rows may leave."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from app.core import queue as q
+from app.core.queue import Job, PauseReason, QueueState, Status
+
+# Pauses that only the user can end (the others end by themselves: a reset, a poll, a write).
+USER_PAUSES = (PauseReason.MANUAL, PauseReason.AUTH, PauseReason.STATE)
+
+
+def has_work(jobs: Mapping[str, Job]) -> bool:
+    """Something runs or waits to run (what the `on_reset` fire policy waits for)."""
+    return any(job.status in (Status.PENDING, Status.RUNNING) for job in jobs.values())
+
+
+def needs_user(
+    state: QueueState, fire_policy: str, when_unknown: str, last_poll_kind: str | None
+) -> str | None:
+    """Why the queue cannot move on without its user, or None (`last_poll_kind`: how the usage
+    meter's last poll ended, e.g. "no_credentials")."""
+    paused = state.paused
+    if paused is not None and paused.reason in USER_PAUSES:
+        return f"paused ({paused.reason.value}): {paused.message}"
+    if not any(job.status is Status.PENDING for job in state.jobs.values()):
+        return None
+    if fire_policy == "manual":
+        return "fire policy is manual: only Force tick starts runs"
+    if not state.usage.known and when_unknown == "hold" and last_poll_kind == "no_credentials":
+        return "usage is unknown (no credentials) and usage.when_unknown is hold"
+    return None
+
+
+def to_prune(jobs: Mapping[str, Job], cutoff: dt.datetime) -> list[Job]:
+    """Finished rows last changed before `cutoff` that nothing unfinished depends on and no
+    investigation still works on: they leave queue.json (their PRDs are archived)."""
+    needed = {dep for job in jobs.values() if job.status not in q.TERMINAL for dep in job.depends_on}
+    return [
+        job
+        for job in jobs.values()
+        if job.status in q.TERMINAL and not job.is_busy and job.slug not in needed and job.updated_at < cutoff
+    ]

@@ -1,0 +1,148 @@
+"""What users ask of the engine — through the control socket, the CLI or the GUI — and the
+status it answers with (docs/BEHAVIOUR.md sections 9 and 11)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from app.core import gate as gates
+from app.core import queue as q
+from app.core.batching import waiting_reason
+from app.core.queue import Job, Status
+from app.core.times import iso_ms
+from app.core.usage import Usage
+from app.engine.housekeeping import archive_file
+
+if TYPE_CHECKING:
+    from app.engine.engine import Engine
+
+JOB_COMMANDS = ("cancel", "skip", "reset", "rerun", "run")
+
+
+class CommandError(Exception):
+    """A command the engine refuses, with the reason shown to the user."""
+
+
+class Commands:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        engine = self._engine
+        cmd = request.get("cmd")
+        slug = request.get("slug")
+        try:
+            if cmd == "status":
+                return {"ok": True, **self.status()}
+            if cmd == "pause":
+                reason = request.get("reason")
+                if reason is not None and not isinstance(reason, str):
+                    raise CommandError("reason must be text")
+                engine.set_pause(gates.manual_pause(reason, engine.clock.now()))
+            elif cmd == "resume":
+                if engine.state.paused is None:
+                    raise CommandError("the queue is not paused")
+                engine.clear_pause("resumed by the user")
+            elif cmd == "tick":
+                engine.request_tick(force=True)
+            elif cmd in JOB_COMMANDS:
+                self._job_command(cmd, self._job(slug))
+            elif cmd == "archive":
+                await self._archive(self._job(slug))
+            elif cmd == "show":
+                if engine.on_show is None:
+                    raise CommandError("this engine has no window (it was started with `overnight run`)")
+                engine.on_show()
+            else:
+                raise CommandError(f"unknown command {cmd!r}")
+        except CommandError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True}
+
+    def _job(self, slug: Any) -> Job:
+        if not isinstance(slug, str) or not slug:
+            raise CommandError("this command needs a slug")
+        job = self._engine.state.jobs.get(slug.removesuffix(".md"))
+        if job is None:
+            shown = slug if len(slug) <= 140 else slug[:139] + "…"
+            raise CommandError(f"no job {shown!r} in the queue")
+        return job
+
+    def _job_command(self, cmd: str, job: Job) -> None:
+        engine = self._engine
+        now = engine.clock.now()
+        try:
+            if cmd == "cancel":
+                if job.status is Status.RUNNING:
+                    engine.runs.stop_run(job)
+                    engine.emit("job.cancelling", slug=job.slug)
+                    return
+                engine.put(q.cancel_pending(job, now))
+            elif cmd == "skip":
+                engine.put(q.skip(job, now))
+            elif cmd == "reset":
+                fresh = replace(job, runs=0, last=None, investigation=None, fix_plan_slug=None, interrupted_retries=0)
+                engine.put(q.make_pending(fresh, "reset by the user", now))
+            elif cmd == "rerun":
+                if job.status not in q.TERMINAL:
+                    raise CommandError(f"{job.slug} is {job.status.value}; only a finished job can be re-run")
+                engine.put(q.make_pending(job, "re-run requested", now))
+            elif cmd == "run":
+                if job.status is not Status.PENDING or job.is_busy:
+                    raise CommandError(f"{job.slug} is {job.status.value}; only a pending job can run now")
+                engine.runs.run_now(job.slug)
+                return
+        except q.IllegalTransition as exc:
+            raise CommandError(f"{job.slug} is {job.status.value}: {cmd} does not apply") from exc
+        engine.emit(f"job.{cmd}", slug=job.slug)
+        engine.request_tick()
+
+    async def _archive(self, job: Job) -> None:
+        """Moves the PRD into prds-archive/ (never deletes it); the row leaves the queue."""
+        engine = self._engine
+        if job.status is Status.RUNNING or job.is_busy:
+            raise CommandError(f"{job.slug} is running; cancel it before archiving it")
+        moved = await asyncio.to_thread(archive_file, engine.home, job.slug)
+        engine.drop(job.slug, "archived by the user")
+        engine.history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
+        engine.emit("prd.archived", slug=job.slug, to=str(moved) if moved else None)
+
+    def status(self) -> dict[str, Any]:
+        engine = self._engine
+        state = engine.state
+        decision = gates.decide(engine.policy(), engine.usage, state.paused, state.on_reset, engine.clock.now())
+        running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
+        return {
+            "engine": {"pid": state.engine.pid, "startedAt": iso_ms(state.engine.started_at)} if state.engine else None,
+            "paused": q.pause_to_json(state.paused),
+            "usage": status_usage(engine.usage),
+            "gate": {"open": isinstance(decision, gates.Open),
+                     "reason": None if isinstance(decision, gates.Open) else decision.reason},
+            "firePolicy": engine.config.fire_policy,
+            "running": running,
+            "cap": engine.cap(),
+            "problems": engine.problems(),
+            "jobs": [
+                {**q.job_to_json(job), "waiting": waiting_reason(state.jobs, job)}
+                for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))
+            ],
+        }
+
+
+def status_usage(usage: Usage) -> dict[str, Any]:
+    """The usage meter's reading as `status --json` shows it (queue.json keeps it in another shape)."""
+    return {
+        "fiveHour": usage.five_hour.utilization,
+        "fiveHourResetsAt": _iso(usage.five_hour.resets_at),
+        "sevenDay": usage.seven_day.utilization,
+        "sevenDayResetsAt": _iso(usage.seven_day.resets_at),
+        "stale": usage.stale,
+        "polledAt": _iso(usage.polled_at),
+    }
+
+
+def _iso(moment: Any) -> str | None:
+    return iso_ms(moment) if moment else None

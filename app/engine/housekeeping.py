@@ -1,0 +1,263 @@
+"""What the engine does as time passes: the usage meter's polls, and the clock's duties
+(gate times, config and credentials changes, saved reading positions, the disk check, the
+safety-net rescan, the heartbeat, pruning). Each duty runs on its own: one that fails (a bad
+file, a full disk) is reported and the others go on (docs/BEHAVIOUR.md sections 6 and 9)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.core import gate as gates
+from app.core.meter import PollResult, after_poll
+from app.core.queue import PauseReason
+from app.core.times import iso_ms
+from app.core.upkeep import to_prune
+from app.core.usage import UNKNOWN
+from app.engine.events import Heartbeat
+from app.engine.threads import in_daemon_thread
+from app.engine.usage import VERSION_TIMEOUT, UsageMeter, VersionProbe, credentials_path, meter_url, user_agent
+from app.paths import Home, write_private_atomically
+
+if TYPE_CHECKING:
+    from app.engine.engine import Engine
+
+TIMER_INTERVAL = 0.5
+DISK_CHECK_INTERVAL = 5.0  # a test write while writing fails
+HEARTBEAT_INTERVAL = 60.0
+PRUNE_INTERVAL = 3600.0
+FIRST_POLL_TIMEOUT = 12.0
+DUTY_ERROR_REPEAT = 60.0  # seconds before the same failure of a duty is reported again
+
+
+class Housekeeping:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._meter: UsageMeter | None = None
+        self._meter_wake = asyncio.Event()
+        self._next_poll_in = engine.config.usage.poll_seconds
+        self._heartbeat = Heartbeat(engine.home.heartbeat)
+        self._config_mtime: float | None = None
+        self._credentials_mtime: float | None = None
+        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0}
+        self._duty_errors: dict[str, tuple[str, float]] = {}
+
+    async def start(self) -> None:
+        """The meter made and polled once: a full meter must hold the queue from the first second."""
+        engine = self._engine
+        self._credentials_mtime = _mtime(credentials_path(engine.environ))
+        moment = asyncio.get_running_loop().time()
+        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment)
+        # Off the loop: an HTTP client reads the system's certificates as it is made.
+        self._meter = await asyncio.to_thread(UsageMeter, meter_url(engine.config.usage.url, engine.environ),
+                                              user_agent(None), engine.environ)
+        # The meter's User-Agent names the CLI's version; asking the CLI never holds up the start.
+        engine.background(self._probe_cli_version(), engine.chores)
+        try:
+            await asyncio.wait_for(self._poll_meter(), FIRST_POLL_TIMEOUT)
+        except TimeoutError:
+            engine.emit("usage.failed", "warning", kind="transient", status=None)
+
+    async def close(self) -> None:
+        if self._meter:
+            await self._meter.aclose()
+
+    def config_read(self) -> None:
+        """config.yaml is about to be read: its time now, so a change while it is read is seen."""
+        self._config_mtime = _mtime(self._engine.home.config)
+
+    # ------------------------------------------------------------ the usage meter
+
+    async def _probe_cli_version(self) -> None:
+        probe = VersionProbe(self._engine.config.agent.command, self._engine.environ)
+        try:
+            version = await in_daemon_thread(probe.run, VERSION_TIMEOUT + 2, name="cli-version")
+        except TimeoutError:
+            version = None
+        finally:
+            if not probe.finished:  # the engine is stopping, or the probe is stuck: end it now
+                probe.end()
+        if self._meter is not None and version is not None:
+            self._meter.user_agent = user_agent(version)
+
+    async def meter_step(self) -> None:
+        try:
+            await asyncio.wait_for(self._meter_wake.wait(), self._next_poll_in)
+        except TimeoutError:
+            pass
+        self._meter_wake.clear()
+        await self._poll_meter()
+
+    async def _poll_meter(self) -> None:
+        assert self._meter is not None
+        engine = self._engine
+        now = engine.clock.now()
+        result: PollResult = await self._meter.poll(now)
+        step = after_poll(engine.meter_health, result, engine.config.usage.poll_seconds, now)
+        engine.meter_health = step.health
+        self._next_poll_in = step.next_poll_in
+        if result.kind == "ok" and result.usage is not None:
+            engine.set_usage(result.usage)
+            engine.emit("usage.polled", fiveHour=result.usage.five_hour.utilization,
+                        sevenDay=result.usage.seven_day.utilization)
+            if engine.state.paused is not None and gates.after_good_poll(engine.state.paused) is None:
+                engine.clear_pause("usage meter answered")
+        elif result.kind == "no_credentials":
+            engine.set_usage(UNKNOWN)
+            engine.emit("usage.failed", "warning", kind=result.kind, status=None, message=result.message)
+        else:
+            if engine.usage.known:
+                engine.set_usage(replace(engine.usage, stale=True))
+            engine.emit("usage.failed", "warning", kind=result.kind, status=result.status, message=result.message)
+        if step.pause is not None:
+            engine.set_pause(step.pause)
+        engine.request_tick()
+
+    # ------------------------------------------------------------ the clock
+
+    async def timer_step(self) -> None:
+        await asyncio.sleep(TIMER_INTERVAL)
+        duties: list[Callable[[], Awaitable[None] | None]] = [
+            self._check_gate_times,
+            self._watch_files,
+            self._engine.runs.save_offsets,
+            self._check_disk,
+            self._periodic_rescan,
+            self._write_heartbeat,
+            self._prune_finished,
+        ]
+        for duty in duties:
+            try:
+                pending = duty()
+                if pending is not None:
+                    await pending
+            except Exception as exc:  # one duty's failure must not stop the others
+                self._duty_failed(duty.__name__, exc)
+
+    def _duty_failed(self, duty: str, exc: Exception) -> None:
+        """engine.error once per distinct failure a minute, not every half second."""
+        error = f"{type(exc).__name__}: {exc}"
+        moment = asyncio.get_running_loop().time()
+        last = self._duty_errors.get(duty)
+        if last is not None and last[0] == error and moment - last[1] < DUTY_ERROR_REPEAT:
+            return
+        self._duty_errors[duty] = (error, moment)
+        self._engine.emit("engine.error", "error", where=duty, error=error, trace=traceback.format_exc(limit=8))
+
+    def _due(self, duty: str, interval: float) -> bool:
+        moment = asyncio.get_running_loop().time()
+        if moment - self._last[duty] < interval:
+            return False
+        self._last[duty] = moment
+        return True
+
+    def _check_gate_times(self) -> None:
+        engine = self._engine
+        now = engine.clock.now()
+        paused = engine.state.paused
+        if paused is not None and gates.resume_due(paused, now):
+            engine.request_tick()
+        if engine.next_gate_check is not None and now >= engine.next_gate_check:
+            engine.next_gate_check = None
+            engine.request_tick()
+
+    def _watch_files(self) -> None:
+        """config.yaml and the credentials file are polled: both are small and rarely change."""
+        engine = self._engine
+        if _mtime(engine.home.config) != self._config_mtime:
+            engine.load_config()
+            engine.request_tick()
+        credentials = _mtime(credentials_path(engine.environ))
+        if credentials != self._credentials_mtime:
+            self._credentials_mtime = credentials
+            self._meter_wake.set()  # fixed credentials end an auth pause at once
+
+    async def _check_disk(self) -> None:
+        """While writing fails: a test write where it failed, then what the writer still holds."""
+        engine = self._engine
+        folder = engine.disk_trouble
+        if folder is None or not self._due("disk", DISK_CHECK_INTERVAL):
+            return
+        assert engine.writer is not None
+        try:
+            await in_daemon_thread(lambda: _test_write(folder), DISK_CHECK_INTERVAL, name="test-write")
+            engine.writer.retry()
+            await asyncio.wait_for(engine.writer.flush(), DISK_CHECK_INTERVAL)
+        except (OSError, TimeoutError):
+            return
+        engine.disk_trouble = None
+        if engine.paused_for(PauseReason.DISK):
+            engine.clear_pause("writing works again")
+
+    async def _periodic_rescan(self) -> None:
+        if self._due("rescan", self._engine.folder.rescan_interval):
+            await self._engine.folder.rescan()
+
+    def _write_heartbeat(self) -> None:
+        if not self._due("heartbeat", HEARTBEAT_INTERVAL):
+            return
+        engine = self._engine
+        state, usage = engine.state, engine.usage
+        counts: dict[str, int] = {}
+        for job in state.jobs.values():
+            counts[job.status.value] = counts.get(job.status.value, 0) + 1
+        decision = gates.decide(engine.policy(), usage, state.paused, state.on_reset, engine.clock.now())
+        record = {
+            "ts": iso_ms(engine.clock.now()),
+            "counts": counts,
+            "gate": "open" if isinstance(decision, gates.Open) else decision.reason,
+            "paused": state.paused.reason.value if state.paused else None,
+            "fiveHour": usage.five_hour.utilization,
+            "sevenDay": usage.seven_day.utilization,
+            "stale": usage.stale,
+        }
+        try:
+            self._heartbeat.write(record)
+        except OSError as exc:
+            engine.write_failed(engine.home.heartbeat, exc)
+
+    async def _prune_finished(self) -> None:
+        """Finished jobs older than keep_finished_days leave queue.json; their PRDs move to
+        prds-archive/ so they are not queued again (moved, never deleted)."""
+        if not self._due("prune", PRUNE_INTERVAL):
+            return
+        engine = self._engine
+        days = engine.config.keep_finished_days
+        for job in to_prune(engine.state.jobs, engine.clock.now() - dt.timedelta(days=days)):
+            moved = await asyncio.to_thread(archive_file, engine.home, job.slug)
+            engine.drop(job.slug, f"finished more than {days} days ago")
+            if moved:
+                engine.history({"event": "archived", "slug": job.slug, "to": str(moved)})
+
+
+def archive_file(home: Home, slug: str) -> Path | None:
+    """Blocking: the PRD moved into prds-archive/ under a name not taken yet (never deleted)."""
+    source = home.prds / f"{slug}.md"
+    if not source.exists():
+        return None
+    target = home.archive / source.name
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = home.archive / f"{slug}.{counter}.md"
+    shutil.move(source, target)
+    return target
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _test_write(folder: Path) -> None:
+    probe = folder / ".overnight-write-test"
+    write_private_atomically(probe, b"overnight\n")
+    probe.unlink()

@@ -1,0 +1,316 @@
+"""The kinds of run. Every run lives the same life (runs.py: begun on disk, launched,
+supervised, finished or adopted after a restart); a `RunKind` supplies what differs: its
+files, its record in the queue, the model, the limits, the prompt, and what its end means.
+
+Adding a kind is writing one subclass (docs/ARCHITECTURE.md, "Adding a run kind").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
+
+from app.core import queue as q
+from app.core.agent import run_marker
+from app.core.finish import end_investigation, finish_investigation, finish_run, waiting
+from app.core.investigation import investigation_prompt, transcript_tail
+from app.core.prd import body_of
+from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
+from app.core.stream import ExitInfo, RunSummary, classify
+from app.engine.runner import Limits, RunEnd
+from app.paths import RunFiles
+
+if TYPE_CHECKING:
+    from app.engine.engine import Engine
+
+TRANSCRIPT_TAIL_BYTES = 64 * 1024  # of the failed run's log, for its investigation
+
+
+class RunKind:
+    """One run of one job's kind. `run_id` names the run's folder under runs/."""
+
+    name: ClassVar[str]  # in events and .meta.json
+    started_event: ClassVar[str]
+    adopted_event: ClassVar[str]
+
+    def __init__(self, engine: Engine, slug: str, run_id: str) -> None:
+        self.engine = engine
+        self.slug = slug
+        self.run_id = run_id
+
+    @property
+    def files(self) -> RunFiles:
+        raise NotImplementedError
+
+    @property
+    def marker(self) -> str:
+        return run_marker(self.run_id, self.files.name)
+
+    def record(self) -> CurrentRun | Investigation | None:
+        """This run's record in the queue, None once the queue has moved on from it."""
+        raise NotImplementedError
+
+    def begin(self, job: Job, now: dt.datetime) -> Job | None:
+        """The job with this run recorded as begun (the log at `files.log`), or None when it
+        cannot begin now (it changed since it was picked)."""
+        raise NotImplementedError
+
+    async def prompt(self) -> bytes | None:
+        """What the agent is asked; None: it does not run after all (the kind said why)."""
+        raise NotImplementedError
+
+    def model(self) -> str:
+        raise NotImplementedError
+
+    def limits(self) -> Limits:
+        w = self.engine.config.watchdog
+        return Limits(w.post_result_grace, w.kill_after, w.idle, w.max_duration)
+
+    def not_started(self, why: str) -> None:
+        """It could not start now for a reason that may pass: it waits for its turn again."""
+        raise NotImplementedError
+
+    def could_not_start(self, why: str) -> None:
+        """It cannot start until the user fixes something (no binary, no cwd)."""
+        raise NotImplementedError
+
+    def recorded(self, pid: int, create_time: float) -> None:
+        """Its process is known: saved so a restarted engine can find it."""
+        raise NotImplementedError
+
+    def started_fields(self) -> dict[str, object]:
+        return {}
+
+    def finished(self, end: RunEnd) -> None:
+        raise NotImplementedError
+
+    def unusable(self, exc: Exception) -> None:
+        """Its record cannot be restored (it points nowhere): settled alone, the start goes on."""
+        raise NotImplementedError
+
+    @property
+    def started_at(self) -> dt.datetime:
+        record = self.record()
+        return (record.started_at if record is not None else None) or self.engine.clock.now()
+
+    @property
+    def stopping(self) -> str | None:
+        """A stop the previous engine had begun (carried out after a restart)."""
+        return None
+
+    def _job(self) -> Job | None:
+        return self.engine.state.jobs.get(self.slug)
+
+
+class JobRun(RunKind):
+    """A job's PRD run as its own agent session."""
+
+    name = "job"
+    started_event = "job.started"
+    adopted_event = "job.adopted"
+
+    @property
+    def files(self) -> RunFiles:
+        return self.engine.home.run_files(self.run_id, self.slug)
+
+    def record(self) -> CurrentRun | None:
+        job = self._job()
+        current = job.current if job is not None else None
+        return current if current is not None and current.run_id == self.run_id else None
+
+    def begin(self, job: Job, now: dt.datetime) -> Job | None:
+        current = CurrentRun(run_id=self.run_id, started_at=now, log_path=str(self.files.log),
+                             content_hash=job.content_hash)
+        return q.start(job, current, now)
+
+    async def prompt(self) -> bytes | None:
+        engine = self.engine
+        read = await engine.folder.read_prd(self.slug)
+        if read.data is None:
+            self.not_started("not started: its PRD could not be read")
+            engine.folder.reconcile_now([read])  # gone, or unreadable: the row says so
+            return None
+        current = self.record()
+        job = self._job()
+        if current is None or job is None:
+            return None
+        if current.stopping == "cancel":
+            self.finished(RunEnd(ExitInfo(None, cancelled=True), RunSummary(), 0, "cancel"))
+            return None
+        if current.content_hash != read.content_hash:
+            # Edited since it was picked: the run is of the PRD it reads now, and its record says so.
+            engine.put(q.update_run(job, content_hash=read.content_hash))
+        return body_of(read.data).encode()
+
+    def model(self) -> str:
+        job = self._job()
+        return (job.model if job is not None else None) or self.engine.config.agent.model
+
+    @property
+    def stopping(self) -> str | None:
+        record = self.record()
+        return record.stopping if record is not None else None
+
+    def not_started(self, why: str) -> None:
+        job, current = self._job(), self.record()
+        if job is None or current is None:
+            return
+        self.engine.put(q.unstart(job, why, self.engine.clock.now()))
+        self.engine.emit("job.not_started", "warning", slug=self.slug, runId=self.run_id, reason=why)
+        self.engine.request_tick()
+
+    def could_not_start(self, why: str) -> None:
+        self.finished(RunEnd(ExitInfo(returncode=None, spawn_error=why), RunSummary(), 0))
+
+    def recorded(self, pid: int, create_time: float) -> None:
+        job = self._job()
+        if job is not None and self.record() is not None:
+            self.engine.put(q.update_run(job, pid=pid, pid_create_time=create_time))
+
+    def started_fields(self) -> dict[str, object]:
+        job = self._job()
+        return {"group": job.group if job is not None else None}
+
+    def finished(self, end: RunEnd) -> None:
+        engine = self.engine
+        job = self._job()
+        if job is None or self.record() is None:
+            return
+        now = engine.clock.now()
+        outcome = classify(end.summary, end.exit, now, engine.local_tz)
+        done = finish_run(engine.state.jobs, job, outcome, end.exit, end.summary.result, end.stop_reason,
+                          engine.run_end_rules(), now)
+        engine.put(done.job)
+        if done.limit is not None:
+            engine.runs.usage_limit_hit(done.limit)
+        engine.history(done.history)
+        engine.runs.write_outcome(self, outcome, end, now)
+        engine.emit("job.finished", "info" if outcome.kind == "completed" else "warning", slug=self.slug,
+                    runId=self.run_id, outcome=outcome.kind, reason=outcome.reason, exitCode=end.exit.returncode)
+        if end.killed_leftovers:
+            engine.emit("run.leftovers_killed", "warning", slug=self.slug, runId=self.run_id,
+                        pids=[ident.pid for ident in end.killed_leftovers])
+        if done.leaves_queue:
+            engine.drop(self.slug, "its PRD was removed during the run")
+        engine.request_tick()
+
+    def unusable(self, exc: Exception) -> None:
+        self.engine.emit("run.quarantined", "warning", slug=self.slug, runId=self.run_id,
+                         error=f"{type(exc).__name__}: {exc}")
+        self.finished(RunEnd(ExitInfo(None), RunSummary(), 0))
+
+
+class InvestigationRun(RunKind):
+    """A failed job's investigation: an agent that reads the failure and writes a fix-plan PRD.
+    It runs in the failed run's folder, and does not use the concurrency cap."""
+
+    name = "investigation"
+    started_event = "investigation.started"
+    adopted_event = "investigation.adopted"
+
+    @property
+    def files(self) -> RunFiles:
+        return self.engine.home.run_files(self.run_id, self.slug, investigation=True)
+
+    def record(self) -> Investigation | None:
+        job = self._job()
+        return job.investigation if job is not None else None
+
+    def begin(self, job: Job, now: dt.datetime) -> Job | None:
+        inv = job.investigation
+        if inv is None or job.last is None or inv.status is not InvestigationStatus.WAITING:
+            return None  # changed since it was picked
+        return replace(job, investigation=replace(inv, status=InvestigationStatus.RUNNING, run_id=self.run_id,
+                                                  started_at=now, log_path=str(self.files.log)))
+
+    async def prompt(self) -> bytes | None:
+        engine = self.engine
+        job, inv = self._job(), self.record()
+        if job is None or inv is None or job.last is None:
+            return None
+        failed_log = engine.home.run_files(self.run_id, self.slug).log
+        prd = await engine.folder.read_prd(self.slug)
+        body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
+        tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
+        fix_path = engine.home.prds / f"{inv.fix_plan_slug}.md"
+        return investigation_prompt(job=job, reason=job.last.reason, body=body, transcript=tail,
+                                    log_path=str(failed_log), fix_path=str(fix_path)).encode()
+
+    def model(self) -> str:
+        return self.engine.config.investigation.model
+
+    def limits(self) -> Limits:
+        return replace(super().limits(), max_duration=self.engine.config.investigation.max_duration)
+
+    def not_started(self, why: str) -> None:
+        if self.record() is not None:
+            self.engine.commit(replace(self.engine.state, jobs=waiting(self.engine.state.jobs, self.slug, why)))
+
+    def could_not_start(self, why: str) -> None:
+        self._end(InvestigationStatus.NO_FIX_PLAN, f"could not start: {why}")
+
+    def recorded(self, pid: int, create_time: float) -> None:
+        job, inv = self._job(), self.record()
+        if job is not None and inv is not None:
+            self.engine.put(replace(job, investigation=replace(inv, pid=pid, pid_create_time=create_time)))
+
+    def started_fields(self) -> dict[str, object]:
+        inv = self.record()
+        return {"fixPlan": inv.fix_plan_slug if inv is not None else None}
+
+    def finished(self, end: RunEnd) -> None:
+        engine = self.engine
+        inv = self.record()
+        if inv is None:
+            return
+        now = engine.clock.now()
+        outcome = classify(end.summary, end.exit, now, engine.local_tz)
+        engine.runs.write_outcome(self, outcome, end, now)
+        written = (engine.home.prds / f"{inv.fix_plan_slug}.md").exists()
+        if written:
+            engine.folder.read_now(f"{inv.fix_plan_slug}.md")  # so the link is made at once
+        done = finish_investigation(engine.state.jobs, self.slug, outcome, end.stop_reason, written,
+                                    engine.run_end_rules(), now)
+        engine.commit(replace(engine.state, jobs=done.jobs))
+        if done.limit is not None:
+            engine.runs.usage_limit_hit(done.limit)
+        if not done.ended:
+            return
+        self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
+        if done.history is not None:
+            engine.history(done.history)
+
+    def unusable(self, exc: Exception) -> None:
+        self.not_started(f"its run record could not be used ({type(exc).__name__}: {exc})")
+        self.engine.emit("run.quarantined", "warning", slug=self.slug, investigation=True,
+                         error=f"{type(exc).__name__}: {exc}")
+
+    def _end(self, status: InvestigationStatus, reason: str) -> None:
+        engine = self.engine
+        if self.record() is None:
+            return
+        jobs = end_investigation(engine.state.jobs, self.slug, status, reason, engine.clock.now())
+        engine.commit(replace(engine.state, jobs=jobs))
+        self._announce_end(None, reason, jobs[self.slug].file_gone)
+
+    def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool) -> None:
+        engine = self.engine
+        engine.emit("investigation.finished", "info" if fix_plan else "warning", slug=self.slug, fixPlan=fix_plan,
+                    reason=reason)
+        if leaves_queue:
+            engine.drop(self.slug, "its PRD was removed during its investigation")
+        engine.request_tick()
+
+
+def _transcript_tail_of(log: os.PathLike[str]) -> str:
+    try:
+        with open(log, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - TRANSCRIPT_TAIL_BYTES))
+            return transcript_tail(file.read())
+    except OSError:
+        return ""
+
