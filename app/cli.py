@@ -1,17 +1,13 @@
-"""The command line (SPEC section 11). Exit codes: 0 success, 1 error, 2 usage error,
+"""The command line (docs/BEHAVIOUR.md section 11): argument parsing and the subcommands, with
+`overnight doctor`'s checks in `app.doctor`. Exit codes: 0 success, 1 error, 2 usage error,
 3 stopped on a pause that needs the user."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
-import os
-import shutil
 import signal
-import stat
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +15,7 @@ from typing import Any
 
 from app import __version__
 from app.config import load_config
+from app.core.usage import shown_percent
 from app.paths import Home, ensure_home, ensure_root, resolve_home
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEEDS_USER = 0, 1, 2, 3
@@ -227,7 +224,7 @@ def _render_status(answer: dict[str, Any]) -> str:
         lines.append(f"Queue: {answer['running']}/{answer['cap']} running, {answer['firePolicy']}, gate {state}")
     usage = answer.get("usage") or {}
     lines.append(
-        f"Usage: five-hour {_percent(usage.get('fiveHour'))}, seven-day {_percent(usage.get('sevenDay'))}"
+        f"Usage: five-hour {shown_percent(usage.get('fiveHour'))}, seven-day {shown_percent(usage.get('sevenDay'))}"
         + (" (stale)" if usage.get("stale") else "")
     )
     for problem in answer.get("problems") or []:
@@ -243,10 +240,6 @@ def _render_status(answer: dict[str, Any]) -> str:
         reason = job.get("waiting") or job.get("reason") or ""
         lines.append(f"{job['group']:>5}  {job['status']:<10} {job['slug']:<{width}}  {reason}")
     return "\n".join(lines)
-
-
-def _percent(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0f}%"
 
 
 # ---------------------------------------------------------------- commands to the engine
@@ -295,111 +288,9 @@ def _add(home: Home, args: argparse.Namespace) -> int:
 
 
 def _doctor(home: Home, args: argparse.Namespace) -> int:
-    checks = [
-        _check_config(home),
-        _check_agent(home),
-        *_check_credentials_and_meter(home),
-        _check_home(home),
-        _check_tray(),
-    ]
+    from app.doctor import run_checks
+
+    checks = run_checks(home)
     for ok, line in checks:
         print(f"{'ok  ' if ok else 'FIX '} {line}")
     return EXIT_OK if all(ok for ok, _ in checks) else EXIT_ERROR
-
-
-def _check_config(home: Home) -> tuple[bool, str]:
-    if not home.config.exists():
-        return True, f"config: {home.config} does not exist yet; the defaults apply (it is created on first start)"
-    loaded = load_config(home.config)
-    return (loaded.ok, f"config: {home.config} is valid" if loaded.ok else loaded.summary())
-
-
-def _check_agent(home: Home) -> tuple[bool, str]:
-    """Found, and its version against the tested range: a newer one is fine, an older one is not."""
-    from app.core.agent import version_verdict
-    from app.engine.usage import installed_cli_version, tested_versions
-
-    command = load_config(home.config).config.agent.command if home.config.exists() else "claude"
-    path = shutil.which(command)
-    if path is None:
-        return False, (f"agent: {command!r} is not on PATH — install Claude Code "
-                       "(npm install -g @anthropic-ai/claude-code) or set agent.command in config.yaml")
-    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
-    return fine, f"agent: {path}, Claude Code {verdict}"
-
-
-def _check_credentials_and_meter(home: Home) -> list[tuple[bool, str]]:
-    from app.engine.usage import (
-        Credentials,
-        CredentialsProblem,
-        UsageMeter,
-        installed_cli_version,
-        meter_url,
-        read_credentials,
-        user_agent,
-    )
-
-    credentials = read_credentials()
-    if credentials is None:
-        return [(False, "credentials: none found (~/.claude/.credentials.json) — run `claude` and sign in; "
-                        "without them the usage meter is unknown (usage.when_unknown decides)")]
-    if isinstance(credentials, CredentialsProblem):
-        return [(False, f"credentials: {credentials.one_line()}")]
-    assert isinstance(credentials, Credentials)
-    lines: list[tuple[bool, str]] = []
-    expired = credentials.expires_at is not None and credentials.expires_at < dt.datetime.now(dt.UTC)
-    lines.append((not expired, f"credentials: {credentials.source}"
-                  + (" — the token has expired; run `claude` once to refresh it" if expired else "")))
-    config = load_config(home.config).config if home.config.exists() else None
-    url = meter_url(config.usage.url if config else "https://api.anthropic.com/api/oauth/usage")
-
-    version = installed_cli_version(config.agent.command if config else "claude")
-
-    async def poll() -> Any:
-        meter = UsageMeter(url=url, user_agent=user_agent(version))
-        try:
-            return await meter.poll(dt.datetime.now(dt.UTC))
-        finally:
-            await meter.aclose()
-
-    result = asyncio.run(poll())
-    if result.kind == "ok" and result.usage is not None:
-        lines.append((True, f"usage meter: five-hour {_percent(result.usage.five_hour.utilization)}, "
-                            f"seven-day {_percent(result.usage.seven_day.utilization)}"))
-    else:
-        lines.append((False, f"usage meter: {result.kind}: {result.message}"))
-    return lines
-
-
-def _check_home(home: Home) -> tuple[bool, str]:
-    if not home.root.exists():
-        return True, f"home: {home.root} does not exist yet; it is created on first start"
-    loose = []
-    for folder in (home.root, *home.folders):
-        if folder.exists() and stat.S_IMODE(folder.stat().st_mode) & 0o077:
-            loose.append(f"{folder} (chmod 700)")
-    for file in (home.config, home.queue, home.queue_backup, home.history):
-        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
-            loose.append(f"{file} (chmod 600)")
-    if loose:
-        return False, "home: readable by others: " + ", ".join(loose)
-    return True, f"home: {home.root} (private)"
-
-
-def _check_tray() -> tuple[bool, str]:
-    probe = (
-        "from PySide6.QtWidgets import QApplication, QSystemTrayIcon\n"
-        "app = QApplication([])\n"
-        "print('yes' if QSystemTrayIcon.isSystemTrayAvailable() else 'no')\n"
-    )
-    try:
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30,
-                             env={**os.environ}, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"tray: could not start Qt ({exc})"
-    if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return False, f"tray: Qt cannot open a display here ({last}) — the desktop app needs a graphical session"
-    if out.stdout.strip() == "yes":
-        return True, "tray: a system tray is available"
-    return False, "tray: no system tray here — the app still works from its window"

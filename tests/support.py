@@ -5,6 +5,7 @@ Claude credentials unless a test adds them."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -75,3 +76,11 @@ def processes_with_marker(marker: str) -> list[int]:
         except psutil.Error:
             continue
     return found
+
+
+def overnight(*args: str, env=None, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m app ARGS…` as a user types it, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False,
+        **kwargs,
+    )

@@ -33,3 +33,8 @@ class Usage:
 
 
 UNKNOWN = Usage()
+
+
+def shown_percent(utilization: float | None) -> str:
+    """A utilization as the command line shows it: "42%", or "unknown" when the meter gave none."""
+    return "unknown" if utilization is None else f"{utilization:.0f}%"

@@ -1,0 +1,135 @@
+"""`overnight doctor` (docs/BEHAVIOUR.md section 11): checks the agent binary and its version, the
+credentials, the usage meter, the home's permissions and the tray, and says what to fix.
+
+Nothing here changes anything: it reads, asks, and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from typing import Any
+
+from app.config import Config, load_config
+from app.core.agent import version_verdict
+from app.core.usage import shown_percent
+from app.engine.usage import (
+    Credentials,
+    CredentialsProblem,
+    UsageMeter,
+    installed_cli_version,
+    meter_url,
+    read_credentials,
+    tested_versions,
+    user_agent,
+)
+from app.paths import Home
+
+Check = tuple[bool, str]
+"""(fine, the line printed): a line that is not fine says what to fix."""
+
+
+def run_checks(home: Home) -> list[Check]:
+    """Every check, in the order printed; each one answers even when the others cannot."""
+    return [
+        _check_config(home),
+        _check_agent(home),
+        *_check_credentials_and_meter(home),
+        _check_home(home),
+        _check_tray(),
+    ]
+
+
+def _check_config(home: Home) -> Check:
+    if not home.config.exists():
+        return True, f"config: {home.config} does not exist yet; the defaults apply (it is created on first start)"
+    loaded = load_config(home.config)
+    return (loaded.ok, f"config: {home.config} is valid" if loaded.ok else loaded.summary())
+
+
+def _settings(home: Home) -> Config:
+    """The settings to check with: the file's, or the defaults while there is none (doctor never
+    creates config.yaml, which `load_config` would)."""
+    return load_config(home.config).config if home.config.exists() else Config()
+
+
+def _check_agent(home: Home) -> Check:
+    """Found, and its version against the tested range: a newer one is fine, an older one is not."""
+    command = _settings(home).agent.command
+    path = shutil.which(command)
+    if path is None:
+        return False, (f"agent: {command!r} is not on PATH — install Claude Code "
+                       "(npm install -g @anthropic-ai/claude-code) or set agent.command in config.yaml")
+    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
+    return fine, f"agent: {path}, Claude Code {verdict}"
+
+
+def _check_credentials_and_meter(home: Home) -> list[Check]:
+    credentials = read_credentials()
+    if credentials is None:
+        return [(False, ("credentials: none found (~/.claude/.credentials.json) — run `claude` and sign in; "
+                         "without them the usage meter is unknown (usage.when_unknown decides)"))]
+    if isinstance(credentials, CredentialsProblem):
+        return [(False, f"credentials: {credentials.one_line()}")]
+    assert isinstance(credentials, Credentials)
+    lines: list[Check] = []
+    expired = credentials.expires_at is not None and credentials.expires_at < dt.datetime.now(dt.UTC)
+    lines.append((not expired, f"credentials: {credentials.source}"
+                  + (" — the token has expired; run `claude` once to refresh it" if expired else "")))
+    config = _settings(home)
+    url = meter_url(config.usage.url)
+    version = installed_cli_version(config.agent.command)
+
+    async def poll() -> Any:
+        meter = UsageMeter(url=url, user_agent=user_agent(version))
+        try:
+            return await meter.poll(dt.datetime.now(dt.UTC))
+        finally:
+            await meter.aclose()
+
+    result = asyncio.run(poll())
+    if result.kind == "ok" and result.usage is not None:
+        lines.append((True, (f"usage meter: five-hour {shown_percent(result.usage.five_hour.utilization)}, "
+                             f"seven-day {shown_percent(result.usage.seven_day.utilization)}")))
+    else:
+        lines.append((False, f"usage meter: {result.kind}: {result.message}"))
+    return lines
+
+
+def _check_home(home: Home) -> Check:
+    if not home.root.exists():
+        return True, f"home: {home.root} does not exist yet; it is created on first start"
+    loose = []
+    for folder in (home.root, *home.folders):
+        if folder.exists() and stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            loose.append(f"{folder} (chmod 700)")
+    for file in (home.config, home.queue, home.queue_backup, home.history):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            loose.append(f"{file} (chmod 600)")
+    if loose:
+        return False, "home: readable by others: " + ", ".join(loose)
+    return True, f"home: {home.root} (private)"
+
+
+def _check_tray() -> Check:
+    probe = (
+        "from PySide6.QtWidgets import QApplication, QSystemTrayIcon\n"
+        "app = QApplication([])\n"
+        "print('yes' if QSystemTrayIcon.isSystemTrayAvailable() else 'no')\n"
+    )
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30,
+                             env={**os.environ}, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"tray: could not start Qt ({exc})"
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return False, f"tray: Qt cannot open a display here ({last}) — the desktop app needs a graphical session"
+    if out.stdout.strip() == "yes":
+        return True, "tray: a system tray is available"
+    return False, "tray: no system tray here — the app still works from its window"
