@@ -140,7 +140,7 @@ def _next_status(
 
 
 def finish_investigation(
-    jobs: dict[str, Job],
+    jobs: Mapping[str, Job],
     slug: str,
     outcome: Outcome,
     stop_reason: str | None,
@@ -171,7 +171,7 @@ def finish_investigation(
     return InvestigationFinished(after, True, reason, fix_plan, None, history, after[slug].file_gone)
 
 
-def waiting(jobs: dict[str, Job], slug: str, why: str) -> dict[str, Job]:
+def waiting(jobs: Mapping[str, Job], slug: str, why: str) -> dict[str, Job]:
     """The investigation did not run (or not to its end, through no fault of its own): it waits
     for its turn again."""
     job = jobs[slug]
@@ -183,7 +183,7 @@ def waiting(jobs: dict[str, Job], slug: str, why: str) -> dict[str, Job]:
 
 
 def end_investigation(
-    jobs: dict[str, Job], slug: str, status: InvestigationStatus, reason: str, now: dt.datetime
+    jobs: Mapping[str, Job], slug: str, status: InvestigationStatus, reason: str, now: dt.datetime
 ) -> dict[str, Job]:
     """The investigation is over; a fix plan it wrote is linked to the job it fixes."""
     job = jobs[slug]

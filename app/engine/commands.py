@@ -84,6 +84,10 @@ class Commands:
             elif cmd == "skip":
                 engine.put(q.skip(job, now))
             elif cmd == "reset":
+                if job.is_busy or job.status in (Status.RUNNING, Status.INVALID):
+                    # A reset under a live run would let the job start again beside it.
+                    what = "running" if job.is_busy else job.status.value
+                    raise CommandError(f"{job.slug} is {what}; only a waiting or finished job can be reset")
                 fresh = replace(job, runs=0, last=None, investigation=None, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":

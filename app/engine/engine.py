@@ -63,7 +63,7 @@ class Engine:
         self.home = home
         self.clock = clock or SystemClock()
         self.environ = dict(os.environ if environ is None else environ)
-        self.local_tz = local_tz or dt.datetime.now().astimezone().tzinfo
+        self.local_tz: dt.tzinfo = local_tz or dt.datetime.now().astimezone().tzinfo or dt.UTC
         self.state = QueueState()
         self.config = Config()
         self.config_problems: list[str] = []

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from app.core import queue as q
 from app.core.agent import run_marker
@@ -81,7 +81,7 @@ class RunKind:
         """Its process is known: saved so a restarted engine can find it."""
         raise NotImplementedError
 
-    def started_fields(self) -> dict[str, object]:
+    def started_fields(self) -> dict[str, Any]:
         return {}
 
     def finished(self, end: RunEnd) -> None:
@@ -170,7 +170,7 @@ class JobRun(RunKind):
         if job is not None and self.record() is not None:
             self.engine.put(q.update_run(job, pid=pid, pid_create_time=create_time))
 
-    def started_fields(self) -> dict[str, object]:
+    def started_fields(self) -> dict[str, Any]:
         job = self._job()
         return {"group": job.group if job is not None else None}
 
@@ -257,7 +257,7 @@ class InvestigationRun(RunKind):
         if job is not None and inv is not None:
             self.engine.put(replace(job, investigation=replace(inv, pid=pid, pid_create_time=create_time)))
 
-    def started_fields(self) -> dict[str, object]:
+    def started_fields(self) -> dict[str, Any]:
         inv = self.record()
         return {"fixPlan": inv.fix_plan_slug if inv is not None else None}
 

@@ -73,3 +73,16 @@ async def test_archive_moves_the_prd_aside_never_while_it_runs(tmp_path):
         assert any(h["event"] == "archived" for h in await r.history())
         await asyncio.sleep(0.5)  # the folder event for the move must not bring it back
         assert r.status("01-a") is None
+
+
+@run
+async def test_a_running_or_invalid_job_cannot_be_reset_so_it_never_runs_twice(tmp_path):
+    async with Running(tmp_path) as r:
+        r.prd("01-long.md", "@fake sleep 60\n")
+        r.prd("02-bad.md", "body\n", parallelGroup="two")
+        await until(lambda: r.status("01-long") is Status.RUNNING and r.status("02-bad") is Status.INVALID)
+        refused = await r.engine.handle({"cmd": "reset", "slug": "01-long"})
+        assert refused["ok"] is False and "running" in refused["error"]
+        assert (await r.engine.handle({"cmd": "reset", "slug": "02-bad"}))["ok"] is False
+        # Still the one run: a pending row under a live run is what a tick would start again.
+        assert r.status("01-long") is Status.RUNNING and r.job("01-long").runs == 1
