@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import logging.handlers
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from app.paths import open_private
 
@@ -123,8 +124,9 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
         super().__init__(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8", delay=True)
         self._on_error = on_error
 
-    def _open(self) -> IO[str]:
-        return open_private(self.baseFilename, self.mode, encoding=self.encoding)
+    def _open(self) -> io.TextIOWrapper:
+        # Text mode: open() gives a TextIOWrapper, as the base class promises.
+        return cast(io.TextIOWrapper, open_private(self.baseFilename, self.mode, encoding=self.encoding))
 
     def handleError(self, record: logging.LogRecord) -> None:
         # A full disk must not print a traceback per line: the engine hears of it once.
@@ -134,7 +136,7 @@ class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
                 self.stream.close()
             except OSError:
                 pass
-            self.stream = None  # type: ignore[assignment]  # reopened at the next line
+            self.stream = None  # reopened at the next line
         if isinstance(error, OSError):
             self._on_error(Path(self.baseFilename), error)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.core.prd import MAX_PRD_BYTES, Unreadable, is_ignored
 from app.core.reconcile import FileChange
-from app.engine.threads import call_soon
+from app.engine.threads import call_soon, resolve
 from app.paths import Signature, read_regular_file, signature
 
 READ_TIMEOUT = 10.0  # seconds one file may take before it is listed as unreadable
@@ -75,7 +75,7 @@ async def read_prds(
                     return
                 read = read_one(folder, name)
                 results.append(Read(prepare(read.change), read.signature))
-            call_soon(loop, lambda: finished.done() or finished.set_result(None))
+            call_soon(loop, resolve, finished, None)
 
         threading.Thread(target=work, name="read prds", daemon=True).start()
         progress_at, seen = loop.time(), 0

@@ -24,6 +24,7 @@ from typing import Protocol
 from app.core.stream import Event, ExitInfo, RunSummary, StreamReader
 from app.engine import procs
 from app.engine.procs import ProcessId
+from app.engine.threads import call_soon, resolve
 from app.paths import open_private
 
 TAIL_INTERVAL = 0.1
@@ -328,7 +329,7 @@ def _exit_future(process: subprocess.Popen[bytes]) -> asyncio.Future[int]:
     except (AttributeError, OSError):
         def wait() -> None:
             code = process.wait()
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(code))
+            call_soon(loop, resolve, future, code)
 
         threading.Thread(target=wait, name=f"wait {process.pid}", daemon=True).start()
         return future

@@ -29,7 +29,7 @@ from app.core.queue import (
     state_from_json,
     state_header_to_json,
 )
-from app.engine.threads import call_soon
+from app.engine.threads import call_soon, resolve
 from app.paths import Home, open_private, write_private_atomically
 
 
@@ -217,7 +217,7 @@ class QueueWriter:
                 done = [w for w in self._waiters if w[0] <= target]
                 self._waiters = [w for w in self._waiters if w[0] > target]
             for _, future, loop in done:
-                call_soon(loop, _settle, future)
+                call_soon(loop, resolve, future, None)
 
     def _attempt(self, path: Path, write: Callable[[], None]) -> WriteProblem | None:
         try:
@@ -269,7 +269,3 @@ class QueueWriter:
             os.replace(backup_temp, self._home.queue_backup)
         write_private_atomically(path, document.encode())
 
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

@@ -27,7 +27,7 @@ async def in_daemon_thread(work: Callable[[], T], timeout: float, name: str = "o
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
             call_soon(loop, _set_exception, future, exc)
         else:
-            call_soon(loop, _set_result, future, value)
+            call_soon(loop, resolve, future, value)
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return await asyncio.wait_for(future, timeout)
@@ -41,7 +41,8 @@ def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], 
         pass
 
 
-def _set_result(future: asyncio.Future[T], value: T) -> None:
+def resolve(future: asyncio.Future[T], value: T) -> None:
+    """The future's result, unless it has one already (a waiter may have given up)."""
     if not future.done():
         future.set_result(value)
 

@@ -28,6 +28,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 STABLE_FOR = 0.3
 # Folders too: one named like a PRD is listed as invalid at once, not at the next rescan.
@@ -46,7 +47,7 @@ class _StopWhileReading(logging.Filter):
 logging.getLogger("watchdog.observers.inotify").addFilter(_StopWhileReading())
 
 
-def _observer() -> Observer:
+def _observer() -> BaseObserver:
     if sys.platform.startswith("linux"):
         from watchdog.observers.inotify import InotifyObserver
 
