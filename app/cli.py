@@ -159,7 +159,7 @@ async def _until_idle(engine: Any, stop: asyncio.Event) -> int:
         if engine.is_idle():
             return EXIT_OK
         why = engine.needs_user()
-        if why is not None and not engine.has_live_runs():
+        if why is not None and not engine.runs.has_live():
             print(f"overnight: stopped: {why}", file=sys.stderr)
             return EXIT_NEEDS_USER
         try:

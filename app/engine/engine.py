@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.config import Config, ConfigLoad, concurrency_env_problem, effective_concurrency_cap, gate_policy, load_config
+from app.config import Config, concurrency_env_problem, effective_concurrency_cap, gate_policy
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.batching import is_idle, pick_investigations, pick_next
@@ -37,6 +37,7 @@ from app.engine.housekeeping import Housekeeping
 from app.engine.lag import LagMonitor
 from app.engine.prd_folder import PrdFolder
 from app.engine.runs import Runs
+from app.engine.snapshot import Snapshot
 from app.engine.threads import call_soon
 from app.paths import Home
 
@@ -88,6 +89,7 @@ class Engine:
         self._control: ControlServer | None = None
         self._file_log: FileLog | None = None
         self._lag = LagMonitor(lambda lag: self.emit("engine.lag", "warning", lagMs=round(lag * 1000)))
+        self._gate: gates.Decision = gates.Open()  # the last scheduling pass's verdict
 
     # ------------------------------------------------------------ listeners
 
@@ -119,7 +121,7 @@ class Engine:
             self.notice(f"quarantined:{item.path}", item.message())
             self.emit("home.quarantined", "warning", path=str(item.path),
                       movedTo=str(item.moved_to) if item.moved_to else None, problem=item.problem)
-        self.load_config()
+        self.housekeeping.load_config()
         self.started_at = now
         loaded = await asyncio.to_thread(store.load, self.home, now)
         if loaded.warning:
@@ -269,22 +271,6 @@ class Engine:
 
     # ------------------------------------------------------------ config and problems
 
-    def load_config(self) -> None:
-        self.housekeeping.config_read()  # its time first: a file that changes while it is read is read again
-        loaded: ConfigLoad = load_config(self.home.config, self.config if self.started_at else None)
-        previous = self.config
-        self.config = loaded.config
-        self.config_problems = [error.message() for error in loaded.errors]
-        if not loaded.ok:
-            self.emit("config.invalid", "error", message=loaded.summary())
-        elif previous != self.config and self.writer is not None:
-            self.emit("config.loaded")
-        if self.writer is not None and (
-            previous.default_cwd != self.config.default_cwd or previous.agent.model != self.config.agent.model
-        ):
-            # PRDs without their own cwd/model follow the new defaults.
-            self.background(self.folder.rescan(reparse=True), self.chores)
-
     def cap(self) -> int:
         return effective_concurrency_cap(self.config, self.environ)
 
@@ -361,6 +347,8 @@ class Engine:
         if force:
             self.clear_pause("force tick")
         decision = gates.decide(self.policy(), self.usage, self.state.paused, on_reset, now, force=force)
+        if not force:
+            self._publish_gate(decision)
         if isinstance(decision, gates.Closed):
             self.next_gate_check = decision.until
             return
@@ -376,7 +364,21 @@ class Engine:
             # Shielded: a stop cancels the tick, but not a start it has begun.
             await asyncio.shield(self.runs.start_picked(jobs, investigations))
 
+    def _publish_gate(self, decision: gates.Decision) -> None:
+        """A verdict that changed with time alone (a reset passed) is told like a state change."""
+        if decision == self._gate:
+            return
+        self._gate = decision
+        for listener in list(self._state_listeners):
+            listener(self.state, [])
+
     # ------------------------------------------------------------ for the CLI and the GUI
+
+    def snapshot(self) -> Snapshot:
+        """What a view may know, as of now (built on the engine's loop, read anywhere)."""
+        state, settings = self.state, tuple(self.settings_problems())
+        gate = gates.decide(self.policy(), state.usage, state.paused, state.on_reset, self.clock.now())
+        return Snapshot(state, self.config, self.cap(), gate, (*settings, *self._notices.values()), settings)
 
     async def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """A control command (docs/BEHAVIOUR.md section 9) from the socket, the CLI or the GUI."""
@@ -386,9 +388,6 @@ class Engine:
     def worst_lag(self) -> float:
         """The longest the event loop was late, in seconds, since the engine started."""
         return self._lag.worst
-
-    def has_live_runs(self) -> bool:
-        return self.runs.has_live()
 
     def is_idle(self) -> bool:
         return is_idle(self.state.jobs)

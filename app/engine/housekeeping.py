@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.config import ConfigLoad, load_config
 from app.core import gate as gates
 from app.core.meter import PollResult, after_poll
 from app.core.queue import PauseReason
@@ -68,9 +69,23 @@ class Housekeeping:
         if self._meter:
             await self._meter.aclose()
 
-    def config_read(self) -> None:
-        """config.yaml is about to be read: its time now, so a change while it is read is seen."""
-        self._config_mtime = _mtime(self._engine.home.config)
+    def load_config(self) -> None:
+        """config.yaml (re)read; a bad one keeps the settings in force and says why."""
+        engine = self._engine
+        self._config_mtime = _mtime(engine.home.config)  # first: a file that changes while read is read again
+        loaded: ConfigLoad = load_config(engine.home.config, engine.config if engine.started_at else None)
+        previous = engine.config
+        engine.config = loaded.config
+        engine.config_problems = [error.message() for error in loaded.errors]
+        if not loaded.ok:
+            engine.emit("config.invalid", "error", message=loaded.summary())
+        elif previous != engine.config and engine.writer is not None:
+            engine.emit("config.loaded")
+        if engine.writer is not None and (
+            previous.default_cwd != engine.config.default_cwd or previous.agent.model != engine.config.agent.model
+        ):
+            # PRDs without their own cwd/model follow the new defaults.
+            engine.background(engine.folder.rescan(reparse=True), engine.chores)
 
     # ------------------------------------------------------------ the usage meter
 
@@ -171,7 +186,7 @@ class Housekeeping:
         """config.yaml and the credentials file are polled: both are small and rarely change."""
         engine = self._engine
         if _mtime(engine.home.config) != self._config_mtime:
-            engine.load_config()
+            self.load_config()
             engine.request_tick()
         credentials = _mtime(credentials_path(engine.environ))
         if credentials != self._credentials_mtime:

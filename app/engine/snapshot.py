@@ -1,0 +1,30 @@
+"""What the engine publishes after each change: one immutable value a view can read on any
+thread, so it never reaches into the engine (docs/ARCHITECTURE.md, "The GUI")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.config import Config
+from app.core.batching import waiting_reason
+from app.core.gate import Decision, Open
+from app.core.queue import QueueState, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    state: QueueState = field(default_factory=QueueState)
+    config: Config = field(default_factory=Config)
+    cap: int = 0
+    gate: Decision = field(default_factory=Open)  # whether new runs may start, as the engine decided it
+    problems: tuple[str, ...] = ()  # everything the user should know about: settings, queue file, home
+    settings_problems: tuple[str, ...] = ()  # the part of `problems` config.yaml and the environment cause
+
+    @property
+    def running(self) -> int:
+        return sum(1 for job in self.state.jobs.values() if job.status is Status.RUNNING)
+
+    def waiting(self, slug: str) -> str | None:
+        """Why a pending job is not runnable yet (its dependencies, its investigation), or None."""
+        job = self.state.jobs.get(slug)
+        return waiting_reason(self.state.jobs, job) if job is not None else None
