@@ -47,13 +47,14 @@ from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.add_prds import AddPrdsFlow
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
-from app.gui.models import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, TranscriptModel
-from app.paths import read_regular_file
+from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
+from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
+from app.paths import read_regular_file
 
 PAUSE_REASON = "paused from the window"
 MESSAGE_MS = 15000

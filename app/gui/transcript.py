@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.queue import InvestigationStatus, Job
 from app.core.stream import StreamReader
-from app.gui.models import TranscriptModel, TranscriptRow, transcript_rows
+from app.gui.transcript_model import TranscriptModel, TranscriptRow, transcript_rows
 from app.paths import Home
 
 CHUNK_BYTES = 1 << 20

@@ -17,7 +17,8 @@ from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
 from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
-from app.gui.models import Column, RowKind
+from app.gui.queue_model import Column
+from app.gui.transcript_model import RowKind
 from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
 from tests.support import make_home, write_prd

@@ -5,7 +5,7 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from app.gui.models import RowKind, TranscriptModel, TranscriptRow
+from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
 from app.gui.transcript import TAIL_BYTES, TranscriptFollower
 from app.gui.widgets.transcript_view import TranscriptView
 

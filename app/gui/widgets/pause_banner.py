@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app.core.queue import Pause, PauseReason
-from app.gui.models import format_countdown
+from app.gui.formatting import format_countdown
 
 REASON_WORDS: Mapping[PauseReason, str] = {
     PauseReason.MANUAL: "paused by you",

@@ -7,7 +7,7 @@ import datetime as dt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from app.core.usage import Window
-from app.gui.models import format_countdown
+from app.gui.formatting import format_countdown
 
 
 class UsageBar(QWidget):
