@@ -213,7 +213,6 @@ class MainWindow(QMainWindow):
 
     def _init_detail(self) -> None:
         self.detail = JobDetail(self.transcript_model, self)
-        self.transcript_view = self.detail.transcript_view
 
     def _init_central(self) -> None:
         self.usage_strip = StatusStrip(self)
@@ -512,7 +511,6 @@ class MainWindow(QMainWindow):
         dialog = NewPrdDialog(self.home, lambda: self.bridge.config, self)
         dialog.created.connect(self._new_prd_created)
         dialog.finished.connect(dialog.deleteLater)
-        self.new_prd_dialog = dialog
         dialog.open()
 
     def _new_prd_created(self, added: Added) -> None:
@@ -523,13 +521,11 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.home.config, self.bridge.config, self.bridge.settings_problems(), self)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
-        self.settings_dialog = dialog
         dialog.open()
 
     def open_about(self) -> None:
         dialog = AboutDialog(self.home, self.bridge.config.agent.command, self)
         dialog.finished.connect(dialog.deleteLater)
-        self.about_dialog = dialog
         dialog.open()
 
     def _settings_saved(self, _config: object) -> None:

@@ -20,11 +20,10 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtGui import QIcon
 
 from app.core.queue import Job, QueueState, Status
 from app.gui.formatting import (
-    STATUS_COLORS,
     duration_seconds,
     duration_text,
     format_cost,
@@ -39,9 +38,7 @@ from app.gui.icons import status_icon
 
 Index = QModelIndex | QPersistentModelIndex
 
-JOB_ROLE = Qt.ItemDataRole.UserRole + 1
-SLUG_ROLE = Qt.ItemDataRole.UserRole + 2
-STATUS_COLOR_ROLE = Qt.ItemDataRole.UserRole + 3
+SLUG_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # Most urgent first, for sorting by status.
 STATUS_ORDER: Mapping[Status, int] = {
@@ -201,9 +198,6 @@ class QueueModel(QAbstractTableModel):
     def job_at(self, row: int) -> Job:
         return self._jobs[self._slugs[row]]
 
-    def job(self, slug: str) -> Job | None:
-        return self._jobs.get(slug)
-
     def row_of(self, slug: str) -> int | None:
         return self._row_of.get(slug)
 
@@ -235,12 +229,8 @@ class QueueModel(QAbstractTableModel):
             return self._status_icon(job.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _ALIGNMENT:
             return int(_ALIGNMENT[column])
-        if role == JOB_ROLE:
-            return job
         if role == SLUG_ROLE:
             return job.slug
-        if role == STATUS_COLOR_ROLE:
-            return QColor(STATUS_COLORS[job.status])
         return None
 
     def _display(self, job: Job, column: Column) -> str:
@@ -355,7 +345,7 @@ class QueueProxy(QSortFilterProxyModel):
         assert isinstance(source, QueueModel)
         return source
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+    def filterAcceptsRow(self, source_row: int, _source_parent: Index) -> bool:
         model = self.queue()
         job = model.job_at(source_row)
         if self._statuses is not None and job.status not in self._statuses:

@@ -166,10 +166,6 @@ class TranscriptFollower(QObject):
         self.destroyed.connect(lambda *_: gone.set())
 
     @property
-    def path(self) -> Path | None:
-        return self._tail.path if self._tail is not None else None
-
-    @property
     def note(self) -> str:
         return self._note
 

@@ -31,8 +31,6 @@ from app.gui.formatting import ERROR_COLOR, format_size
 
 Index = QModelIndex | QPersistentModelIndex
 
-ROW_KIND_ROLE = Qt.ItemDataRole.UserRole + 4
-
 DISPLAY_KEEP = 4000
 DETAIL_KEEP = 4000
 MAX_TRANSCRIPT_ROWS = 5000
@@ -167,6 +165,4 @@ class TranscriptModel(QAbstractListModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == ROW_KIND_ROLE:
-            return row.kind.value
         return None

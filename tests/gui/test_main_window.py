@@ -16,6 +16,7 @@ from app.core.queue import Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
+from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
 from app.gui.queue_model import Column
 from app.gui.transcript_model import RowKind
@@ -186,7 +187,7 @@ def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtb
 
 def test_a_new_prd_is_written_with_its_group_prefix_and_selected(qtbot, window):
     window.open_new_prd()
-    dialog = window.new_prd_dialog
+    dialog = window.findChild(NewPrdDialog)
     qtbot.keyClicks(dialog.title_edit, "Add login")
     assert dialog.name_edit.text() == "add-login"
     dialog.group.setValue(4)
