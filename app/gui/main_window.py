@@ -15,12 +15,10 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,14 +29,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QSplitter,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
-from app.core.queue import TERMINAL, Job, Pause, QueueState, Status
+from app.core.queue import Job, Pause, QueueState
 from app.engine.events import EngineEvent
 from app.engine.intake import Added
 from app.gui.bridge import EngineBridge
@@ -50,6 +47,7 @@ from app.gui.dialogs.settings import SettingsDialog
 from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
+from app.gui.user_actions import JOB_ACTIONS, add_menus, add_toolbar, applicable_actions, make_actions, show_paused
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
@@ -58,38 +56,6 @@ from app.paths import read_regular_file
 
 PAUSE_REASON = "paused from the window"
 MESSAGE_MS = 15000
-
-# key: (text, command sent to the engine or None when the window handles it)
-JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
-    "run": ("Run now", "run"),
-    "cancel": ("Cancel", "cancel"),
-    "reset": ("Reset to pending", "reset"),
-    "skip": ("Skip", "skip"),
-    "rerun": ("Re-run", "rerun"),
-    "open_log": ("Open log", None),
-    "open_prd": ("Open PRD", None),
-    "reveal": ("Reveal in folder", None),
-    "archive": ("Archive", None),
-}
-
-
-def applicable_actions(job: Job, has_log: bool) -> set[str]:
-    """The job actions that make sense for `job` now (the engine has the last word)."""
-    busy = job.is_busy
-    stopping = job.current is not None and job.current.stopping is not None
-    settled = job.status in TERMINAL and not busy
-    checks = {
-        "run": job.status is Status.PENDING and not busy,
-        "cancel": job.status in (Status.PENDING, Status.RUNNING) and not stopping,
-        "reset": settled,
-        "skip": job.status in (Status.PENDING, Status.FAILED) and not busy,
-        "rerun": settled,
-        "open_log": has_log,
-        "open_prd": not job.file_gone,
-        "reveal": not job.file_gone,
-        "archive": not busy and job.status is not Status.RUNNING and not job.file_gone,
-    }
-    return {key for key, applies in checks.items() if applies}
 
 
 def read_prd_body(slug: str, path: Path) -> tuple[str, str | None, str]:
@@ -119,8 +85,6 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self._init_models()
         self._init_actions()
-        self._init_menus()
-        self._init_toolbar()
         self._init_queue_view()
         self._init_detail()
         self._init_central()
@@ -139,51 +103,9 @@ class MainWindow(QMainWindow):
         self.add_flow = AddPrdsFlow(self.home, lambda: self.bridge.config, self)
 
     def _init_actions(self) -> None:
-        icon = self.style().standardIcon
-        pixmap = QStyle.StandardPixmap
-        self.actions: dict[str, QAction] = {
-            "pause": QAction(icon(pixmap.SP_MediaPause), "Pause", self),
-            "tick": QAction(icon(pixmap.SP_MediaSeekForward), "Force tick", self),
-            "new_prd": QAction(icon(pixmap.SP_FileIcon), "New PRD…", self),
-            "add_files": QAction(icon(pixmap.SP_DialogOpenButton), "Add files…", self),
-            "open_folder": QAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self),
-            "settings": QAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", self),
-            "about": QAction("About Overnight", self),
-            "quit": QAction("Quit", self),
-        }
-        self.actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
-        self.actions["open_folder"].setToolTip(f"Open {self.home.prds}")
-        self.actions["new_prd"].setShortcut(QKeySequence.StandardKey.New)
-        self.actions["add_files"].setShortcut(QKeySequence.StandardKey.Open)
-        self.actions["quit"].setShortcut(QKeySequence("Ctrl+Q"))
-        self.actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
-        self.actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
-        for key, (text, _command) in JOB_ACTIONS.items():
-            self.actions[key] = QAction(text, self)
-        self.actions["archive"].setToolTip("Move the PRD file into prds-archive/ (never deleted)")
-
-    def _init_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        for key in ("new_prd", "add_files", "open_folder", "settings"):
-            file_menu.addAction(self.actions[key])
-        file_menu.addSeparator()
-        file_menu.addAction(self.actions["quit"])
-        queue_menu = self.menuBar().addMenu("&Queue")
-        queue_menu.addAction(self.actions["pause"])
-        queue_menu.addAction(self.actions["tick"])
-        self.job_menu = self.menuBar().addMenu("&Job")
-        for key in JOB_ACTIONS:
-            if key in ("open_log", "archive"):
-                self.job_menu.addSeparator()
-            self.job_menu.addAction(self.actions[key])
-        self.menuBar().addMenu("&Help").addAction(self.actions["about"])
-
-    def _init_toolbar(self) -> None:
-        self.toolbar = self.addToolBar("Queue")
-        self.toolbar.setObjectName("queueToolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for key in ("pause", "tick", "new_prd", "open_folder", "settings"):
-            self.toolbar.addAction(self.actions[key])
+        self.user_actions = make_actions(self, self.home.prds)
+        self.job_menu = add_menus(self, self.user_actions)
+        add_toolbar(self, self.user_actions)
 
     def _init_queue_view(self) -> None:
         self.filter_edit = QLineEdit(self)
@@ -251,7 +173,7 @@ class MainWindow(QMainWindow):
         bridge.engineEvent.connect(self._engine_event)
         bridge.ready.connect(self._show_status)
         bridge.failed.connect(self._engine_failed)
-        actions = self.actions
+        actions = self.user_actions
         actions["pause"].triggered.connect(self.toggle_pause)
         actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Force tick"))
         actions["new_prd"].triggered.connect(self.open_new_prd)
@@ -344,11 +266,7 @@ class MainWindow(QMainWindow):
 
     def _show_pause(self, paused: Pause | None) -> None:
         self.pause_banner.show_pause(paused, dt.datetime.now(dt.UTC))
-        action = self.actions["pause"]
-        pixmap = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
-        action.setText("Resume" if paused else "Pause")
-        action.setIcon(self.style().standardIcon(pixmap))
-        action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
+        show_paused(self.user_actions["pause"], paused is not None, self.style())
 
     def _engine_event(self, event: EngineEvent) -> None:
         if event.event.startswith("config."):
@@ -458,7 +376,7 @@ class MainWindow(QMainWindow):
         job = self.selected_job()
         enabled = applicable_actions(job, bool(self.detail.sources)) if job is not None else set()
         for key in JOB_ACTIONS:
-            self.actions[key].setEnabled(key in enabled)
+            self.user_actions[key].setEnabled(key in enabled)
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.queue_view.indexAt(position)

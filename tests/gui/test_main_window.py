@@ -4,20 +4,19 @@ import datetime as dt
 import os
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from dataclasses import replace
-
 from app.core.queue import Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
-from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
+from app.gui.main_window import PAUSE_REASON, MainWindow
 from app.gui.queue_model import Column
 from app.gui.transcript_model import RowKind
 from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
@@ -106,16 +105,16 @@ def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbo
 def test_pause_from_the_toolbar_shows_the_banner_until_resumed_from_it(qtbot, window, bridge):
     banner = window.pause_banner
     assert not banner.isVisible()
-    window.actions["pause"].trigger()
+    window.user_actions["pause"].trigger()
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
     assert bridge.state.paused.reason is PauseReason.MANUAL
     assert PAUSE_REASON in banner.message.text() and "paused by you" in banner.message.text()
-    assert window.actions["pause"].text() == "Resume"
+    assert window.user_actions["pause"].text() == "Resume"
 
     banner.resume_button.click()
     qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5000)
     assert bridge.state.paused is None
-    assert window.actions["pause"].text() == "Pause"
+    assert window.user_actions["pause"].text() == "Pause"
 
 
 def test_a_refused_command_is_shown_to_the_user(qtbot, window):
@@ -131,7 +130,7 @@ def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, wind
     assert error_box.isVisible()
     assert "parallelGroup is 'soon'" in error_box.text()
     assert "use a whole number from 0 to" in error_box.text()
-    assert not window.actions["run"].isEnabled()
+    assert not window.user_actions["run"].isEnabled()
 
 
 def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_it(qtbot, window):
@@ -149,7 +148,7 @@ def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_
     qtbot.waitUntil(lambda: "is running; cancel it before archiving it" in window.notice.text(), timeout=5000)
     assert prd.exists()
 
-    window.actions["cancel"].trigger()
+    window.user_actions["cancel"].trigger()
     window.job_menu.hide()
     wait_for_status(qtbot, window, "01-long", "cancelled")
 
@@ -159,8 +158,8 @@ def test_archive_moves_the_prd_into_the_archive_folder(qtbot, window):
     write_prd(home, "01-done.md", '@fake text "done"\n')
     wait_for_status(qtbot, window, "01-done", "completed")
     window.select_slug("01-done")
-    assert window.actions["archive"].isEnabled()
-    window.actions["archive"].trigger()
+    assert window.user_actions["archive"].isEnabled()
+    window.user_actions["archive"].trigger()
     qtbot.waitUntil(lambda: (home.archive / "01-done.md").exists(), timeout=5000)
     assert not (home.prds / "01-done.md").exists()
     qtbot.waitUntil(lambda: window.queue_model.row_of("01-done") is None, timeout=5000)
@@ -233,8 +232,8 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
         idle_window.close()
     assert idle_window.isVisible()
     with qtbot.waitSignal(idle_window.quitRequested):
-        idle_window.actions["quit"].trigger()
-    assert idle_window.actions["quit"].shortcut().toString() == "Ctrl+Q"
+        idle_window.user_actions["quit"].trigger()
+    assert idle_window.user_actions["quit"].shortcut().toString() == "Ctrl+Q"
 
     idle_window.hide_on_close = True
     with qtbot.assertNotEmitted(idle_window.quitRequested):
@@ -252,7 +251,7 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
 
 
 def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
-    idle_window.actions["tick"].trigger()
+    idle_window.user_actions["tick"].trigger()
     assert idle_window.notice.text() == "Force tick: the engine is not running"
 
 
@@ -292,15 +291,6 @@ def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
     assert banner.countdown.text().startswith("resumes in 1 min 00 s")
     banner.show_pause(None, now)
     assert banner.isHidden()
-
-
-def test_job_actions_apply_only_where_they_make_sense():
-    assert applicable_actions(job("01-a"), has_log=False) == {"run", "cancel", "skip", "open_prd", "reveal", "archive"}
-    assert applicable_actions(job("01-a", Status.RUNNING), has_log=True) == {"cancel", "open_log", "open_prd",
-                                                                             "reveal"}
-    assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
-        "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
-    assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
 
 
 @pytest.mark.parametrize("reason", list(PauseReason))

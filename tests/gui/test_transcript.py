@@ -5,8 +5,8 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
 from app.gui.transcript import TAIL_BYTES, TranscriptFollower
+from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
 from app.gui.widgets.transcript_view import TranscriptView
 
 
