@@ -13,26 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QCloseEvent,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
-)
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLineEdit,
-    QMainWindow,
-    QSplitter,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
 from app.core.queue import Job, Pause, QueueState
@@ -44,13 +27,14 @@ from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.add_prds import AddPrdsFlow
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
-from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy
+from app.gui.queue_model import QueueModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
 from app.gui.user_actions import JOB_ACTIONS, add_menus, add_toolbar, applicable_actions, make_actions, show_paused
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
+from app.gui.widgets.queue_panel import QueuePanel
 from app.gui.widgets.status_strip import StatusStrip
 from app.paths import read_regular_file
 
@@ -85,8 +69,7 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self._init_models()
         self._init_actions()
-        self._init_queue_view()
-        self._init_detail()
+        self._init_panes()
         self._init_central()
         self._init_timers()
         self._connect_signals()
@@ -96,8 +79,6 @@ class MainWindow(QMainWindow):
 
     def _init_models(self) -> None:
         self.queue_model = QueueModel(self)
-        self.proxy = QueueProxy(self)
-        self.proxy.setSourceModel(self.queue_model)
         self.transcript_model = TranscriptModel(parent=self)
         self.follower = TranscriptFollower(self.transcript_model, self)
         self.add_flow = AddPrdsFlow(self.home, lambda: self.bridge.config, self)
@@ -107,51 +88,18 @@ class MainWindow(QMainWindow):
         self.job_menu = add_menus(self, self.user_actions)
         add_toolbar(self, self.user_actions)
 
-    def _init_queue_view(self) -> None:
-        self.filter_edit = QLineEdit(self)
-        self.filter_edit.setPlaceholderText("Filter by slug, title or reason")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.status_filter = QComboBox(self)
-        self.status_filter.addItems(list(STATUS_FILTERS))
-        view = QTableView(self)
-        view.setModel(self.proxy)
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        view.setAlternatingRowColors(True)
-        view.setWordWrap(False)
-        view.verticalHeader().setVisible(False)
-        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
-        header = view.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((Column.GROUP, 55), (Column.TITLE, 260), (Column.STATUS, 150), (Column.CWD, 180),
-                              (Column.STARTED, 90), (Column.DURATION, 170), (Column.COST, 70), (Column.TURNS, 55)):
-            view.setColumnWidth(column, width)
-        header.setSortIndicator(Column.GROUP, Qt.SortOrder.AscendingOrder)
-        view.setSortingEnabled(True)
-        self.queue_view = view
-
-    def _init_detail(self) -> None:
+    def _init_panes(self) -> None:
+        self.queue_panel = QueuePanel(self.queue_model, self)
         self.detail = JobDetail(self.transcript_model, self)
 
     def _init_central(self) -> None:
         self.usage_strip = StatusStrip(self)
         self.pause_banner = PauseBanner(self)
         self.notice = NoticeLine(self)
-        filters = QHBoxLayout()
-        filters.addWidget(self.filter_edit, 1)
-        filters.addWidget(self.status_filter)
-        queue_panel = QWidget(self)
-        queue_layout = QVBoxLayout(queue_panel)
-        queue_layout.setContentsMargins(0, 0, 0, 0)
-        queue_layout.addLayout(filters)
-        queue_layout.addWidget(self.queue_view, 1)
-        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(queue_panel)
-        self.splitter.addWidget(self.detail)
-        self.splitter.setSizes([380, 420])
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(self.queue_panel)
+        splitter.addWidget(self.detail)
+        splitter.setSizes([380, 420])
         # The detail pane's tabs would otherwise claim 320 px and squeeze the queue in a short window.
         self.detail.setMinimumHeight(140)
         central = QWidget(self)
@@ -159,7 +107,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(self.usage_strip)
         layout.addWidget(self.pause_banner)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(splitter, 1)
         layout.addWidget(self.notice)
         self.setCentralWidget(central)
 
@@ -189,11 +137,9 @@ class MainWindow(QMainWindow):
         actions["open_prd"].triggered.connect(lambda: self._open_selected_prd(reveal=False))
         actions["reveal"].triggered.connect(lambda: self._open_selected_prd(reveal=True))
         actions["archive"].triggered.connect(self.archive_selected)
-        self.filter_edit.textChanged.connect(self.proxy.set_text)
-        self.status_filter.currentTextChanged.connect(lambda text: self.proxy.set_statuses(STATUS_FILTERS[text]))
-        self.queue_view.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.queue_view.customContextMenuRequested.connect(self._context_menu)
-        self.detail.jobLinkActivated.connect(self.select_slug)
+        self.queue_panel.currentSlugChanged.connect(self._select)
+        self.queue_panel.contextMenuRequested.connect(lambda where: self.job_menu.popup(where))
+        self.detail.jobLinkActivated.connect(self.queue_panel.select_slug)
         self.detail.sourceChosen.connect(self._follow_source)
         self.follower.noteChanged.connect(self.detail.show_transcript_note)
         self.pause_banner.resumeRequested.connect(lambda: self.send_command({"cmd": "resume"}, "Resume"))
@@ -250,7 +196,7 @@ class MainWindow(QMainWindow):
         self.queue_model.apply(state, changed)
         self._show_pause(state.paused)
         if self._select_when_added in state.jobs:
-            self.select_slug(self._select_when_added)
+            self.queue_panel.select_slug(self._select_when_added)
             self._select_when_added = None
         if self.selected_slug is not None and self._concerns_selected(changed):
             self._show_selected()
@@ -325,23 +271,10 @@ class MainWindow(QMainWindow):
 
     # ================================================================ the selected job
 
-    def select_slug(self, slug: str) -> None:
-        row = self.queue_model.row_of(slug)
-        if row is None:
-            return
-        index = self.proxy.mapFromSource(self.queue_model.index(row, 0))
-        if not index.isValid():  # filtered out: show everything rather than nothing
-            self.filter_edit.clear()
-            self.status_filter.setCurrentIndex(0)
-            index = self.proxy.mapFromSource(self.queue_model.index(row, 0))
-        self.queue_view.setCurrentIndex(index)
-        self.queue_view.scrollTo(index)
-
     def selected_job(self) -> Job | None:
         return self._state.jobs.get(self.selected_slug) if self.selected_slug else None
 
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        slug = current.data(SLUG_ROLE) if current.isValid() else None
+    def _select(self, slug: str | None) -> None:
         if slug != self.selected_slug:
             self.selected_slug = slug
             self._show_selected()
@@ -377,13 +310,6 @@ class MainWindow(QMainWindow):
         enabled = applicable_actions(job, bool(self.detail.sources)) if job is not None else set()
         for key in JOB_ACTIONS:
             self.user_actions[key].setEnabled(key in enabled)
-
-    def _context_menu(self, position: QPoint) -> None:
-        index = self.queue_view.indexAt(position)
-        if not index.isValid():
-            return
-        self.queue_view.setCurrentIndex(index)
-        self.job_menu.popup(self.queue_view.viewport().mapToGlobal(position))
 
     def archive_selected(self) -> None:
         if self.selected_slug is not None:

@@ -67,11 +67,11 @@ def test_dropped_prds_run_and_the_selected_one_shows_its_transcript_and_prd(qtbo
     (source / "01-alpha.md").write_text('# Alpha\n@fake text "alpha says hi"\n')
     (source / "01-beta.md").write_text('# Beta\n@fake text "beta says hi"\n')
     drop(window, [source / "01-alpha.md", source / "01-beta.md"])
-    qtbot.waitUntil(lambda: window.proxy.rowCount() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.queue_panel.proxy.rowCount() == 2, timeout=5000)
     wait_for_status(qtbot, window, "01-alpha", "completed")
     wait_for_status(qtbot, window, "01-beta", "completed")
 
-    window.select_slug("01-beta")
+    window.queue_panel.select_slug("01-beta")
     qtbot.waitUntil(lambda: "beta says hi" in transcript_texts(window), timeout=5000)
     qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
     assert window.transcript_model.rows()[-1].text.startswith("result: success, 1 turn, $")
@@ -89,7 +89,7 @@ def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbo
     write_prd(window.home, "01-nap.md", '@fake text "before the nap"\n@fake sleep 2\n@fake text "after the nap"\n',
               estimateMinutes=5, owner="alice")
     wait_for_status(qtbot, window, "01-nap", "running")
-    window.select_slug("01-nap")
+    window.queue_panel.select_slug("01-nap")
     qtbot.waitUntil(lambda: "before the nap" in transcript_texts(window), timeout=5000)
     assert "after the nap" not in transcript_texts(window)
     assert window.detail.source.live
@@ -125,7 +125,7 @@ def test_a_refused_command_is_shown_to_the_user(qtbot, window):
 def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, window):
     write_prd(window.home, "03-broken.md", "do the thing\n", parallelGroup="soon")
     wait_for_status(qtbot, window, "03-broken", "invalid", timeout=5000)
-    window.select_slug("03-broken")
+    window.queue_panel.select_slug("03-broken")
     error_box = window.detail.error_box
     assert error_box.isVisible()
     assert "parallelGroup is 'soon'" in error_box.text()
@@ -136,8 +136,8 @@ def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, wind
 def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_it(qtbot, window):
     prd = write_prd(window.home, "01-long.md", "@fake sleep 30\n")
     wait_for_status(qtbot, window, "01-long", "running")
-    view = window.queue_view
-    row = window.proxy.mapFromSource(window.queue_model.index(window.queue_model.row_of("01-long"), 0))
+    view = window.queue_panel.view
+    row = window.queue_panel.proxy.mapFromSource(window.queue_model.index(window.queue_model.row_of("01-long"), 0))
     view.customContextMenuRequested.emit(view.visualRect(row).center())
     assert window.selected_slug == "01-long"
     enabled = {action.text() for action in window.job_menu.actions() if action.isEnabled() and action.text()}
@@ -157,7 +157,7 @@ def test_archive_moves_the_prd_into_the_archive_folder(qtbot, window):
     home = window.home
     write_prd(home, "01-done.md", '@fake text "done"\n')
     wait_for_status(qtbot, window, "01-done", "completed")
-    window.select_slug("01-done")
+    window.queue_panel.select_slug("01-done")
     assert window.user_actions["archive"].isEnabled()
     window.user_actions["archive"].trigger()
     qtbot.waitUntil(lambda: (home.archive / "01-done.md").exists(), timeout=5000)
@@ -170,7 +170,7 @@ def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtb
     qtbot.waitUntil(lambda: bool((flaky := bridge.state.jobs.get("02-flaky")) and flaky.fix_plan_slug),
                     timeout=RUN_TIMEOUT)
     fix_plan = bridge.state.jobs["02-flaky"].fix_plan_slug
-    window.select_slug("02-flaky")
+    window.queue_panel.select_slug("02-flaky")
     detail = window.detail
     qtbot.waitUntil(lambda: f"job:{fix_plan}" in detail.links.text(), timeout=5000)
     assert [source.label.split(" ")[0] for source in detail.sources] == ["Run", "Investigation"]
