@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
         self.usage_strip.settingsRequested.connect(self.open_settings)
         self.add_flow.finished.connect(self._prds_added)
         self.add_flow.failed.connect(self.show_error)
-        self.clock.timeout.connect(self._tick_clock)
+        self.clock.timeout.connect(self._refresh_clock)
         self.clock.start()
 
     # ================================================================ the window itself
@@ -225,13 +225,14 @@ class MainWindow(QMainWindow):
 
     def _show_status(self) -> None:
         bridge = self.bridge
-        self.usage_strip.show(self._state, bridge.config, bridge.cap, bridge.problems(), dt.datetime.now(dt.UTC))
+        self.usage_strip.show_state(self._state, bridge.config, bridge.cap, bridge.problems(), dt.datetime.now(dt.UTC))
 
-    def _tick_clock(self) -> None:
+    def _refresh_clock(self) -> None:
+        """What moves with the clock: the gate and usage countdowns, the resume countdown, running durations."""
         now = dt.datetime.now(dt.UTC)
         self._show_status()
-        self.pause_banner.tick(now)
-        self.queue_model.tick(now)
+        self.pause_banner.refresh(now)
+        self.queue_model.refresh(now)
 
     # ================================================================ window → engine
 

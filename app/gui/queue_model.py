@@ -146,7 +146,7 @@ class QueueModel(QAbstractTableModel):
         self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
-    def tick(self, now: dt.datetime) -> None:
+    def refresh(self, now: dt.datetime) -> None:
         """Running rows' durations move with the clock."""
         self._now = now
         running = sorted(self._row_of[slug] for slug, job in self._jobs.items() if job.current is not None)

@@ -263,7 +263,7 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     state = QueueState(jobs={"01-a": job("01-a", Status.RUNNING)}, usage=usage,
                        paused=Pause(PauseReason.MANUAL, now, None, "lunch"))
     config = replace(idle_window.bridge.config, fire_policy="on-reset")
-    strip.show(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
+    strip.show_state(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
     assert strip.policy.text() == "Policy: on-reset"
     assert strip.running.text() == "Running 1/4"
     assert strip.gate.text() == "Gate closed: lunch"
@@ -272,7 +272,7 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     assert strip.seven_day.bar.format() == "7 d: unknown"
     assert strip.stale.isVisible()
     assert "concurrency_cap" in strip.problems.toolTip()
-    strip.show(state, config, 4, [], now + dt.timedelta(hours=3))
+    strip.show_state(state, config, 4, [], now + dt.timedelta(hours=3))
     assert strip.five_hour.countdown.text() == "resets now"
     assert strip.five_hour.bar.format() == "5 h: 0%"
     assert not strip.problems.isVisible()
@@ -287,7 +287,7 @@ def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
     assert not banner.isHidden()
     assert "usage limit reached: five-hour limit reached" in banner.message.text()
     assert banner.countdown.text().startswith("resumes in 12 min 00 s")
-    banner.tick(now + dt.timedelta(minutes=11))
+    banner.refresh(now + dt.timedelta(minutes=11))
     assert banner.countdown.text().startswith("resumes in 1 min 00 s")
     banner.show_pause(None, now)
     assert banner.isHidden()

@@ -82,7 +82,7 @@ def test_a_running_job_shows_elapsed_time_and_eta_from_its_estimate():
     running = replace(job("01-long", Status.RUNNING), estimate_minutes=30)
     model.apply(QueueState(jobs=jobs(running)), ["01-long"])
     recorder = Recorder(model)
-    model.tick(T0.replace(minute=10))
+    model.refresh(T0.replace(minute=10))
     assert recorder.take() == [("changed", 0, 0)]
     assert cell(model, "01-long", Column.DURATION) == "10 min 00 s · ETA 20 min 00 s"
 

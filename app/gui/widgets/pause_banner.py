@@ -52,9 +52,10 @@ class PauseBanner(QFrame):
             return
         self.message.setText(f"<b>Paused</b> — {REASON_WORDS[pause.reason]}: {escape(pause.message)}")
         self.message.setToolTip(f"reason: {pause.reason.value}; since {pause.since.astimezone():%Y-%m-%d %H:%M}")
-        self.tick(now)
+        self.refresh(now)
 
-    def tick(self, now: dt.datetime) -> None:
+    def refresh(self, now: dt.datetime) -> None:
+        """The countdown to the resume time, as of `now`."""
         if self.pause is None or self.pause.resume_at is None:
             self.countdown.setText("")
             return
