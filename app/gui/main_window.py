@@ -2,7 +2,9 @@
 
 It shows what the bridge reports (the queue, the pause, the usage meter, transcripts) and
 turns the user's clicks into engine commands; it never changes the queue itself. Reading
-files (PRDs, transcripts) and copying dropped files happen off the GUI thread.
+files (PRDs, transcripts) and copying dropped files happen off the GUI thread. The clock
+that moves countdowns and durations and the live transcript run only while the window is
+shown; shown again, it catches up at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
@@ -81,6 +83,7 @@ class MainWindow(QMainWindow):
         self.queue_model = QueueModel(self)
         self.transcript_model = TranscriptModel(parent=self)
         self.follower = TranscriptFollower(self.transcript_model, self)
+        self.follower.suspend()  # until the window is shown
         self.add_flow = AddPrdsFlow(self.home, lambda: self.bridge.config, self)
 
     def _init_actions(self) -> None:
@@ -112,7 +115,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _init_timers(self) -> None:
-        self.clock = QTimer(self)
+        self.clock = QTimer(self)  # started while the window is shown
         self.clock.setInterval(1000)
 
     def _connect_signals(self) -> None:
@@ -147,7 +150,6 @@ class MainWindow(QMainWindow):
         self.add_flow.finished.connect(self._prds_added)
         self.add_flow.failed.connect(self.show_error)
         self.clock.timeout.connect(self._refresh_clock)
-        self.clock.start()
 
     # ================================================================ the window itself
 
@@ -160,6 +162,18 @@ class MainWindow(QMainWindow):
     def accept_close(self) -> None:
         """The app has decided to quit: from now on closing really closes (QApplication.quit closes windows)."""
         self._quitting = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._refresh_clock()
+        self.clock.start()
+        self.follower.resume()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Hidden (to the tray, or minimized): nothing to repaint and no transcript to read."""
+        super().hideEvent(event)
+        self.clock.stop()
+        self.follower.suspend()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 — Qt's name
         if self._quitting:

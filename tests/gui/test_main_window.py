@@ -11,14 +11,15 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.queue import Pause, PauseReason, QueueState, Status
+from app.core.queue import CurrentRun, Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.main_window import PAUSE_REASON, MainWindow
 from app.gui.queue_model import Column
-from app.gui.transcript_model import RowKind
+from app.gui.transcript import TranscriptFollower
+from app.gui.transcript_model import RowKind, TranscriptModel
 from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
 from tests.support import make_home, write_prd
@@ -99,6 +100,26 @@ def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbo
                                                      "estimateMinutes": "5", "model": "sonnet", "owner": "alice"}
     qtbot.waitUntil(lambda: "after the nap" in transcript_texts(window), timeout=RUN_TIMEOUT)
     wait_for_status(qtbot, window, "01-nap", "completed")
+    qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
+
+
+def test_a_hidden_window_reads_no_transcript_and_catches_up_when_shown_again(qtbot, window):
+    write_prd(window.home, "01-nap.md", '@fake text "before the nap"\n@fake sleep 2\n@fake text "after the nap"\n')
+    wait_for_status(qtbot, window, "01-nap", "running")
+    window.queue_panel.select_slug("01-nap")
+    qtbot.waitUntil(lambda: "before the nap" in transcript_texts(window), timeout=5000)
+    window.hide()
+    assert window.follower.suspended and not window.clock.isActive()
+    wait_for_status(qtbot, window, "01-nap", "completed")  # the queue still follows the engine
+    reader = TranscriptFollower(TranscriptModel())  # reads the same file meanwhile, as the window would
+    reader.follow(window.detail.source.path, live=False)
+    qtbot.waitUntil(lambda: "after the nap" in [row.text for row in reader.model.rows()], timeout=5000)
+    reader.stop()
+    assert "after the nap" not in transcript_texts(window)
+
+    window.show()
+    assert not window.follower.suspended and window.clock.isActive()
+    qtbot.waitUntil(lambda: "after the nap" in transcript_texts(window), timeout=5000)
     qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
 
 
@@ -253,6 +274,22 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
 def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
     idle_window.user_actions["tick"].trigger()
     assert idle_window.notice.text() == "Force tick: the engine is not running"
+
+
+def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qtbot, idle_window):
+    assert idle_window.clock.isActive()
+    idle_window.hide()
+    assert not idle_window.clock.isActive()
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
+    run = CurrentRun(run_id="run-1", started_at=started, log_path="/nonexistent/01-a.jsonl", content_hash="h")
+    idle_window.bridge.stateChanged.emit(QueueState(jobs={"01-a": job("01-a", Status.RUNNING, current=run)}), ["01-a"])
+    idle_window.queue_model.refresh(started)  # the clock as it stood when the window was hidden, long ago
+    duration = idle_window.queue_model.index(0, Column.DURATION)
+    assert duration.data() == "0 s"
+
+    idle_window.show()
+    assert idle_window.clock.isActive()
+    assert re.fullmatch(r"3 min 0\d s", duration.data())
 
 
 def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(qtbot, idle_window):

@@ -63,6 +63,32 @@ def test_following_another_job_stops_the_first_follower(qtbot, tmp_path):
     follower.stop()
 
 
+def test_a_suspended_follower_reads_nothing_until_resumed_then_catches_up(qtbot, tmp_path):
+    log = tmp_path / "01-a.jsonl"
+    log.write_text(assistant_line("first"))
+    model = TranscriptModel()
+    follower = TranscriptFollower(model)
+    follower.suspend()
+    follower.follow(log, live=True)
+    reader = TranscriptFollower(TranscriptModel())  # the same file, read meanwhile
+    reader.follow(log, live=True)
+    qtbot.waitUntil(lambda: texts(reader.model) == ["first"], timeout=3000)
+    assert texts(model) == []
+    follower.resume()
+    qtbot.waitUntil(lambda: texts(model) == ["first"], timeout=3000)
+
+    follower.suspend()
+    with log.open("a") as file:
+        file.write(assistant_line("second"))
+    qtbot.waitUntil(lambda: texts(reader.model) == ["first", "second"], timeout=3000)
+    assert texts(model) == ["first"]
+    assert follower._tail.take()[0] == []  # nor has its worker read the line
+    follower.resume()
+    qtbot.waitUntil(lambda: texts(model) == ["first", "second"], timeout=3000)
+    follower.stop()
+    reader.stop()
+
+
 def test_a_finished_run_without_a_transcript_says_so(qtbot, tmp_path):
     follower = TranscriptFollower(TranscriptModel())
     with qtbot.waitSignal(follower.noteChanged, check_params_cb=lambda note: note == "no transcript was written"):
