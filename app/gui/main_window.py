@@ -175,7 +175,7 @@ class MainWindow(QMainWindow):
         self.clock.stop()
         self.follower.suspend()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 — Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._quitting:
             self.follower.stop()
             event.accept()
@@ -186,16 +186,16 @@ class MainWindow(QMainWindow):
         else:
             self.quitRequested.emit()
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 — Qt's name
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if _dropped_paths(event.mimeData().urls()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 — Qt's name
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         self.dragEnterEvent(event)
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 — Qt's name
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = _dropped_paths(event.mimeData().urls())
         if not paths:
             event.ignore()
