@@ -187,13 +187,10 @@ class MainWindow(QMainWindow):
             self.quitRequested.emit()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if _dropped_paths(event.mimeData().urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        _accept_files(event)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self.dragEnterEvent(event)
+        _accept_files(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = _dropped_paths(event.mimeData().urls())
@@ -209,8 +206,9 @@ class MainWindow(QMainWindow):
         self._state = state
         self.queue_model.apply(state, changed)
         self._show_pause(state.paused)
-        if self._select_when_added in state.jobs:
-            self.queue_panel.select_slug(self._select_when_added)
+        added = self._select_when_added
+        if added is not None and added in state.jobs:
+            self.queue_panel.select_slug(added)
             self._select_when_added = None
         if self.selected_slug is not None and self._concerns_selected(changed):
             self._show_selected()
@@ -393,3 +391,11 @@ class MainWindow(QMainWindow):
 
 def _dropped_paths(urls: Iterable[Any]) -> list[Path]:
     return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+
+
+def _accept_files(event: QDragMoveEvent) -> None:
+    """A drag (entering or moving) is welcome when it carries local files."""
+    if _dropped_paths(event.mimeData().urls()):
+        event.acceptProposedAction()
+    else:
+        event.ignore()
