@@ -37,10 +37,10 @@ def run_gui(home: Home) -> int:
         lock.acquire()
     except EngineLocked as exc:
         return hand_over(home, exc)
-    shell = Shell(home, lock)
-    shell.finished.connect(QApplication.exit)
-    with quit_on_signals(shell):
-        shell.start()
+    desktop_app = DesktopApp(home, lock)
+    desktop_app.finished.connect(QApplication.exit)
+    with quit_on_signals(desktop_app):
+        desktop_app.start()
         return app.exec()
 
 
@@ -49,7 +49,7 @@ def _application() -> QApplication:
     app.setApplicationName("Overnight")
     app.setDesktopFileName("overnight")
     app.setWindowIcon(app_icon())
-    # Every exit goes through Shell.quit, which stops the engine and releases the home.
+    # Every exit goes through DesktopApp.quit, which stops the engine and releases the home.
     app.setQuitOnLastWindowClosed(False)
     return app
 
@@ -76,7 +76,7 @@ def show_error(title: str, text: str) -> None:
     QMessageBox.critical(None, title, text)
 
 
-class Shell(QObject):
+class DesktopApp(QObject):
     """One home's app: the engine bridge, the main window, the tray when there is one, and the quit flow."""
 
     finished = Signal(int)  # the exit code, once the engine has stopped and the home is released
@@ -187,7 +187,7 @@ class Shell(QObject):
 
 
 @contextlib.contextmanager
-def quit_on_signals(shell: Shell) -> Iterator[None]:
+def quit_on_signals(desktop_app: DesktopApp) -> Iterator[None]:
     """Ctrl+C and SIGTERM quit cleanly, leaving agents running.
 
     Python runs signal handlers only between bytecodes, and Qt's loop runs none while idle:
@@ -199,7 +199,7 @@ def quit_on_signals(shell: Shell) -> Iterator[None]:
     notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read)
     notifier.activated.connect(lambda: _drain(reader))
     previous_fd = signal.set_wakeup_fd(writer.fileno())
-    previous = {sig: signal.signal(sig, lambda *_: QTimer.singleShot(0, lambda: shell.quit(stop_jobs=False)))
+    previous = {sig: signal.signal(sig, lambda *_: QTimer.singleShot(0, lambda: desktop_app.quit(stop_jobs=False)))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

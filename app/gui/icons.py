@@ -1,4 +1,5 @@
-"""Icons drawn from resources/icons: the app icon, and the tray icon for a state with a count badge."""
+"""Icons: the app icon and the tray icon for a state with a count badge, drawn from resources/icons,
+and the dot in a status's colour that the queue shows beside each status."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
+from app.core.queue import Status
+from app.gui.formatting import STATUS_COLORS
 from app.paths import resource
 
 ICONS = resource("icons")
@@ -84,6 +87,20 @@ def paint_badge(pixmap: QPixmap, text: str) -> None:
     painter.setPen(BADGE_RING)
     painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, text)
     painter.end()
+
+
+def status_icon(status: Status) -> QIcon:
+    """A dot in the status colour."""
+    color = QColor(STATUS_COLORS[status])
+    pixmap = QPixmap(16, 16)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(color.darker(140))
+    painter.setBrush(color)
+    painter.drawEllipse(2, 2, 12, 12)
+    painter.end()
+    return QIcon(pixmap)
 
 
 @cache

@@ -4,7 +4,9 @@ A worker thread reads the file from where it left off, in chunks, through
 `StreamReader(transcript=True)`, and turns events into rows; the GUI thread collects
 the rows at most ten times a second and appends them to a `TranscriptModel`. A big file
 is read from its last TAIL_BYTES only, and at most the model's cap of rows is kept, so a
-50 MB transcript costs what a small one does.
+50 MB transcript costs what a small one does. While nobody can see the transcript (the
+window is hidden) the follower is suspended: the worker reads nothing and the GUI thread
+collects nothing; on resuming it reads on from where it stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.queue import InvestigationStatus, Job
 from app.core.stream import StreamReader
-from app.gui.models import TranscriptModel, TranscriptRow, transcript_rows
+from app.gui.transcript_model import TranscriptModel, TranscriptRow, transcript_rows
 from app.paths import Home
 
 CHUNK_BYTES = 1 << 20
@@ -63,6 +65,8 @@ class _Tail:
         self._finished = threading.Event()
         if not live:
             self._finished.set()
+        self._reading = threading.Event()
+        self._reading.set()
         self._lock = threading.Lock()
         self._pending: deque[TranscriptRow] = deque(maxlen=max_rows)
         self._earlier_hidden = False
@@ -75,6 +79,14 @@ class _Tail:
 
     def stop(self) -> None:
         self._stop.set()
+        self._reading.set()  # a suspended worker wakes to end
+
+    def suspend(self) -> None:
+        """Read nothing more until `resume`; the place in the file is kept."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
 
     def mark_finished(self) -> None:
         """The writer has exited: read what is left, then end."""
@@ -94,6 +106,9 @@ class _Tail:
         file: BinaryIO | None = None
         try:
             while not (self._stop.is_set() or self._owner_gone.is_set()):
+                if not self._reading.is_set():
+                    self._reading.wait(POLL_SECONDS)  # waking now and then to see whether its owner is gone
+                    continue
                 finished = self._finished.is_set()
                 if file is None:
                     file = self._open()
@@ -158,6 +173,7 @@ class TranscriptFollower(QObject):
         self.model = model
         self._tail: _Tail | None = None
         self._note = ""
+        self._suspended = False
         self._timer = QTimer(self)
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self._flush)
@@ -166,12 +182,12 @@ class TranscriptFollower(QObject):
         self.destroyed.connect(lambda *_: gone.set())
 
     @property
-    def path(self) -> Path | None:
-        return self._tail.path if self._tail is not None else None
-
-    @property
     def note(self) -> str:
         return self._note
+
+    @property
+    def suspended(self) -> bool:
+        return self._suspended
 
     def follow(self, path: Path | None, live: bool) -> None:
         """Show `path`; while `live` the file is still being written and is followed as it grows."""
@@ -185,8 +201,28 @@ class TranscriptFollower(QObject):
         if path is None:
             return
         self._tail = _Tail(path, live, self.model.max_rows, self._gone)
+        if self._suspended:
+            self._tail.suspend()
+        else:
+            self._timer.start()
         self._tail.start()
-        self._timer.start()
+
+    def suspend(self) -> None:
+        """Read and show nothing more until `resume`: nobody can see the transcript."""
+        self._suspended = True
+        self._timer.stop()
+        if self._tail is not None:
+            self._tail.suspend()
+
+    def resume(self) -> None:
+        """Catch up with what was written meanwhile, then follow on."""
+        if not self._suspended:
+            return
+        self._suspended = False
+        if self._tail is not None:
+            self._tail.resume()
+            self._timer.start()
+            self._flush()
 
     def stop(self) -> None:
         if self._tail is not None:

@@ -4,20 +4,22 @@ import datetime as dt
 import os
 import re
 import shutil
+from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from dataclasses import replace
-
-from app.core.queue import Pause, PauseReason, QueueState, Status
+from app.core.queue import CurrentRun, Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
-from app.gui.main_window import PAUSE_REASON, MainWindow, applicable_actions
-from app.gui.models import Column, RowKind
+from app.gui.dialogs.new_prd import NewPrdDialog
+from app.gui.main_window import PAUSE_REASON, MainWindow
+from app.gui.queue_model import Column
+from app.gui.transcript import TranscriptFollower
+from app.gui.transcript_model import RowKind, TranscriptModel
 from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
 from app.gui.widgets.status_strip import StatusStrip
 from tests.support import make_home, write_prd
@@ -66,11 +68,11 @@ def test_dropped_prds_run_and_the_selected_one_shows_its_transcript_and_prd(qtbo
     (source / "01-alpha.md").write_text('# Alpha\n@fake text "alpha says hi"\n')
     (source / "01-beta.md").write_text('# Beta\n@fake text "beta says hi"\n')
     drop(window, [source / "01-alpha.md", source / "01-beta.md"])
-    qtbot.waitUntil(lambda: window.proxy.rowCount() == 2, timeout=5000)
+    qtbot.waitUntil(lambda: window.queue_panel.proxy.rowCount() == 2, timeout=5000)
     wait_for_status(qtbot, window, "01-alpha", "completed")
     wait_for_status(qtbot, window, "01-beta", "completed")
 
-    window.select_slug("01-beta")
+    window.queue_panel.select_slug("01-beta")
     qtbot.waitUntil(lambda: "beta says hi" in transcript_texts(window), timeout=5000)
     qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
     assert window.transcript_model.rows()[-1].text.startswith("result: success, 1 turn, $")
@@ -88,7 +90,7 @@ def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbo
     write_prd(window.home, "01-nap.md", '@fake text "before the nap"\n@fake sleep 2\n@fake text "after the nap"\n',
               estimateMinutes=5, owner="alice")
     wait_for_status(qtbot, window, "01-nap", "running")
-    window.select_slug("01-nap")
+    window.queue_panel.select_slug("01-nap")
     qtbot.waitUntil(lambda: "before the nap" in transcript_texts(window), timeout=5000)
     assert "after the nap" not in transcript_texts(window)
     assert window.detail.source.live
@@ -101,19 +103,39 @@ def test_a_running_job_shows_its_eta_and_its_transcript_grows_while_it_runs(qtbo
     qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
 
 
+def test_a_hidden_window_reads_no_transcript_and_catches_up_when_shown_again(qtbot, window):
+    write_prd(window.home, "01-nap.md", '@fake text "before the nap"\n@fake sleep 2\n@fake text "after the nap"\n')
+    wait_for_status(qtbot, window, "01-nap", "running")
+    window.queue_panel.select_slug("01-nap")
+    qtbot.waitUntil(lambda: "before the nap" in transcript_texts(window), timeout=5000)
+    window.hide()
+    assert window.follower.suspended and not window.clock.isActive()
+    wait_for_status(qtbot, window, "01-nap", "completed")  # the queue still follows the engine
+    reader = TranscriptFollower(TranscriptModel())  # reads the same file meanwhile, as the window would
+    reader.follow(window.detail.source.path, live=False)
+    qtbot.waitUntil(lambda: "after the nap" in [row.text for row in reader.model.rows()], timeout=5000)
+    reader.stop()
+    assert "after the nap" not in transcript_texts(window)
+
+    window.show()
+    assert not window.follower.suspended and window.clock.isActive()
+    qtbot.waitUntil(lambda: "after the nap" in transcript_texts(window), timeout=5000)
+    qtbot.waitUntil(lambda: window.transcript_model.rows()[-1].kind is RowKind.RESULT, timeout=5000)
+
+
 def test_pause_from_the_toolbar_shows_the_banner_until_resumed_from_it(qtbot, window, bridge):
     banner = window.pause_banner
     assert not banner.isVisible()
-    window.actions["pause"].trigger()
+    window.user_actions["pause"].trigger()
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
     assert bridge.state.paused.reason is PauseReason.MANUAL
     assert PAUSE_REASON in banner.message.text() and "paused by you" in banner.message.text()
-    assert window.actions["pause"].text() == "Resume"
+    assert window.user_actions["pause"].text() == "Resume"
 
     banner.resume_button.click()
     qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5000)
     assert bridge.state.paused is None
-    assert window.actions["pause"].text() == "Pause"
+    assert window.user_actions["pause"].text() == "Pause"
 
 
 def test_a_refused_command_is_shown_to_the_user(qtbot, window):
@@ -124,19 +146,19 @@ def test_a_refused_command_is_shown_to_the_user(qtbot, window):
 def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, window):
     write_prd(window.home, "03-broken.md", "do the thing\n", parallelGroup="soon")
     wait_for_status(qtbot, window, "03-broken", "invalid", timeout=5000)
-    window.select_slug("03-broken")
+    window.queue_panel.select_slug("03-broken")
     error_box = window.detail.error_box
     assert error_box.isVisible()
     assert "parallelGroup is 'soon'" in error_box.text()
     assert "use a whole number from 0 to" in error_box.text()
-    assert not window.actions["run"].isEnabled()
+    assert not window.user_actions["run"].isEnabled()
 
 
 def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_it(qtbot, window):
     prd = write_prd(window.home, "01-long.md", "@fake sleep 30\n")
     wait_for_status(qtbot, window, "01-long", "running")
-    view = window.queue_view
-    row = window.proxy.mapFromSource(window.queue_model.index(window.queue_model.row_of("01-long"), 0))
+    view = window.queue_panel.view
+    row = window.queue_panel.proxy.mapFromSource(window.queue_model.index(window.queue_model.row_of("01-long"), 0))
     view.customContextMenuRequested.emit(view.visualRect(row).center())
     assert window.selected_slug == "01-long"
     enabled = {action.text() for action in window.job_menu.actions() if action.isEnabled() and action.text()}
@@ -147,7 +169,7 @@ def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_
     qtbot.waitUntil(lambda: "is running; cancel it before archiving it" in window.notice.text(), timeout=5000)
     assert prd.exists()
 
-    window.actions["cancel"].trigger()
+    window.user_actions["cancel"].trigger()
     window.job_menu.hide()
     wait_for_status(qtbot, window, "01-long", "cancelled")
 
@@ -156,9 +178,9 @@ def test_archive_moves_the_prd_into_the_archive_folder(qtbot, window):
     home = window.home
     write_prd(home, "01-done.md", '@fake text "done"\n')
     wait_for_status(qtbot, window, "01-done", "completed")
-    window.select_slug("01-done")
-    assert window.actions["archive"].isEnabled()
-    window.actions["archive"].trigger()
+    window.queue_panel.select_slug("01-done")
+    assert window.user_actions["archive"].isEnabled()
+    window.user_actions["archive"].trigger()
     qtbot.waitUntil(lambda: (home.archive / "01-done.md").exists(), timeout=5000)
     assert not (home.prds / "01-done.md").exists()
     qtbot.waitUntil(lambda: window.queue_model.row_of("01-done") is None, timeout=5000)
@@ -169,7 +191,7 @@ def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtb
     qtbot.waitUntil(lambda: bool((flaky := bridge.state.jobs.get("02-flaky")) and flaky.fix_plan_slug),
                     timeout=RUN_TIMEOUT)
     fix_plan = bridge.state.jobs["02-flaky"].fix_plan_slug
-    window.select_slug("02-flaky")
+    window.queue_panel.select_slug("02-flaky")
     detail = window.detail
     qtbot.waitUntil(lambda: f"job:{fix_plan}" in detail.links.text(), timeout=5000)
     assert [source.label.split(" ")[0] for source in detail.sources] == ["Run", "Investigation"]
@@ -185,7 +207,7 @@ def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtb
 
 def test_a_new_prd_is_written_with_its_group_prefix_and_selected(qtbot, window):
     window.open_new_prd()
-    dialog = window.new_prd_dialog
+    dialog = window.findChild(NewPrdDialog)
     qtbot.keyClicks(dialog.title_edit, "Add login")
     assert dialog.name_edit.text() == "add-login"
     dialog.group.setValue(4)
@@ -231,8 +253,8 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
         idle_window.close()
     assert idle_window.isVisible()
     with qtbot.waitSignal(idle_window.quitRequested):
-        idle_window.actions["quit"].trigger()
-    assert idle_window.actions["quit"].shortcut().toString() == "Ctrl+Q"
+        idle_window.user_actions["quit"].trigger()
+    assert idle_window.user_actions["quit"].shortcut().toString() == "Ctrl+Q"
 
     idle_window.hide_on_close = True
     with qtbot.assertNotEmitted(idle_window.quitRequested):
@@ -250,8 +272,24 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
 
 
 def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
-    idle_window.actions["tick"].trigger()
+    idle_window.user_actions["tick"].trigger()
     assert idle_window.notice.text() == "Force tick: the engine is not running"
+
+
+def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qtbot, idle_window):
+    assert idle_window.clock.isActive()
+    idle_window.hide()
+    assert not idle_window.clock.isActive()
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
+    run = CurrentRun(run_id="run-1", started_at=started, log_path="/nonexistent/01-a.jsonl", content_hash="h")
+    idle_window.bridge.stateChanged.emit(QueueState(jobs={"01-a": job("01-a", Status.RUNNING, current=run)}), ["01-a"])
+    idle_window.queue_model.refresh(started)  # the clock as it stood when the window was hidden, long ago
+    duration = idle_window.queue_model.index(0, Column.DURATION)
+    assert duration.data() == "0 s"
+
+    idle_window.show()
+    assert idle_window.clock.isActive()
+    assert re.fullmatch(r"3 min 0\d s", duration.data())
 
 
 def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(qtbot, idle_window):
@@ -262,7 +300,7 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     state = QueueState(jobs={"01-a": job("01-a", Status.RUNNING)}, usage=usage,
                        paused=Pause(PauseReason.MANUAL, now, None, "lunch"))
     config = replace(idle_window.bridge.config, fire_policy="on-reset")
-    strip.show(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
+    strip.show_state(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
     assert strip.policy.text() == "Policy: on-reset"
     assert strip.running.text() == "Running 1/4"
     assert strip.gate.text() == "Gate closed: lunch"
@@ -271,7 +309,7 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     assert strip.seven_day.bar.format() == "7 d: unknown"
     assert strip.stale.isVisible()
     assert "concurrency_cap" in strip.problems.toolTip()
-    strip.show(state, config, 4, [], now + dt.timedelta(hours=3))
+    strip.show_state(state, config, 4, [], now + dt.timedelta(hours=3))
     assert strip.five_hour.countdown.text() == "resets now"
     assert strip.five_hour.bar.format() == "5 h: 0%"
     assert not strip.problems.isVisible()
@@ -286,19 +324,10 @@ def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
     assert not banner.isHidden()
     assert "usage limit reached: five-hour limit reached" in banner.message.text()
     assert banner.countdown.text().startswith("resumes in 12 min 00 s")
-    banner.tick(now + dt.timedelta(minutes=11))
+    banner.refresh(now + dt.timedelta(minutes=11))
     assert banner.countdown.text().startswith("resumes in 1 min 00 s")
     banner.show_pause(None, now)
     assert banner.isHidden()
-
-
-def test_job_actions_apply_only_where_they_make_sense():
-    assert applicable_actions(job("01-a"), has_log=False) == {"run", "cancel", "skip", "open_prd", "reveal", "archive"}
-    assert applicable_actions(job("01-a", Status.RUNNING), has_log=True) == {"cancel", "open_log", "open_prd",
-                                                                             "reveal"}
-    assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
-        "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
-    assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
 
 
 @pytest.mark.parametrize("reason", list(PauseReason))

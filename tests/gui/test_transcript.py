@@ -5,8 +5,8 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from app.gui.models import RowKind, TranscriptModel, TranscriptRow
 from app.gui.transcript import TAIL_BYTES, TranscriptFollower
+from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
 from app.gui.widgets.transcript_view import TranscriptView
 
 
@@ -61,6 +61,32 @@ def test_following_another_job_stops_the_first_follower(qtbot, tmp_path):
         file.write(assistant_line("more b"))
     qtbot.waitUntil(lambda: texts(model) == ["from b", "more b"], timeout=3000)
     follower.stop()
+
+
+def test_a_suspended_follower_reads_nothing_until_resumed_then_catches_up(qtbot, tmp_path):
+    log = tmp_path / "01-a.jsonl"
+    log.write_text(assistant_line("first"))
+    model = TranscriptModel()
+    follower = TranscriptFollower(model)
+    follower.suspend()
+    follower.follow(log, live=True)
+    reader = TranscriptFollower(TranscriptModel())  # the same file, read meanwhile
+    reader.follow(log, live=True)
+    qtbot.waitUntil(lambda: texts(reader.model) == ["first"], timeout=3000)
+    assert texts(model) == []
+    follower.resume()
+    qtbot.waitUntil(lambda: texts(model) == ["first"], timeout=3000)
+
+    follower.suspend()
+    with log.open("a") as file:
+        file.write(assistant_line("second"))
+    qtbot.waitUntil(lambda: texts(reader.model) == ["first", "second"], timeout=3000)
+    assert texts(model) == ["first"]
+    assert follower._tail.take()[0] == []  # nor has its worker read the line
+    follower.resume()
+    qtbot.waitUntil(lambda: texts(model) == ["first", "second"], timeout=3000)
+    follower.stop()
+    reader.stop()
 
 
 def test_a_finished_run_without_a_transcript_says_so(qtbot, tmp_path):

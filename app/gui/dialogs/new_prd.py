@@ -30,7 +30,7 @@ from app.config import Config
 from app.core.prd import DEFAULT_GROUP
 from app.engine.intake import Added, Refused, add_prds
 from app.gui.desktop import in_background
-from app.gui.models import ERROR_COLOR
+from app.gui.formatting import ERROR_COLOR
 from app.paths import Home
 
 TEMPLATE = """\
@@ -135,7 +135,7 @@ class NewPrdDialog(QDialog):
         self.title_edit.textEdited.connect(self._title_edited)
         self.name_edit.textEdited.connect(self._name_typed)
         self.browse.clicked.connect(self._browse)
-        self.buttons.accepted.connect(self.create)
+        self.buttons.accepted.connect(self.create_prd)
         self.buttons.rejected.connect(self.reject)
 
     def _title_edited(self, title: str) -> None:
@@ -150,7 +150,7 @@ class NewPrdDialog(QDialog):
         if folder:
             self.cwd_edit.setText(folder)
 
-    def create(self) -> None:
+    def create_prd(self) -> None:
         title = self.title_edit.text().strip()
         name = self.name_edit.text().strip().removesuffix(".md") or name_from_title(title)
         if not title or not name:

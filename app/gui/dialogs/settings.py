@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.config import FIRE_POLICIES, WHEN_UNKNOWN, Config, config_from_mapping, config_to_mapping, save_config
 from app.gui.desktop import in_background
-from app.gui.models import ERROR_COLOR
+from app.gui.formatting import ERROR_COLOR
 
 # Wider than what is allowed, so an out-of-range value is explained by the engine's rule, not silently clamped.
 NUMBER_LIMIT = 10_000_000

@@ -26,14 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.queue import Investigation, InvestigationStatus, Job
-from app.gui.models import (
-    TranscriptModel,
-    format_cost,
-    format_duration,
-    format_local_time,
-    status_text,
-)
+from app.gui.formatting import format_cost, format_duration, format_local_time, status_text
 from app.gui.transcript import TranscriptSource
+from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.transcript_view import TranscriptView
 
 JOB_LINK = "job:"

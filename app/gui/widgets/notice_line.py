@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.gui.models import ERROR_COLOR
+from app.gui.formatting import ERROR_COLOR
 
 
 class NoticeLine(QLabel):

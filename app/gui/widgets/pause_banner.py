@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app.core.queue import Pause, PauseReason
-from app.gui.models import format_countdown
+from app.gui.formatting import format_countdown
 
 REASON_WORDS: Mapping[PauseReason, str] = {
     PauseReason.MANUAL: "paused by you",
@@ -52,9 +52,10 @@ class PauseBanner(QFrame):
             return
         self.message.setText(f"<b>Paused</b> — {REASON_WORDS[pause.reason]}: {escape(pause.message)}")
         self.message.setToolTip(f"reason: {pause.reason.value}; since {pause.since.astimezone():%Y-%m-%d %H:%M}")
-        self.tick(now)
+        self.refresh(now)
 
-    def tick(self, now: dt.datetime) -> None:
+    def refresh(self, now: dt.datetime) -> None:
+        """The countdown to the resume time, as of `now`."""
         if self.pause is None or self.pause.resume_at is None:
             self.countdown.setText("")
             return

@@ -40,7 +40,7 @@ class StatusStrip(QWidget):
         self.stale.setVisible(False)
         self.problems.setVisible(False)
 
-    def show(self, state: QueueState, config: Config, cap: int, problems: list[str], now: dt.datetime) -> None:
+    def show_state(self, state: QueueState, config: Config, cap: int, problems: list[str], now: dt.datetime) -> None:
         """Everything from the engine's latest state and settings: no call to the engine."""
         running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
         self.policy.setText(f"Policy: {config.fire_policy}")

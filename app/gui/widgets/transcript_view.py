@@ -23,7 +23,7 @@ class TranscriptView(QListView):
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
 
-    def setModel(self, model: QAbstractItemModel | None) -> None:  # noqa: N802 — Qt's name
+    def setModel(self, model: QAbstractItemModel | None) -> None:
         super().setModel(model)
         self.following = True
 
@@ -34,7 +34,7 @@ class TranscriptView(QListView):
         if self.following:
             self.verticalScrollBar().setValue(maximum)
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 — Qt's name
+    def keyPressEvent(self, event) -> None:
         if event.matches(QKeySequence.StandardKey.Copy):
             self.copy_selection()
             return

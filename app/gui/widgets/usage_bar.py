@@ -7,7 +7,7 @@ import datetime as dt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from app.core.usage import Window
-from app.gui.models import format_countdown
+from app.gui.formatting import format_countdown
 
 
 class UsageBar(QWidget):
@@ -29,9 +29,10 @@ class UsageBar(QWidget):
     def show_window(self, window: Window, threshold: float | None, now: dt.datetime) -> None:
         self.window_value = window
         self.threshold = threshold
-        self.tick(now)
+        self.refresh(now)
 
-    def tick(self, now: dt.datetime) -> None:
+    def refresh(self, now: dt.datetime) -> None:
+        """The utilization and the reset countdown as of `now`: a window's value lapses once it has reset."""
         utilization = self.window_value.effective(now)
         if utilization is None:
             self.bar.setValue(0)

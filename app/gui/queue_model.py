@@ -1,65 +1,44 @@
-"""The queue and a transcript as Qt item models.
+"""The queue as a Qt table model, and the proxy that filters it.
 
 `QueueModel` mirrors the engine's `QueueState` row for row and applies each state change
 as row operations (insert, remove, dataChanged for the changed rows only), so views keep
-their selection and scroll position. `TranscriptModel` only grows at the end; when it
-holds more than its cap it drops its oldest rows and says earlier lines are not shown.
+their selection and scroll position.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractListModel,
     QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
-    Signal,
 )
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QIcon
 
-from app.core.batching import waiting_reason
-from app.core.queue import InvestigationStatus, Job, QueueState, Status
-from app.core.stream import (
-    ApiRetry,
-    AssistantText,
-    Event,
-    Init,
-    RateLimit,
-    Result,
-    ToolResult,
-    ToolUse,
-    Unparsed,
-    describe_tool_call,
-    render_text,
+from app.core.queue import Job, QueueState, Status
+from app.gui.formatting import (
+    duration_seconds,
+    duration_text,
+    format_cost,
+    format_local_time,
+    job_cost,
+    job_turns,
+    reason_text,
+    started_at,
+    status_text,
 )
+from app.gui.icons import status_icon
 
 Index = QModelIndex | QPersistentModelIndex
 
-JOB_ROLE = Qt.ItemDataRole.UserRole + 1
-SLUG_ROLE = Qt.ItemDataRole.UserRole + 2
-STATUS_COLOR_ROLE = Qt.ItemDataRole.UserRole + 3
-ROW_KIND_ROLE = Qt.ItemDataRole.UserRole + 4
-
-# Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
-STATUS_COLORS: Mapping[Status, str] = {
-    Status.PENDING: "#8a94a6",
-    Status.RUNNING: "#3b82f6",
-    Status.COMPLETED: "#22a55a",
-    Status.FAILED: "#e5484d",
-    Status.INVALID: "#e08a00",
-    Status.CANCELLED: "#9a8c7a",
-    Status.SKIPPED: "#a07ce0",
-}
-ERROR_COLOR = "#e5484d"
+SLUG_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # Most urgent first, for sorting by status.
 STATUS_ORDER: Mapping[Status, int] = {
@@ -69,123 +48,6 @@ STATUS_ORDER: Mapping[Status, int] = {
          Status.SKIPPED)
     )
 }
-
-
-# ---------------------------------------------------------------- words for values
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def format_countdown(moment: dt.datetime | None, now: dt.datetime) -> str:
-    """"in 2 h 05 min (14:05)"; "now" once the moment has passed; "" when unknown."""
-    if moment is None:
-        return ""
-    left = (moment - now).total_seconds()
-    if left <= 0:
-        return "now"
-    return f"in {format_duration(left)} ({format_local_time(moment, now)})"
-
-
-def format_local_time(moment: dt.datetime, now: dt.datetime) -> str:
-    local = moment.astimezone()
-    if local.date() == now.astimezone().date():
-        return f"{local:%H:%M}"
-    return f"{local:%a %d %b %H:%M}"
-
-
-def format_cost(cost: float | None) -> str:
-    if cost is None:
-        return ""
-    return f"${cost:.2f}" if cost >= 0.01 else f"${cost:.4f}"
-
-
-def format_size(size: int) -> str:
-    if size < 1000:
-        return f"{size} chars"
-    if size < 1_000_000:
-        return f"{size / 1000:.1f} k chars"
-    return f"{size / 1_000_000:.1f} M chars"
-
-
-# ---------------------------------------------------------------- what a job row shows
-
-
-def started_at(job: Job) -> dt.datetime | None:
-    if job.current is not None:
-        return job.current.started_at
-    if job.last is not None:
-        return job.last.finished_at - dt.timedelta(milliseconds=job.last.duration_ms)
-    return None
-
-
-def duration_seconds(job: Job, now: dt.datetime) -> float | None:
-    if job.current is not None:
-        return (now - job.current.started_at).total_seconds()
-    if job.last is not None:
-        return job.last.duration_ms / 1000
-    return None
-
-
-def duration_text(job: Job, now: dt.datetime) -> str:
-    """Elapsed time with the ETA while running; the last run's duration after; the estimate before."""
-    estimate = job.estimate_minutes * 60 if job.estimate_minutes is not None else None
-    seconds = duration_seconds(job, now)
-    if job.current is not None and seconds is not None:
-        elapsed = format_duration(seconds)
-        if estimate is None:
-            return elapsed
-        if seconds <= estimate:
-            return f"{elapsed} · ETA {format_duration(estimate - seconds)}"
-        return f"{elapsed} · {format_duration(seconds - estimate)} over estimate"
-    if seconds is not None:
-        return format_duration(seconds)
-    if estimate is not None and job.status is Status.PENDING:
-        return f"~{format_duration(estimate)} estimated"
-    return ""
-
-
-def job_cost(job: Job) -> float | None:
-    if job.current is not None and job.current.result is not None:
-        return job.current.result.total_cost_usd
-    return job.last.cost_usd if job.last is not None else None
-
-
-def job_turns(job: Job) -> int | None:
-    if job.current is not None and job.current.result is not None:
-        return job.current.result.num_turns
-    return job.last.num_turns if job.last is not None else None
-
-
-def status_text(job: Job) -> str:
-    """The status, with what is still happening to the job: a run being stopped, an investigation."""
-    if job.current is not None and job.current.stopping:
-        return f"{job.status.value} (stopping)"
-    if job.investigation is not None and job.investigation.status in (InvestigationStatus.WAITING,
-                                                                      InvestigationStatus.RUNNING):
-        return f"{job.status.value} (investigating)"
-    return job.status.value
-
-
-def reason_text(jobs: Mapping[str, Job], job: Job) -> str:
-    """What the reason column says: the error and its fix, why a pending job waits, or the last reason."""
-    if job.status is Status.INVALID and job.error is not None:
-        return f"{job.error.problem} — {job.error.fix}"
-    waiting = waiting_reason(jobs, job)
-    if waiting:
-        return waiting
-    return job.reason
 
 
 class Column(IntEnum):
@@ -214,19 +76,6 @@ HEADERS: Mapping[Column, str] = {
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _ALIGNMENT: Mapping[Column, Qt.AlignmentFlag] = {Column.GROUP: _RIGHT, Column.COST: _RIGHT, Column.TURNS: _RIGHT}
-
-def status_icon(status: Status) -> QIcon:
-    """A dot in the status colour."""
-    color = QColor(STATUS_COLORS[status])
-    pixmap = QPixmap(16, 16)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(color.darker(140))
-    painter.setBrush(color)
-    painter.drawEllipse(2, 2, 12, 12)
-    painter.end()
-    return QIcon(pixmap)
 
 
 class QueueModel(QAbstractTableModel):
@@ -297,7 +146,7 @@ class QueueModel(QAbstractTableModel):
         self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
-    def tick(self, now: dt.datetime) -> None:
+    def refresh(self, now: dt.datetime) -> None:
         """Running rows' durations move with the clock."""
         self._now = now
         running = sorted(self._row_of[slug] for slug, job in self._jobs.items() if job.current is not None)
@@ -349,19 +198,16 @@ class QueueModel(QAbstractTableModel):
     def job_at(self, row: int) -> Job:
         return self._jobs[self._slugs[row]]
 
-    def job(self, slug: str) -> Job | None:
-        return self._jobs.get(slug)
-
     def row_of(self, slug: str) -> int | None:
         return self._row_of.get(slug)
 
     def reason_at(self, row: int) -> str:
         return reason_text(self._jobs, self.job_at(row))
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._slugs)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(Column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -383,12 +229,8 @@ class QueueModel(QAbstractTableModel):
             return self._status_icon(job.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _ALIGNMENT:
             return int(_ALIGNMENT[column])
-        if role == JOB_ROLE:
-            return job
         if role == SLUG_ROLE:
             return job.slug
-        if role == STATUS_COLOR_ROLE:
-            return QColor(STATUS_COLORS[job.status])
         return None
 
     def _display(self, job: Job, column: Column) -> str:
@@ -503,7 +345,7 @@ class QueueProxy(QSortFilterProxyModel):
         assert isinstance(source, QueueModel)
         return source
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+    def filterAcceptsRow(self, source_row: int, _source_parent: Index) -> bool:
         model = self.queue()
         job = model.job_at(source_row)
         if self._statuses is not None and job.status not in self._statuses:
@@ -515,144 +357,3 @@ class QueueProxy(QSortFilterProxyModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.queue().sort(column, order)
-
-
-# ---------------------------------------------------------------- transcripts
-
-DISPLAY_KEEP = 4000
-DETAIL_KEEP = 4000
-MAX_TRANSCRIPT_ROWS = 5000
-
-
-class RowKind(StrEnum):
-    SESSION = "session"
-    TEXT = "text"
-    CLI = "cli"
-    TOOL_CALL = "tool_call"
-    TOOL_RESULT = "tool_result"
-    RATE_LIMIT = "rate_limit"
-    RETRY = "retry"
-    RESULT = "result"
-    UNPARSED = "unparsed"
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptRow:
-    kind: RowKind
-    text: str
-    detail: str = ""  # the full text, shown as a tooltip
-    is_error: bool = False
-
-
-def transcript_rows(events: Iterable[Event]) -> list[TranscriptRow]:
-    """The rows a reader cares about; pure, so the follower builds them off the GUI thread."""
-    return [row for event in events if (row := _row(event)) is not None]
-
-
-def _row(event: Event) -> TranscriptRow | None:
-    match event:
-        case AssistantText(synthetic=True):
-            return TranscriptRow(RowKind.CLI, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
-        case AssistantText():
-            return TranscriptRow(RowKind.TEXT, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
-        case ToolUse():
-            return TranscriptRow(RowKind.TOOL_CALL, f"→ {describe_tool_call(event.name, event.input)}")
-        case ToolResult():
-            return _tool_result_row(event)
-        case RateLimit(status="allowed"):
-            return None
-        case RateLimit():
-            return TranscriptRow(RowKind.RATE_LIMIT, render_text([event]), is_error=event.status == "rejected")
-        case Result():
-            return TranscriptRow(RowKind.RESULT, render_text([event]), _keep(event.text, DETAIL_KEEP), event.is_error)
-        case Init():
-            return TranscriptRow(RowKind.SESSION, render_text([event]))
-        case ApiRetry():
-            return TranscriptRow(RowKind.RETRY, render_text([event]))
-        case Unparsed():
-            return TranscriptRow(RowKind.UNPARSED, render_text([event]), event.text, True)
-    return None
-
-
-def _tool_result_row(event: ToolResult) -> TranscriptRow:
-    size = format_size(len(event.content))
-    if event.is_error:
-        first = event.content.strip().splitlines()[0] if event.content.strip() else ""
-        text = f"← error · {size}: {_keep(first, 200)}"
-    else:
-        text = f"← ok · {size}"
-    return TranscriptRow(RowKind.TOOL_RESULT, text, _keep(event.content, DETAIL_KEEP), event.is_error)
-
-
-def _keep(text: str, keep: int) -> str:
-    return text if len(text) <= keep else text[: keep - 1] + "…"
-
-
-class TranscriptModel(QAbstractListModel):
-    """A transcript's rows; new rows are appended, the oldest dropped beyond `max_rows`."""
-
-    earlierHiddenChanged = Signal(bool)
-
-    def __init__(self, max_rows: int = MAX_TRANSCRIPT_ROWS, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.max_rows = max_rows
-        self._rows: list[TranscriptRow] = []
-        self.earlier_hidden = False
-
-    def append_rows(self, rows: Sequence[TranscriptRow]) -> None:
-        if not rows:
-            return
-        if len(rows) > self.max_rows:
-            rows = rows[-self.max_rows:]
-            self.set_earlier_hidden()
-        overflow = len(self._rows) + len(rows) - self.max_rows
-        if overflow > 0:
-            self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
-            del self._rows[:overflow]
-            self.endRemoveRows()
-            self.set_earlier_hidden()
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
-        self._rows.extend(rows)
-        self.endInsertRows()
-
-    def clear(self) -> None:
-        if self._rows:
-            self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
-            self._rows.clear()
-            self.endRemoveRows()
-        if self.earlier_hidden:
-            self.earlier_hidden = False
-            self.earlierHiddenChanged.emit(False)
-
-    def set_earlier_hidden(self) -> None:
-        if not self.earlier_hidden:
-            self.earlier_hidden = True
-            self.earlierHiddenChanged.emit(True)
-
-    def row(self, number: int) -> TranscriptRow:
-        return self._rows[number]
-
-    def rows(self) -> list[TranscriptRow]:
-        return list(self._rows)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return row.text
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return row.detail or None
-        if role == Qt.ItemDataRole.ForegroundRole and row.is_error:
-            return QColor(ERROR_COLOR)
-        if role == Qt.ItemDataRole.FontRole and row.kind is RowKind.RESULT:
-            font = QFont()
-            font.setBold(True)
-            return font
-        if role == ROW_KIND_ROLE:
-            return row.kind.value
-        return None

@@ -1,0 +1,64 @@
+"""The queue panel: filters narrow the table, a job chosen elsewhere is shown even when filtered out,
+and a right-click makes its row the current one before the menu opens."""
+
+from dataclasses import replace
+
+import pytest
+from PySide6.QtCore import QPoint
+
+from app.core.queue import QueueState, Status
+from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, StatusFilter
+from app.gui.widgets.queue_panel import QueuePanel
+from tests.unit.core.factories import job, jobs
+
+
+@pytest.fixture
+def panel(qtbot):
+    model = QueueModel()
+    state = QueueState(jobs=jobs(job("01-a"), replace(job("02-b", Status.FAILED), reason="exited with code 3"),
+                                 job("03-c", Status.RUNNING)))
+    model.apply(state, list(state.jobs))
+    panel = QueuePanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(800, 400)
+    panel.show()
+    return panel
+
+
+def shown(panel):
+    return [panel.proxy.index(row, Column.TITLE).data() for row in range(panel.proxy.rowCount())]
+
+
+def test_the_text_and_status_filters_narrow_the_table(panel):
+    assert shown(panel) == ["01-a", "02-b", "03-c"]
+    panel.filter_edit.setText("code 3")
+    assert shown(panel) == ["02-b"]
+    panel.filter_edit.clear()
+    panel.status_filter.setCurrentText(StatusFilter.ACTIVE)
+    assert shown(panel) == ["01-a", "03-c"]
+    assert set(STATUS_FILTERS) == {panel.status_filter.itemText(i) for i in range(panel.status_filter.count())}
+
+
+def test_selecting_a_filtered_out_job_clears_the_filters_and_makes_it_current(qtbot, panel):
+    panel.filter_edit.setText("01-a")
+    panel.status_filter.setCurrentText(StatusFilter.PROBLEMS)
+    with qtbot.waitSignal(panel.currentSlugChanged, check_params_cb=lambda slug: slug == "03-c"):
+        panel.select_slug("03-c")
+    assert panel.filter_edit.text() == "" and panel.status_filter.currentIndex() == 0
+    assert panel.view.currentIndex().data(SLUG_ROLE) == "03-c"
+    with qtbot.assertNotEmitted(panel.currentSlugChanged):
+        panel.select_slug("99-not-in-the-queue")
+
+
+def test_a_right_click_on_a_row_makes_it_current_and_asks_for_the_menu(qtbot, panel):
+    view = panel.view
+    row = panel.proxy.mapFromSource(panel.model.index(panel.model.row_of("02-b"), 0))
+    where = view.visualRect(row).center()
+    seen = []
+    panel.currentSlugChanged.connect(lambda slug: seen.append(("current", slug)))
+    panel.contextMenuRequested.connect(lambda at: seen.append(("menu", at)))
+    view.customContextMenuRequested.emit(where)
+    assert seen == [("current", "02-b"), ("menu", view.viewport().mapToGlobal(where))]
+    below_the_rows = QPoint(5, view.viewport().height() - 2)
+    with qtbot.assertNotEmitted(panel.contextMenuRequested):
+        view.customContextMenuRequested.emit(below_the_rows)

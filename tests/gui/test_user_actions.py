@@ -1,0 +1,36 @@
+"""The main window's actions: which job actions apply to a job, and where the actions are shown."""
+
+from PySide6.QtWidgets import QMainWindow, QToolBar
+
+from app.core.queue import Status
+from app.gui.user_actions import JOB_ACTIONS, add_menus, add_toolbar, applicable_actions, make_actions, show_paused
+from tests.unit.core.factories import job
+
+
+def test_job_actions_apply_only_where_they_make_sense():
+    assert applicable_actions(job("01-a"), has_log=False) == {"run", "cancel", "skip", "open_prd", "reveal", "archive"}
+    assert applicable_actions(job("01-a", Status.RUNNING), has_log=True) == {"cancel", "open_log", "open_prd",
+                                                                             "reveal"}
+    assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
+        "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
+    assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
+
+
+def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(qtbot, tmp_path):
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    actions = make_actions(window, tmp_path / "prds")
+    job_menu = add_menus(window, actions)
+    add_toolbar(window, actions)
+    assert [menu.text() for menu in window.menuBar().actions()] == ["&File", "&Queue", "&Job", "&Help"]
+    assert [action.text() for action in job_menu.actions() if action.text()] == [
+        text for text, _command in JOB_ACTIONS.values()]
+    toolbar = window.findChild(QToolBar, "queueToolbar")
+    assert [action.text() for action in toolbar.actions()] == [
+        "Pause", "Force tick", "New PRD…", "Open folder", "Settings…"]
+    assert actions["open_folder"].toolTip() == f"Open {tmp_path / 'prds'}"
+
+    show_paused(actions["pause"], True, window.style())
+    assert actions["pause"].text() == "Resume" and actions["pause"].toolTip() == "Let new runs start again"
+    show_paused(actions["pause"], False, window.style())
+    assert actions["pause"].text() == "Pause"
