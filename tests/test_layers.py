@@ -1,4 +1,5 @@
-"""STYLE.md's layers, enforced: the core is pure, the engine knows nothing of Qt."""
+"""The layers of docs/ARCHITECTURE.md, enforced: the core is pure, the engine knows nothing of Qt,
+the GUI reaches the engine only through app.engine.api."""
 
 import shutil
 import subprocess
@@ -23,14 +24,25 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
 def test_the_layer_contracts_hold():
     result = lint_imports(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
+
+
+def with_import(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess:
+    """lint-imports on a copy of the app where `module` (a path under app/) gains `line`."""
+    shutil.copytree(REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    path = tmp_path / "app" / module
+    path.write_text(line + "\n" + path.read_text())
+    return lint_imports(tmp_path)
 
 
 def test_importing_qt_in_the_core_breaks_the_contract(tmp_path):
-    shutil.copytree(REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    prd = tmp_path / "app" / "core" / "prd.py"
-    prd.write_text("import PySide6\n" + prd.read_text())
-    result = lint_imports(tmp_path)
+    result = with_import(tmp_path, "core/prd.py", "import PySide6")
     assert result.returncode != 0
     assert "app.core.prd -> PySide6" in result.stdout
+
+
+def test_the_gui_reaching_past_the_engines_public_face_breaks_the_contract(tmp_path):
+    result = with_import(tmp_path, "gui/icons.py", "from app.engine.runs import Runs")
+    assert result.returncode != 0
+    assert "app.gui.icons -> app.engine.runs" in result.stdout

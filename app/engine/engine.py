@@ -301,6 +301,7 @@ class Engine:
             notices[key] = message
             self.emit("home.problem", "warning", key=key, message=message)
         self._notices = notices
+        self.views_outdated()
 
     # ------------------------------------------------------------ scheduling
 
@@ -347,8 +348,9 @@ class Engine:
         if force:
             self.clear_pause("force tick")
         decision = gates.decide(self.policy(), self.usage, self.state.paused, on_reset, now, force=force)
-        if not force:
-            self._publish_gate(decision)
+        if not force and decision != self._gate:  # it may change with time alone (a reset passed)
+            self._gate = decision
+            self.views_outdated()
         if isinstance(decision, gates.Closed):
             self.next_gate_check = decision.until
             return
@@ -364,11 +366,8 @@ class Engine:
             # Shielded: a stop cancels the tick, but not a start it has begun.
             await asyncio.shield(self.runs.start_picked(jobs, investigations))
 
-    def _publish_gate(self, decision: gates.Decision) -> None:
-        """A verdict that changed with time alone (a reset passed) is told like a state change."""
-        if decision == self._gate:
-            return
-        self._gate = decision
+    def views_outdated(self) -> None:
+        """What views show changed beside the state (settings, problems, the gate's verdict)."""
         for listener in list(self._state_listeners):
             listener(self.state, [])
 

@@ -86,6 +86,8 @@ class Housekeeping:
         ):
             # PRDs without their own cwd/model follow the new defaults.
             engine.background(engine.folder.rescan(reparse=True), engine.chores)
+        if engine.writer is not None:
+            engine.views_outdated()
 
     # ------------------------------------------------------------ the usage meter
 

@@ -12,8 +12,7 @@ from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from app.engine.control import EngineNotRunning, request_sync
-from app.engine.lock import EngineLock, EngineLocked
+from app.engine.api import EngineLock, EngineLocked, EngineNotRunning, request_sync
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.quit import QuitChoice, QuitQuestion
 from app.gui.icons import app_icon

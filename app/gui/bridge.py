@@ -5,6 +5,10 @@ network or processes. Engine events and state changes cross over as Qt signals (
 the GUI thread); commands go the other way and answer through a callback on the GUI
 thread. State changes are coalesced: at most one `stateChanged` per COALESCE seconds,
 carrying the latest state and every slug that changed since the last one.
+
+The GUI reads only what the engine publishes: the events, and the `Snapshot` (state,
+settings, the gate's verdict, problems) made on the engine's loop at each change — never the
+engine's own attributes across threads.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.config import Config, effective_concurrency_cap
+from app.config import Config
 from app.core.queue import QueueState
-from app.engine.engine import Engine
+from app.engine.api import Engine, Snapshot
 from app.paths import Home
 
 COALESCE = 0.05
@@ -28,19 +32,19 @@ Answer = Callable[[dict[str, Any]], None]
 
 
 class EngineBridge(QObject):
-    stateChanged = Signal(object, list)  # QueueState, changed slugs; `state` is already this one
+    stateChanged = Signal(object, list)  # QueueState, changed slugs; `snapshot` is already this one
     engineEvent = Signal(object)  # EngineEvent
     ready = Signal()
     failed = Signal(str)
     stopped = Signal()
     showRequested = Signal()
     _answered = Signal(object, object)  # callback, answer: delivered on the GUI thread
-    _arrived = Signal(object, list)  # from the engine thread, published on the GUI thread
+    _arrived = Signal(object, list)  # Snapshot, changed slugs: from the engine thread, published on the GUI thread
 
     def __init__(self, home: Home, environ: Mapping[str, str] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.home = home
-        self.state = QueueState()
+        self.snapshot = Snapshot()
         self._environ = dict(os.environ if environ is None else environ)
         self._engine: Engine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -48,7 +52,6 @@ class EngineBridge(QObject):
         self._stop_jobs = False
         self._thread: threading.Thread | None = None
         self._changed: set[str] = set()
-        self._latest: QueueState | None = None
         self._flush_scheduled = False
         self._answered.connect(self._deliver)
         self._arrived.connect(self._publish)
@@ -75,19 +78,12 @@ class EngineBridge(QObject):
         return not self._thread.is_alive()
 
     @property
-    def config(self) -> Config:
-        return self._engine.config if self._engine else Config()
+    def state(self) -> QueueState:
+        return self.snapshot.state
 
     @property
-    def cap(self) -> int:
-        return effective_concurrency_cap(self.config, self._environ)
-
-    def problems(self) -> list[str]:
-        """The engine's settings and home problems (lists it replaces whole: safe to read here)."""
-        return self._engine.problems() if self._engine else []
-
-    def settings_problems(self) -> list[str]:
-        return self._engine.settings_problems() if self._engine else []
+    def config(self) -> Config:
+        return self.snapshot.config
 
     # ------------------------------------------------------------ commands
 
@@ -106,11 +102,11 @@ class EngineBridge(QObject):
         answer(result)
 
     @Slot(object, list)
-    def _publish(self, state: QueueState, changed: list) -> None:
+    def _publish(self, snapshot: Snapshot, changed: list) -> None:
         # One hop to the GUI thread, then a direct emit: a queued signal is posted to each
-        # receiver separately, and a receiver could otherwise see `state` ahead of its own slot.
-        self.state = state
-        self.stateChanged.emit(state, changed)
+        # receiver separately, and a receiver could otherwise see `snapshot` ahead of its own slot.
+        self.snapshot = snapshot
+        self.stateChanged.emit(snapshot.state, changed)
 
     # ------------------------------------------------------------ the engine thread
 
@@ -140,8 +136,7 @@ class EngineBridge(QObject):
         finally:
             await engine.stop(stop_jobs=self._stop_jobs)
 
-    def _state_changed(self, state: QueueState, changed: list[str]) -> None:
-        self._latest = state
+    def _state_changed(self, _state: QueueState, changed: list[str]) -> None:
         self._changed.update(changed)
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
@@ -150,8 +145,8 @@ class EngineBridge(QObject):
     def _flush(self) -> None:
         self._flush_scheduled = False
         changed, self._changed = sorted(self._changed), set()
-        if self._latest is not None:
-            self._arrived.emit(self._latest, changed)
+        if self._engine is not None:
+            self._arrived.emit(self._engine.snapshot(), changed)
 
 
 def _result_of(future: Any) -> dict[str, Any]:

@@ -16,13 +16,19 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QHideEvent, QShowEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QHideEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
 from app.core.queue import Job, Pause, QueueState
-from app.engine.events import EngineEvent
-from app.engine.intake import Added
+from app.engine.api import Added, EngineEvent
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import in_background, open_path, reveal_path
 from app.gui.dialogs.about import AboutDialog
@@ -32,7 +38,14 @@ from app.gui.dialogs.settings import SettingsDialog
 from app.gui.queue_model import QueueModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
-from app.gui.user_actions import JOB_ACTIONS, add_menus, add_toolbar, applicable_actions, make_actions, show_paused
+from app.gui.user_actions import (
+    JOB_ACTIONS,
+    add_menus,
+    add_toolbar,
+    applicable_actions,
+    make_actions,
+    show_paused,
+)
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
@@ -236,8 +249,7 @@ class MainWindow(QMainWindow):
         self.show_error(f"The engine stopped: {message}")
 
     def _show_status(self) -> None:
-        bridge = self.bridge
-        self.usage_strip.show_state(self._state, bridge.config, bridge.cap, bridge.problems(), dt.datetime.now(dt.UTC))
+        self.usage_strip.show_state(self.bridge.snapshot, dt.datetime.now(dt.UTC))
 
     def _refresh_clock(self) -> None:
         """What moves with the clock: the gate and usage countdowns, the resume countdown, running durations."""
@@ -375,7 +387,7 @@ class MainWindow(QMainWindow):
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.home.config, self.bridge.config, self.bridge.settings_problems(), self)
+        dialog = SettingsDialog(self.home.config, self.bridge.config, list(self.bridge.snapshot.settings_problems), self)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

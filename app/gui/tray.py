@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
 from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
 from app.core.usage import Usage, Window
-from app.engine.events import EngineEvent
+from app.engine.api import EngineEvent
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
@@ -199,7 +199,7 @@ class Tray(QObject):
         problems = []
         if self._engine_error:
             problems.append(f"Engine stopped: {self._engine_error}")
-        problems += self._bridge.problems()[:1]
+        problems += list(self._bridge.snapshot.problems[:1])
         if self._unseen_failures:
             count = len(self._unseen_failures)
             problems.append(f"{count} job{'s' if count > 1 else ''} failed since you last looked")

@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from app.core.queue import Status
-from app.engine.lock import EngineLock, EngineLocked
+from app.engine.api import EngineLock, EngineLocked
 from app.gui import app as gui_app
 from app.gui.app import DesktopApp, hand_over, quit_on_signals, run_gui
 from tests.support import write_prd

@@ -11,8 +11,10 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from app.core.gate import Closed
 from app.core.queue import CurrentRun, Pause, PauseReason, QueueState, Status
 from app.core.usage import Usage, Window
+from app.engine.api import Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
@@ -300,7 +302,8 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     state = QueueState(jobs={"01-a": job("01-a", Status.RUNNING)}, usage=usage,
                        paused=Pause(PauseReason.MANUAL, now, None, "lunch"))
     config = replace(idle_window.bridge.config, fire_policy="on-reset")
-    strip.show_state(state, config, 4, ["config.yaml: concurrency_cap is 'many'"], now)
+    snapshot = Snapshot(state, config, 4, Closed("paused", "lunch"), ("config.yaml: concurrency_cap is 'many'",))
+    strip.show_state(snapshot, now)
     assert strip.policy.text() == "Policy: on-reset"
     assert strip.running.text() == "Running 1/4"
     assert strip.gate.text() == "Gate closed: lunch"
@@ -309,7 +312,7 @@ def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(q
     assert strip.seven_day.bar.format() == "7 d: unknown"
     assert strip.stale.isVisible()
     assert "concurrency_cap" in strip.problems.toolTip()
-    strip.show_state(state, config, 4, [], now + dt.timedelta(hours=3))
+    strip.show_state(replace(snapshot, problems=()), now + dt.timedelta(hours=3))
     assert strip.five_hour.countdown.text() == "resets now"
     assert strip.five_hour.bar.format() == "5 h: 0%"
     assert not strip.problems.isVisible()

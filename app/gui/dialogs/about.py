@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
 from app.core.agent import version_verdict
-from app.engine.usage import installed_cli_version, tested_versions
+from app.engine.api import installed_cli_version, tested_versions
 from app.gui.desktop import in_background
 from app.paths import Home
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.config import Config
 from app.core.prd import DEFAULT_GROUP, MAX_PRD_BYTES, Prd, parse_prd
-from app.engine.intake import Added, Refused, add_prds, expand
+from app.engine.api import Added, Refused, add_prds, expand
 from app.gui.desktop import in_background
 from app.paths import Home, read_regular_file
 

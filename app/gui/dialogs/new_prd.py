@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.config import Config
 from app.core.prd import DEFAULT_GROUP
-from app.engine.intake import Added, Refused, add_prds
+from app.engine.api import Added, Refused, add_prds
 from app.gui.desktop import in_background
 from app.gui.formatting import ERROR_COLOR
 from app.paths import Home

@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.config import FIRE_POLICIES, WHEN_UNKNOWN, Config, config_from_mapping, config_to_mapping, save_config
+from app.config import (
+    FIRE_POLICIES,
+    WHEN_UNKNOWN,
+    Config,
+    config_from_mapping,
+    config_to_mapping,
+    save_config,
+)
 from app.gui.desktop import in_background
 from app.gui.formatting import ERROR_COLOR
 

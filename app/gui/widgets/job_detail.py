@@ -26,7 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.queue import Investigation, InvestigationStatus, Job
-from app.gui.formatting import format_cost, format_duration, format_local_time, status_text
+from app.gui.formatting import (
+    format_cost,
+    format_duration,
+    format_local_time,
+    status_text,
+)
 from app.gui.transcript import TranscriptSource
 from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.transcript_view import TranscriptView

@@ -14,7 +14,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy
+from app.gui.queue_model import (
+    SLUG_ROLE,
+    STATUS_FILTERS,
+    Column,
+    QueueModel,
+    QueueProxy,
+)
 
 COLUMN_WIDTHS = ((Column.GROUP, 55), (Column.TITLE, 260), (Column.STATUS, 150), (Column.CWD, 180),
                  (Column.STARTED, 90), (Column.DURATION, 170), (Column.COST, 70), (Column.TURNS, 55))

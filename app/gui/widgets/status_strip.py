@@ -8,9 +8,8 @@ from html import escape
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from app.config import Config, gate_policy
-from app.core.gate import Decision, Open, decide
-from app.core.queue import QueueState, Status
+from app.core.gate import Decision, Open
+from app.engine.api import Snapshot
 from app.gui.widgets.usage_bar import UsageBar
 
 STALE_TIP = "The usage meter is failing: these are the last values it gave."
@@ -40,16 +39,17 @@ class StatusStrip(QWidget):
         self.stale.setVisible(False)
         self.problems.setVisible(False)
 
-    def show_state(self, state: QueueState, config: Config, cap: int, problems: list[str], now: dt.datetime) -> None:
-        """Everything from the engine's latest state and settings: no call to the engine."""
-        running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
+    def show_state(self, snapshot: Snapshot, now: dt.datetime) -> None:
+        """Everything from what the engine published last: no call to the engine, no decision of
+        its own (the gate's verdict is the engine's)."""
+        state, config = snapshot.state, snapshot.config
         self.policy.setText(f"Policy: {config.fire_policy}")
-        self.running.setText(f"Running {running}/{cap}")
-        self._show_gate(decide(gate_policy(config), state.usage, state.paused, state.on_reset, now))
+        self.running.setText(f"Running {snapshot.running}/{snapshot.cap}")
+        self._show_gate(snapshot.gate)
         self.five_hour.show_window(state.usage.five_hour, config.utilization_threshold, now)
         self.seven_day.show_window(state.usage.seven_day, config.weekly_threshold, now)
         self.stale.setVisible(state.usage.stale)
-        self._show_problems(problems)
+        self._show_problems(list(snapshot.problems))
 
     def _show_gate(self, decision: Decision) -> None:
         if isinstance(decision, Open):
