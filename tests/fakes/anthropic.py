@@ -593,10 +593,6 @@ class FakeAnthropic:
         with self._lock:
             self._limit = Limit(int(epoch_seconds), claim)
 
-    def clear_limit(self) -> None:
-        with self._lock:
-            self._limit = None
-
     @property
     def limited_until(self) -> int | None:
         limit = self._active_limit()

@@ -42,7 +42,8 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_pauses_the_queue_and_it_completes_once_there_is_room(tmp_path, mount_namespaces):
+@pytest.mark.usefixtures("mount_namespaces")
+def test_a_full_disk_pauses_the_queue_and_it_completes_once_there_is_room(tmp_path):
     home, environ, _ = make_home(tmp_path / "prepared", {"concurrency_cap": 2})
     write_prd(home, "01-a.md", '@fake text "a"\n')
     write_prd(home, "01-b.md", '@fake text "b"\n')
