@@ -1,5 +1,13 @@
-"""Questions about the whole queue that the engine asks as time passes (docs/BEHAVIOUR.md
-sections 4 and 6): is there work, does it need its user, which finished rows may leave."""
+"""Questions about the whole queue (docs/BEHAVIOUR.md sections 4 and 6): is there work, does it
+need its user, which finished rows may leave.
+
+"Is anything left?" has four answers, each for its own question:
+- `has_work`: something runs or is pending (the on-reset fire policy waits for work);
+- `alive`: how many jobs have a run or an investigation alive (quitting asks about these);
+- `has_anything_left`: something runs, is pending, or has an investigation to run (the tray's
+  "queue finished" waits for none);
+- `batching.is_idle`: nothing can happen any more without the user (`--until-idle` stops).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from app.core import queue as q
-from app.core.queue import Job, PauseReason, QueueState, Status
+from app.core.queue import InvestigationStatus, Job, PauseReason, QueueState, Status
 
 # Pauses that only the user can end (the others end by themselves: a reset, a poll, a write).
 USER_PAUSES = (PauseReason.MANUAL, PauseReason.AUTH, PauseReason.STATE)
@@ -16,6 +24,21 @@ USER_PAUSES = (PauseReason.MANUAL, PauseReason.AUTH, PauseReason.STATE)
 def has_work(jobs: Mapping[str, Job]) -> bool:
     """Something runs or waits to run (what the `on_reset` fire policy waits for)."""
     return any(job.status in (Status.PENDING, Status.RUNNING) for job in jobs.values())
+
+
+def alive(jobs: Mapping[str, Job]) -> int:
+    """Jobs with a process alive: a run, or an investigation."""
+    return sum(1 for job in jobs.values() if job.is_busy)
+
+
+def has_anything_left(jobs: Mapping[str, Job]) -> bool:
+    """Something runs, is pending, or has an investigation alive or waiting to start."""
+    return any(
+        job.is_busy
+        or job.status is Status.PENDING
+        or (job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING)
+        for job in jobs.values()
+    )
 
 
 def needs_user(

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
+from app.core.upkeep import alive
 from app.engine.api import EngineLock, EngineLocked, EngineNotRunning, request_sync
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.quit import QuitChoice, QuitQuestion
@@ -120,7 +121,7 @@ class DesktopApp(QObject):
             self.question.raise_()
             self.question.activateWindow()
             return
-        running = sum(1 for job in self.bridge.state.jobs.values() if job.is_busy)
+        running = alive(self.bridge.state.jobs)
         if running == 0:
             self.quit(stop_jobs=False)
             return

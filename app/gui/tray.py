@@ -15,6 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
 from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
+from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
 from app.engine.api import EngineEvent
 from app.gui.bridge import EngineBridge
@@ -43,7 +44,7 @@ class Tray(QObject):
         self._engine_error: str | None = None
         self._reported_failures: set[str] = set()  # run ids
         self._unseen_failures: set[str] = set()  # run ids failed since the user last looked
-        self._queue_ran = _queue_busy(bridge.state)
+        self._queue_ran = alive(bridge.state.jobs) > 0
         self._look: TrayLook | None = None
         self._icon.setContextMenu(self._menu)
         self._rebuild_menu()
@@ -169,9 +170,9 @@ class Tray(QObject):
         self._notify(f"Job failed: {job.title}", text, MessageIcon.Critical)
 
     def _follow_drain(self, state: QueueState) -> None:
-        if _queue_busy(state):
+        if alive(state.jobs):
             self._queue_ran = True
-        elif self._queue_ran and not _has_work(state):
+        elif self._queue_ran and not has_anything_left(state.jobs):
             self._queue_ran = False
             self._notify("Queue finished", _drained_text(state), MessageIcon.Information)
 
@@ -239,20 +240,6 @@ class Tray(QObject):
 
     def _show_message(self, title: str, text: str, icon: MessageIcon) -> None:
         self._icon.showMessage(title, text, icon, NOTIFICATION_MS)
-
-
-def _queue_busy(state: QueueState) -> bool:
-    return any(job.is_busy for job in state.jobs.values())
-
-
-def _has_work(state: QueueState) -> bool:
-    """Something is running, pending, or waiting for an investigation."""
-    return any(
-        job.is_busy
-        or job.status is Status.PENDING
-        or (job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING)
-        for job in state.jobs.values()
-    )
 
 
 def _drained_text(state: QueueState) -> str:

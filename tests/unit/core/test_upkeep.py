@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from app.core import gate as gates
 from app.core.queue import Investigation, InvestigationStatus, QueueState, Status
-from app.core.upkeep import has_work, needs_user, to_prune
+from app.core.upkeep import alive, has_anything_left, has_work, needs_user, to_prune
 from app.core.usage import UNKNOWN, Usage, Window
 
 from .factories import T0, job, jobs
@@ -50,3 +50,11 @@ def test_old_finished_rows_are_pruned_unless_needed_busy_or_recent():
     recent = replace(job("01-recent", Status.COMPLETED), updated_at=cutoff)
     pruned = to_prune(jobs(old_done, needed, waiting, investigating, recent), cutoff)
     assert [row.slug for row in pruned] == ["01-done"]
+
+
+def test_the_queue_has_something_left_while_anything_runs_waits_or_awaits_its_investigation():
+    waiting_inv = Investigation(InvestigationStatus.WAITING, "01-fix-a", failed_run_id="r")
+    assert has_anything_left(jobs(job("01-a", Status.FAILED, investigation=waiting_inv)))
+    assert has_anything_left(jobs(job("01-a")))
+    assert not has_anything_left(jobs(job("01-a", Status.FAILED), job("02-b", Status.COMPLETED)))
+    assert alive(jobs(job("01-a", Status.RUNNING), job("02-b"), job("03-c", Status.COMPLETED))) == 1
