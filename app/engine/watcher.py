@@ -71,7 +71,7 @@ class FolderWatcher:
     def __init__(self, folder: Path, on_ready: Callable[[str], None]) -> None:
         self._folder = folder
         self._on_ready = on_ready
-        self._settling: dict[str, tuple[tuple[int, int] | None, asyncio.TimerHandle]] = {}
+        self._waiting: dict[str, tuple[tuple[int, int] | None, asyncio.TimerHandle]] = {}
         self._observer = _observer()
 
     def start(self) -> None:
@@ -82,9 +82,9 @@ class FolderWatcher:
     def stop(self) -> None:
         self._observer.stop()
         self._observer.join(timeout=5)
-        for _, timer in self._settling.values():
+        for _, timer in self._waiting.values():
             timer.cancel()
-        self._settling.clear()
+        self._waiting.clear()
 
     def _handle(self, event: FileSystemEvent) -> None:
         if isinstance(event, (FileMovedEvent, DirMovedEvent)):
@@ -105,28 +105,29 @@ class FolderWatcher:
         if complete or not path.exists():
             self._ready(name)
         else:
-            self._settle(name, _signature(path))
+            self._wait_until_still(name, _signature(path))
 
-    def _settle(self, name: str, seen: tuple[int, int] | None) -> None:
-        previous = self._settling.pop(name, None)
+    def _wait_until_still(self, name: str, seen: tuple[int, int] | None) -> None:
+        """Ready once it has not changed for STABLE_FOR seconds (a writer may still be at work)."""
+        previous = self._waiting.pop(name, None)
         if previous is not None:
             previous[1].cancel()
         loop = asyncio.get_running_loop()
         timer = loop.call_later(STABLE_FOR, self._check_stable, name)
-        self._settling[name] = (seen, timer)
+        self._waiting[name] = (seen, timer)
 
     def _check_stable(self, name: str) -> None:
-        seen, _ = self._settling.pop(name, (None, None))
+        seen, _ = self._waiting.pop(name, (None, None))
         now = _signature(self._folder / name)
         if now is None or now == seen:
             self._on_ready(name)
         else:
-            self._settle(name, now)
+            self._wait_until_still(name, now)
 
     def _ready(self, name: str) -> None:
-        settling = self._settling.pop(name, None)
-        if settling is not None:
-            settling[1].cancel()
+        waiting = self._waiting.pop(name, None)
+        if waiting is not None:
+            waiting[1].cancel()
         self._on_ready(name)
 
 
