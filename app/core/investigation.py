@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 
 from app.core.queue import Job
-from app.core.stream import StreamReader, render_text
+from app.core.stream import StreamReader
+from app.core.transcript import render_text
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from app.core.outcome import RunSummary
 from app.core.prd import Prd, PrdError, group_from_name, slug_of
-from app.core.stream import RateLimit, Result, RunSummary
+from app.core.stream import RateLimit, Result
 from app.core.usage import UNKNOWN, Usage, Window
 
 SCHEMA_VERSION = 1

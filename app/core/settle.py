@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.outcome import ExitInfo, Outcome
 from app.core.queue import Job, Status
-from app.core.stream import ExitInfo, Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from app.core.stream import Event, ExitInfo, RunSummary, StreamReader
+from app.core.outcome import ExitInfo, RunSummary
+from app.core.stream import Event, StreamReader
 from app.engine import procs
 from app.engine.procs import ProcessId
 from app.paths import open_private

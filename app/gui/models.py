@@ -38,9 +38,8 @@ from app.core.stream import (
     ToolResult,
     ToolUse,
     Unparsed,
-    describe_tool_call,
-    render_text,
 )
+from app.core.transcript import describe_tool_call, render_text
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
+from app.core.outcome import ExitInfo, Outcome
 from app.core.queue import Status
 from app.core.settle import settle
-from app.core.stream import ExitInfo, Outcome
 
 from .factories import job
 
