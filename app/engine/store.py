@@ -19,16 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.queue import (
-    Job,
-    Pause,
-    PauseReason,
-    QueueFileError,
-    QueueState,
-    job_to_json,
-    state_from_json,
-    state_header_to_json,
-)
+from app.core.queue import Job, Pause, PauseReason, QueueState
+from app.core.queue_json import QueueFileError, job_to_json, state_from_json, state_header_to_json
 from app.engine.threads import call_soon
 from app.paths import Home, open_private, write_private_atomically
 
