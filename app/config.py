@@ -21,6 +21,7 @@ import yaml
 
 from app.core.bounded_yaml import YamlProblem, read_yaml
 from app.core.gate import GatePolicy
+from app.core.text import shorten
 from app.paths import open_private, read_regular_file, resource, write_private_atomically
 
 CONFIG_FILE_NAME = "config.yaml"
@@ -515,5 +516,4 @@ def _show(value: object) -> str:
         return "empty"
     if isinstance(value, bool):
         return "true" if value else "false"
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return shorten(repr(value), 80, "...")

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from app.core.text import shorten
+
 # Values a document may expand to, counting every alias's subtree each time it is used.
 MAX_EXPANDED_VALUES = 10_000
 
@@ -55,8 +57,7 @@ def _value_problem(node: yaml.Node, exc: Exception) -> str:
     text = node.value if isinstance(node.value, str) else ""
     if node.tag == "tag:yaml.org,2002:int" and "digits" in str(exc):
         return f"the number {text[:12]}… has {len(text)} digits, more than a number may have"
-    shown = text if len(text) <= 40 else text[:39] + "…"
-    return f"the value {shown!r} cannot be read ({exc})"
+    return f"the value {shorten(text, 40)!r} cannot be read ({exc})"
 
 
 def read_yaml(text: str) -> Document:

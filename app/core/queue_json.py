@@ -25,6 +25,7 @@ from app.core.queue import (
     Status,
 )
 from app.core.stream import RateLimit, Result
+from app.core.times import iso_ms
 from app.core.usage import UNKNOWN, Usage, Window
 
 SCHEMA_VERSION = 1
@@ -36,12 +37,6 @@ class QueueFileError(ValueError):
     def __init__(self, problem: str, fix: str) -> None:
         super().__init__(f"{problem} — {fix}")
         self.problem, self.fix = problem, fix
-
-
-def _ts(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _dt(value: Any) -> dt.datetime | None:
@@ -104,8 +99,8 @@ def _current_to_json(c: CurrentRun | None) -> dict[str, Any] | None:
         "runId": c.run_id,
         "pid": c.pid,
         "pidCreateTime": c.pid_create_time,
-        "startedAt": _ts(c.started_at),
-        "resultAt": _ts(c.result_at),
+        "startedAt": iso_ms(c.started_at),
+        "resultAt": iso_ms(c.result_at),
         "logPath": c.log_path,
         "logOffset": c.log_offset,
         "contentHash": c.content_hash,
@@ -144,7 +139,7 @@ def _last_to_json(r: LastRun | None) -> dict[str, Any] | None:
         "runId": r.run_id,
         "outcome": r.outcome,
         "exitCode": r.exit_code,
-        "finishedAt": _ts(r.finished_at),
+        "finishedAt": iso_ms(r.finished_at),
         "durationMs": r.duration_ms,
         "costUsd": r.cost_usd,
         "numTurns": r.num_turns,
@@ -177,8 +172,8 @@ def _investigation_to_json(i: Investigation | None) -> dict[str, Any] | None:
         "runId": i.run_id,
         "pid": i.pid,
         "pidCreateTime": i.pid_create_time,
-        "startedAt": _ts(i.started_at),
-        "finishedAt": _ts(i.finished_at),
+        "startedAt": iso_ms(i.started_at),
+        "finishedAt": iso_ms(i.finished_at),
         "logPath": i.log_path,
         "reason": i.reason,
     }
@@ -219,8 +214,8 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "status": job.status.value,
         "reason": job.reason,
         "contentHash": job.content_hash,
-        "createdAt": _ts(job.created_at),
-        "updatedAt": _ts(job.updated_at),
+        "createdAt": iso_ms(job.created_at),
+        "updatedAt": iso_ms(job.updated_at),
         "runs": job.runs,
         "current": _current_to_json(job.current),
         "last": _last_to_json(job.last),
@@ -265,7 +260,7 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
 def pause_to_json(p: Pause | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    return {"reason": p.reason.value, "since": _ts(p.since), "resumeAt": _ts(p.resume_at), "message": p.message}
+    return {"reason": p.reason.value, "since": iso_ms(p.since), "resumeAt": iso_ms(p.resume_at), "message": p.message}
 
 
 def pause_from_json(d: Mapping[str, Any] | None) -> Pause | None:
@@ -280,7 +275,7 @@ def pause_from_json(d: Mapping[str, Any] | None) -> Pause | None:
 
 
 def _window_to_json(w: Window) -> dict[str, Any]:
-    return {"utilization": w.utilization, "resetsAt": _ts(w.resets_at)}
+    return {"utilization": w.utilization, "resetsAt": iso_ms(w.resets_at)}
 
 
 def _window_from_json(d: Mapping[str, Any] | None) -> Window:
@@ -292,7 +287,7 @@ def usage_to_json(u: Usage) -> dict[str, Any]:
     return {
         "fiveHour": _window_to_json(u.five_hour),
         "sevenDay": _window_to_json(u.seven_day),
-        "polledAt": _ts(u.polled_at),
+        "polledAt": iso_ms(u.polled_at),
         "stale": u.stale,
     }
 
@@ -313,11 +308,11 @@ def state_header_to_json(state: QueueState) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
         "paused": pause_to_json(state.paused),
-        "lastTickAt": _ts(state.last_tick_at),
+        "lastTickAt": iso_ms(state.last_tick_at),
         "engine": (
-            {"pid": state.engine.pid, "startedAt": _ts(state.engine.started_at)} if state.engine else None
+            {"pid": state.engine.pid, "startedAt": iso_ms(state.engine.started_at)} if state.engine else None
         ),
-        "onReset": {"target": _ts(state.on_reset.target), "active": state.on_reset.active},
+        "onReset": {"target": iso_ms(state.on_reset.target), "active": state.on_reset.active},
         "usage": usage_to_json(state.usage),
     }
 

@@ -39,6 +39,8 @@ from app.core.stream import (
     ToolUse,
     Unparsed,
 )
+from app.core.text import shorten
+from app.core.times import local_time
 from app.core.transcript import describe_tool_call, render_text
 
 Index = QModelIndex | QPersistentModelIndex
@@ -94,14 +96,7 @@ def format_countdown(moment: dt.datetime | None, now: dt.datetime) -> str:
     left = (moment - now).total_seconds()
     if left <= 0:
         return "now"
-    return f"in {format_duration(left)} ({format_local_time(moment, now)})"
-
-
-def format_local_time(moment: dt.datetime, now: dt.datetime) -> str:
-    local = moment.astimezone()
-    if local.date() == now.astimezone().date():
-        return f"{local:%H:%M}"
-    return f"{local:%a %d %b %H:%M}"
+    return f"in {format_duration(left)} ({local_time(moment, now)})"
 
 
 def format_cost(cost: float | None) -> str:
@@ -402,7 +397,7 @@ class QueueModel(QAbstractTableModel):
                 return job.cwd
             case Column.STARTED:
                 moment = started_at(job)
-                return format_local_time(moment, self._now) if moment else ""
+                return local_time(moment, self._now) if moment else ""
             case Column.DURATION:
                 return duration_text(job, self._now)
             case Column.COST:
@@ -551,9 +546,9 @@ def transcript_rows(events: Iterable[Event]) -> list[TranscriptRow]:
 def _row(event: Event) -> TranscriptRow | None:
     match event:
         case AssistantText(synthetic=True):
-            return TranscriptRow(RowKind.CLI, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
+            return TranscriptRow(RowKind.CLI, shorten(event.text, DISPLAY_KEEP), shorten(event.text, DETAIL_KEEP))
         case AssistantText():
-            return TranscriptRow(RowKind.TEXT, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
+            return TranscriptRow(RowKind.TEXT, shorten(event.text, DISPLAY_KEEP), shorten(event.text, DETAIL_KEEP))
         case ToolUse():
             return TranscriptRow(RowKind.TOOL_CALL, f"→ {describe_tool_call(event.name, event.input)}")
         case ToolResult():
@@ -563,7 +558,7 @@ def _row(event: Event) -> TranscriptRow | None:
         case RateLimit():
             return TranscriptRow(RowKind.RATE_LIMIT, render_text([event]), is_error=event.status == "rejected")
         case Result():
-            return TranscriptRow(RowKind.RESULT, render_text([event]), _keep(event.text, DETAIL_KEEP), event.is_error)
+            return TranscriptRow(RowKind.RESULT, render_text([event]), shorten(event.text, DETAIL_KEEP), event.is_error)
         case Init():
             return TranscriptRow(RowKind.SESSION, render_text([event]))
         case ApiRetry():
@@ -577,14 +572,10 @@ def _tool_result_row(event: ToolResult) -> TranscriptRow:
     size = format_size(len(event.content))
     if event.is_error:
         first = event.content.strip().splitlines()[0] if event.content.strip() else ""
-        text = f"← error · {size}: {_keep(first, 200)}"
+        text = f"← error · {size}: {shorten(first, 200)}"
     else:
         text = f"← ok · {size}"
-    return TranscriptRow(RowKind.TOOL_RESULT, text, _keep(event.content, DETAIL_KEEP), event.is_error)
-
-
-def _keep(text: str, keep: int) -> str:
-    return text if len(text) <= keep else text[: keep - 1] + "…"
+    return TranscriptRow(RowKind.TOOL_RESULT, text, shorten(event.content, DETAIL_KEEP), event.is_error)
 
 
 class TranscriptModel(QAbstractListModel):

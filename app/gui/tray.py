@@ -15,6 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
 from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
+from app.core.times import local_time
 from app.core.usage import Usage, Window
 from app.engine.events import EngineEvent
 from app.gui.bridge import EngineBridge
@@ -273,17 +274,16 @@ def _percent(window: Window, now: dt.datetime) -> str:
 
 
 def _pause_line(paused: Pause) -> str:
-    until = f" until {_local_time(paused.resume_at)}" if paused.resume_at else ""
+    until = f" until {_clock(paused.resume_at)}" if paused.resume_at else ""
     return f"paused ({paused.reason.value}){until}"
 
 
 def _pause_title(fields: dict[str, Any]) -> str:
     resume_at = fields.get("resumeAt")
-    until = f" until {_local_time(dt.datetime.fromisoformat(resume_at))}" if resume_at else ""
+    until = f" until {_clock(dt.datetime.fromisoformat(resume_at))}" if resume_at else ""
     return f"Queue paused{until}"
 
 
-def _local_time(moment: dt.datetime) -> str:
-    local = moment.astimezone()
-    same_day = local.date() == dt.datetime.now().astimezone().date()
-    return f"{local:%H:%M}" if same_day else f"{local:%a %H:%M}"
+def _clock(moment: dt.datetime) -> str:
+    """A menu line is short: the weekday is enough for a moment within the week."""
+    return local_time(moment, dt.datetime.now(dt.UTC), day_format="%a")
