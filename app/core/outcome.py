@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from enum import StrEnum, unique
 
 from app.core import limits
 from app.core.stream import AssistantText, Event, RateLimit, Result, Unparsed
@@ -47,10 +48,33 @@ class RunSummary:
 # The outcome
 
 
+@unique
+class StopReason(StrEnum):
+    """Why Overnight stopped a run; queue.json keeps it while the run ends."""
+
+    CANCEL = "cancel"  # the user cancelled it
+    SHUTDOWN = "shutdown"  # the user quit and chose to stop the agents
+    INTERNAL = "internal"  # Overnight lost track of the run and killed it
+    POST_RESULT = "post_result"  # a watchdog: still alive long after its result
+    IDLE = "idle"  # a watchdog: no output for too long
+    MAX_DURATION = "max_duration"  # a watchdog: running for too long
+
+
+WATCHDOGS = frozenset({StopReason.POST_RESULT, StopReason.IDLE, StopReason.MAX_DURATION})
+
+
+@unique
+class OutcomeKind(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RATE_LIMITED = "rate_limited"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class ExitInfo:
     returncode: int | None  # negative: killed by signal N; None: unknown (not our child)
-    watchdog: str | None = None  # "post_result" | "idle" | "max_duration"
+    watchdog: StopReason | None = None  # the watchdog that stopped it, if one did
     cancelled: bool = False
     spawn_error: str | None = None
     stderr_tail: str = ""
@@ -58,7 +82,7 @@ class ExitInfo:
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # "completed" | "failed" | "rate_limited" | "cancelled"
+    kind: OutcomeKind
     reason: str
     resets_at: datetime | None = None
     limit_type: str | None = None
@@ -73,8 +97,8 @@ class _LimitHit:
 
 
 _WATCHDOG_REASONS = {
-    "idle": "stopped by the idle watchdog: no output for longer than watchdog.idle",
-    "max_duration": "stopped by the max_duration watchdog: ran longer than watchdog.max_duration",
+    StopReason.IDLE: "stopped by the idle watchdog: no output for longer than watchdog.idle",
+    StopReason.MAX_DURATION: "stopped by the max_duration watchdog: ran longer than watchdog.max_duration",
 }
 
 _REASON_KEEP = 300
@@ -89,12 +113,12 @@ def classify(summary: RunSummary, exit: ExitInfo, now: datetime, local_tz: tzinf
     if result is not None and not result.is_error:
         return _completed(result, exit, limit)
     if limit is not None:
-        return Outcome("rate_limited", limit.reason, limit.resets_at, limit.limit_type)
+        return Outcome(OutcomeKind.RATE_LIMITED, limit.reason, limit.resets_at, limit.limit_type)
     if exit.cancelled:
-        return Outcome("cancelled", "cancelled by the user")
+        return Outcome(OutcomeKind.CANCELLED, "cancelled by the user")
     if exit.spawn_error:
-        return Outcome("failed", exit.spawn_error, spawn_error=True)
-    return Outcome("failed", _failure_reason(summary, exit))
+        return Outcome(OutcomeKind.FAILED, exit.spawn_error, spawn_error=True)
+    return Outcome(OutcomeKind.FAILED, _failure_reason(summary, exit))
 
 
 def _limit_hit(
@@ -131,11 +155,11 @@ def _limit_reason(message: str | None, limit_type: str | None, resets_at: dateti
 def _completed(result: Result, exit: ExitInfo, limit: _LimitHit | None) -> Outcome:
     turns = f", {pluralize(result.num_turns, 'turn')}" if result.num_turns is not None else ""
     reason = f"result: {result.subtype}{turns}"
-    if exit.watchdog == "post_result":
+    if exit.watchdog == StopReason.POST_RESULT:
         reason += "; the agent did not exit after its result and was stopped"
     if limit is None:
-        return Outcome("completed", reason)
-    return Outcome("completed", f"{reason}; then {limit.reason}", limit.resets_at, limit.limit_type)
+        return Outcome(OutcomeKind.COMPLETED, reason)
+    return Outcome(OutcomeKind.COMPLETED, f"{reason}; then {limit.reason}", limit.resets_at, limit.limit_type)
 
 
 def _failure_reason(summary: RunSummary, exit: ExitInfo) -> str:

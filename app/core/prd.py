@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum, unique
 from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
@@ -33,6 +34,12 @@ _GROUP_PREFIX = re.compile(r"^(\d+)-")
 _YAML = YAMLHandler()
 
 
+@unique
+class PrdErrorKind(StrEnum):
+    FILE = "file"  # the file itself
+    DEPENDENCY = "dependency"  # its place among the others: dependsOn names no PRD, or a cycle
+
+
 @dataclass(frozen=True, slots=True)
 class PrdError:
     """What is wrong with a PRD, where, and how to fix it."""
@@ -41,7 +48,7 @@ class PrdError:
     line: int | None
     problem: str
     fix: str
-    kind: str = "file"  # "file" (the file itself) or "dependency" (its place among the others)
+    kind: PrdErrorKind = PrdErrorKind.FILE
 
     def one_line(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

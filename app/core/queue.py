@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from app.core.outcome import RunSummary
+from app.core.outcome import OutcomeKind, RunSummary, StopReason
 from app.core.prd import Prd, PrdError, group_from_name, slug_of
 from app.core.stream import RateLimit, Result
 from app.core.usage import UNKNOWN, Usage
@@ -86,7 +86,7 @@ class CurrentRun:
     rejected: RateLimit | None = None
     limit_message: str | None = None
     skipped_lines: int = 0
-    stopping: str | None = None  # why Overnight is stopping it: cancel, shutdown, internal, post_result, idle, max_duration
+    stopping: StopReason | None = None  # set while Overnight is stopping it
 
     def summary(self) -> RunSummary:
         return RunSummary(
@@ -100,7 +100,7 @@ class CurrentRun:
 @dataclass(frozen=True, slots=True)
 class LastRun:
     run_id: str
-    outcome: str
+    outcome: OutcomeKind
     exit_code: int | None
     finished_at: dt.datetime
     duration_ms: int

@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.prd import PrdError
+from app.core.outcome import OutcomeKind, StopReason
+from app.core.prd import PrdError, PrdErrorKind
 from app.core.queue import (
     CurrentRun,
     EngineInfo,
@@ -128,7 +129,7 @@ def _current_from_json(d: Mapping[str, Any] | None) -> CurrentRun | None:
         rejected=_rejected_from_json(d.get("rejected")),
         limit_message=d.get("limitMessage"),
         skipped_lines=d.get("skippedLines", 0),
-        stopping=d.get("stopping"),
+        stopping=StopReason(d["stopping"]) if d.get("stopping") is not None else None,
     )
 
 
@@ -152,7 +153,7 @@ def _last_from_json(d: Mapping[str, Any] | None) -> LastRun | None:
         return None
     return LastRun(
         run_id=d["runId"],
-        outcome=d["outcome"],
+        outcome=OutcomeKind(d["outcome"]),
         exit_code=d.get("exitCode"),
         finished_at=_dt(d["finishedAt"]),
         duration_ms=d.get("durationMs", 0),
@@ -202,6 +203,18 @@ def _error_to_json(e: PrdError | None) -> dict[str, Any] | None:
     return {"path": e.path, "line": e.line, "problem": e.problem, "fix": e.fix, "kind": e.kind}
 
 
+def _error_from_json(d: Mapping[str, Any] | None) -> PrdError | None:
+    if not d:
+        return None
+    return PrdError(
+        path=d["path"],
+        line=d["line"],
+        problem=d["problem"],
+        fix=d["fix"],
+        kind=PrdErrorKind(d.get("kind", PrdErrorKind.FILE)),
+    )
+
+
 def job_to_json(job: Job) -> dict[str, Any]:
     return {
         "slug": job.slug,
@@ -230,7 +243,6 @@ def job_to_json(job: Job) -> dict[str, Any]:
 
 
 def job_from_json(d: Mapping[str, Any]) -> Job:
-    error = d.get("error")
     return Job(
         slug=d["slug"],
         title=d.get("title", d["slug"]),
@@ -250,7 +262,7 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         fix_plan_slug=d.get("fixPlanSlug"),
         investigation_of=d.get("investigationOf"),
         extra=d.get("extra", {}),
-        error=PrdError(**error) if error else None,
+        error=_error_from_json(d.get("error")),
         investigation=_investigation_from_json(d.get("investigation")),
         interrupted_retries=d.get("interruptedRetries", 0),
         file_gone=d.get("fileGone", False),

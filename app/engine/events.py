@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from app.core.event_names import EventName
 from app.core.text import shorten
 from app.core.times import iso_ms
 from app.paths import open_private
@@ -24,7 +25,7 @@ LOG_BACKUPS = 5
 
 @dataclass(frozen=True, slots=True)
 class EngineEvent:
-    event: str
+    event: EventName
     ts: dt.datetime
     fields: Mapping[str, Any] = field(default_factory=dict)
     level: str = "info"

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.event_names import EventName
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
 from app.core.queue import TERMINAL, Job, Pause, QueueState, Status
 from app.engine.events import EngineEvent
@@ -351,7 +352,7 @@ class MainWindow(QMainWindow):
         action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
 
     def _engine_event(self, event: EngineEvent) -> None:
-        if event.event.startswith("config."):
+        if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
             self._show_status()
         if event.level == "error":
             self.show_error(event.describe())

@@ -14,7 +14,8 @@ from PySide6.QtCore import QEvent, QObject, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
-from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
+from app.core.event_names import EventName
+from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueState, Status
 from app.core.times import local_time
 from app.core.usage import Usage, Window
 from app.engine.events import EngineEvent
@@ -135,10 +136,10 @@ class Tray(QObject):
 
     @Slot(object)
     def _on_event(self, event: EngineEvent) -> None:
-        if event.event == "queue.paused" and event.fields.get("reason") != "manual":
+        if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
             self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
-        elif event.event == "investigation.finished" and event.fields.get("fixPlan"):
+        elif event.event == EventName.INVESTIGATION_FINISHED and event.fields.get("fixPlan"):
             fields = event.fields
             self._notify("Fix plan written",
                          f"{fields['fixPlan']}.md was written for {fields.get('slug')} and is queued.",
