@@ -40,11 +40,15 @@ class QueueFileError(ValueError):
         self.problem, self.fix = problem, fix
 
 
-def _dt(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
+def _moment(value: Any) -> dt.datetime:
+    """A moment as iso_ms writes it (one without a zone is UTC). A missing one (null) is a
+    ValueError: the file is damaged, and says so when it is read."""
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _optional_moment(value: Any) -> dt.datetime | None:
+    return None if value is None else _moment(value)
 
 
 def _result_to_json(r: Result | None) -> dict[str, Any] | None:
@@ -120,8 +124,8 @@ def _current_from_json(d: Mapping[str, Any] | None) -> CurrentRun | None:
         run_id=d["runId"],
         pid=d.get("pid"),
         pid_create_time=d.get("pidCreateTime"),
-        started_at=_dt(d["startedAt"]),
-        result_at=_dt(d.get("resultAt")),
+        started_at=_moment(d["startedAt"]),
+        result_at=_optional_moment(d.get("resultAt")),
         log_path=d["logPath"],
         log_offset=d.get("logOffset", 0),
         content_hash=d.get("contentHash", ""),
@@ -155,7 +159,7 @@ def _last_from_json(d: Mapping[str, Any] | None) -> LastRun | None:
         run_id=d["runId"],
         outcome=OutcomeKind(d["outcome"]),
         exit_code=d.get("exitCode"),
-        finished_at=_dt(d["finishedAt"]),
+        finished_at=_moment(d["finishedAt"]),
         duration_ms=d.get("durationMs", 0),
         cost_usd=d.get("costUsd"),
         num_turns=d.get("numTurns"),
@@ -190,8 +194,8 @@ def _investigation_from_json(d: Mapping[str, Any] | None) -> Investigation | Non
         run_id=d.get("runId"),
         pid=d.get("pid"),
         pid_create_time=d.get("pidCreateTime"),
-        started_at=_dt(d.get("startedAt")),
-        finished_at=_dt(d.get("finishedAt")),
+        started_at=_optional_moment(d.get("startedAt")),
+        finished_at=_optional_moment(d.get("finishedAt")),
         log_path=d.get("logPath"),
         reason=d.get("reason", ""),
     )
@@ -249,8 +253,8 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         cwd=d.get("cwd", ""),
         group=d["group"],
         status=Status(d["status"]),
-        created_at=_dt(d["createdAt"]),
-        updated_at=_dt(d["updatedAt"]),
+        created_at=_moment(d["createdAt"]),
+        updated_at=_moment(d["updatedAt"]),
         content_hash=d.get("contentHash", ""),
         estimate_minutes=d.get("estimateMinutes"),
         model=d.get("model", ""),
@@ -280,8 +284,8 @@ def pause_from_json(d: Mapping[str, Any] | None) -> Pause | None:
         return None
     return Pause(
         reason=PauseReason(d["reason"]),
-        since=_dt(d["since"]),
-        resume_at=_dt(d.get("resumeAt")),
+        since=_moment(d["since"]),
+        resume_at=_optional_moment(d.get("resumeAt")),
         message=d.get("message", ""),
     )
 
@@ -292,7 +296,7 @@ def _window_to_json(w: Window) -> dict[str, Any]:
 
 def _window_from_json(d: Mapping[str, Any] | None) -> Window:
     d = d or {}
-    return Window(d.get("utilization"), _dt(d.get("resetsAt")))
+    return Window(d.get("utilization"), _optional_moment(d.get("resetsAt")))
 
 
 def usage_to_json(u: Usage) -> dict[str, Any]:
@@ -310,7 +314,7 @@ def usage_from_json(d: Mapping[str, Any] | None) -> Usage:
     return Usage(
         _window_from_json(d.get("fiveHour")),
         _window_from_json(d.get("sevenDay")),
-        _dt(d.get("polledAt")),
+        _optional_moment(d.get("polledAt")),
         bool(d.get("stale", False)),
     )
 
@@ -354,9 +358,9 @@ def state_from_json(document: Any) -> QueueState:
         return QueueState(
             jobs={job.slug: job for job in jobs},
             paused=pause_from_json(document.get("paused")),
-            last_tick_at=_dt(document.get("lastTickAt")),
-            engine=EngineInfo(engine["pid"], _dt(engine["startedAt"])) if engine else None,
-            on_reset=OnReset(_dt(on_reset.get("target")), bool(on_reset.get("active", False))),
+            last_tick_at=_optional_moment(document.get("lastTickAt")),
+            engine=EngineInfo(engine["pid"], _moment(engine["startedAt"])) if engine else None,
+            on_reset=OnReset(_optional_moment(on_reset.get("target")), bool(on_reset.get("active", False))),
             usage=usage_from_json(document.get("usage")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.core import queue as q
 from app.core.investigation import FIX_PLAN_PATTERN
-from app.core.prd import Prd, PrdError, Unreadable, content_hash, is_ignored, parse_prd, slug_of
+from app.core.prd import Prd, PrdError, PrdErrorKind, Unreadable, content_hash, is_ignored, parse_prd, slug_of
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
 
 CHANGED_DURING_RUN = "PRD changed during run"
@@ -257,7 +257,7 @@ def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.dateti
             line=job.error.line if job.error else None,
             problem=problem[0],
             fix=problem[1],
-            kind="dependency",
+            kind=PrdErrorKind.DEPENDENCY,
         )
         if job.error != error:
             jobs[slug] = q.make_invalid(job, error, now)

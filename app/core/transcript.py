@@ -88,7 +88,6 @@ def _render(event: Event) -> str:
             return _render_result(event)
         case Unparsed():
             return f"unreadable line: {one_line(event.text, _LINE_KEEP)}"
-    return ""
 
 
 def _render_rate_limit(event: RateLimit) -> str:
