@@ -1,7 +1,7 @@
 """queue.json's document: the queue's values to JSON and back, and the schema version.
 
-Field names are camelCase as the file has always had them; a moment is ISO-8601 UTC to the
-millisecond. A document this version cannot use raises `QueueFileError`, never a guess.
+Keys are camelCase; a moment is ISO-8601 UTC to the millisecond (`iso_ms`). A document this
+version cannot use raises `QueueFileError`: it is never read as an empty or guessed queue.
 """
 
 from __future__ import annotations

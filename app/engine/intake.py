@@ -20,6 +20,7 @@ from app.core.prd import (
 )
 from app.paths import Home, read_regular_file, write_private_atomically
 
+
 @dataclass(frozen=True, slots=True)
 class Added:
     source: Path

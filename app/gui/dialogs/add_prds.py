@@ -26,6 +26,7 @@ from app.engine.intake import Added, Refused, add_prds, expand
 from app.gui.desktop import in_background
 from app.paths import Home, read_regular_file
 
+
 @dataclass(frozen=True, slots=True)
 class Survey:
     """The dropped paths sorted out before anything is copied."""

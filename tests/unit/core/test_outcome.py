@@ -20,7 +20,6 @@ from .captures import (
     summarize,
 )
 
-
 # The real CLI's output
 
 

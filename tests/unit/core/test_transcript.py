@@ -4,7 +4,6 @@ from app.core.transcript import describe_tool_call, render_text
 
 from .captures import capture, read_all
 
-
 # The real CLI's output
 
 
