@@ -193,7 +193,8 @@ def _status(home: Home, args: argparse.Namespace) -> int:
 
 
 def _status_from_disk(home: Home) -> dict[str, Any] | None:
-    from app.core.queue import QueueFileError, QueueState, job_to_json, pause_to_json, state_from_json
+    from app.core.queue import QueueState
+    from app.core.queue_json import QueueFileError, job_to_json, pause_to_json, state_from_json
     from app.engine.commands import status_usage
 
     try:

@@ -193,7 +193,8 @@ async def big_folder(prds: int, burst: int) -> list[tuple[str, float, float]]:
     """(what, seconds until every PRD is in the queue, the loop's longest stall) for a first start
     on `prds` files, a restart on the same folder, and `burst` files dropped at once while running."""
     from app.core.gate import manual_pause
-    from app.core.queue import QueueState, state_to_json
+    from app.core.queue import QueueState
+    from app.core.queue_json import state_to_json
 
     measured = []
     with tempfile.TemporaryDirectory() as folder:

@@ -120,8 +120,9 @@ def _yaml_value(value: object) -> str:
     return plain if plain.splitlines() == [plain] else _dump(value, default_style='"')
 
 
-def _dump(value: object, **options: object) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=math.inf, **options)
+def _dump(value: object, default_style: str | None = None) -> str:
+    text: str = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=math.inf,
+                               default_style=default_style)
     return text.removesuffix("\n...\n").removesuffix("\n")
 
 

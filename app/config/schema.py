@@ -12,10 +12,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Literal, TypeGuard
+from typing import Any, Literal, TypeGuard
 from urllib.parse import urlsplit
 
 from app.core.gate import GatePolicy
+from app.core.text import shorten
 
 CONFIG_FILE_NAME = "config.yaml"
 MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
@@ -167,7 +168,7 @@ def _string_list(allowed: str, accepts_item: Callable[[str], bool]) -> _Rule:
     def accepts(value: object) -> bool:
         return isinstance(value, list | tuple) and all(isinstance(i, str) and accepts_item(i) for i in value)
 
-    return _Rule(allowed, accepts, convert=tuple)
+    return _Rule(allowed, accepts, convert=lambda value: tuple(value) if isinstance(value, list | tuple) else value)
 
 
 def _is_cwd(value: object) -> bool:
@@ -253,8 +254,10 @@ def config_from_mapping(mapping: object) -> tuple[Config | None, list[ConfigErro
     return (None, errors) if errors else (Config(**values), [])
 
 
-def _read(mapping: Mapping, schema: Mapping[str, _Rule | _Section], prefix: str, errors: list[ConfigError]) -> dict:
-    values: dict[str, object] = {}
+def _read(
+    mapping: Mapping[object, object], schema: Mapping[str, _Rule | _Section], prefix: str, errors: list[ConfigError]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for key, raw in mapping.items():
         name = str(key)
         dotted = prefix + name
@@ -274,11 +277,13 @@ def _read(mapping: Mapping, schema: Mapping[str, _Rule | _Section], prefix: str,
 
 def _read_section(dotted: str, raw: object, section: _Section, errors: list[ConfigError]) -> object | None:
     if raw is None:  # a heading whose keys are all commented out
-        return section.build()
+        built: object = section.build()
+        return built
     if not isinstance(raw, Mapping):
         errors.append(ConfigError(dotted, raw, f"a section with {', '.join(section.rules)}"))
         return None
-    return section.build(**_read(raw, section.rules, dotted + ".", errors))
+    built = section.build(**_read(raw, section.rules, dotted + ".", errors))
+    return built
 
 
 def _unknown_key(dotted: str, raw: object, schema: Mapping[str, object], prefix: str) -> ConfigError:
@@ -344,5 +349,4 @@ def _show(value: object) -> str:
         return "empty"
     if isinstance(value, bool):
         return "true" if value else "false"
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return shorten(repr(value), 80, "...")

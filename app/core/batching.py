@@ -50,13 +50,12 @@ def pick_investigations(jobs: Mapping[str, Job], max_concurrent: int) -> list[st
     free = max_concurrent - running
     if free <= 0:
         return []
-    waiting = [
-        job
+    waiting = sorted(
+        (job.investigation.failed_run_id, job.slug)
         for job in jobs.values()
         if job.investigation is not None and job.investigation.status is InvestigationStatus.WAITING
-    ]
-    waiting.sort(key=lambda job: (job.investigation.failed_run_id, job.slug))
-    return [job.slug for job in waiting[:free]]
+    )
+    return [slug for _, slug in waiting[:free]]
 
 
 def waiting_reason(jobs: Mapping[str, Job], job: Job) -> str | None:

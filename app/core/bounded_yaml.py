@@ -10,18 +10,23 @@ counted without expanding it, and only then is it built into Python values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.constructor import ConstructorError
 
+from app.core.text import shorten
+
 # Values a document may expand to, counting every alias's subtree each time it is used.
 MAX_EXPANDED_VALUES = 10_000
 
-try:  # libyaml's parser is fast and bounds nesting at 1,000 levels
-    _Base: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+if TYPE_CHECKING:  # the stubs give only the pure loader its parser's methods; libyaml's has them too
     _Base = yaml.SafeLoader
+else:
+    try:  # libyaml's parser is fast and bounds nesting at 1,000 levels
+        _Base = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+        _Base = yaml.SafeLoader
 
 
 class YamlProblem(ValueError):
@@ -39,7 +44,7 @@ class Document:
     data: Any
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
@@ -55,8 +60,7 @@ def _value_problem(node: yaml.Node, exc: Exception) -> str:
     text = node.value if isinstance(node.value, str) else ""
     if node.tag == "tag:yaml.org,2002:int" and "digits" in str(exc):
         return f"the number {text[:12]}… has {len(text)} digits, more than a number may have"
-    shown = text if len(text) <= 40 else text[:39] + "…"
-    return f"the value {shown!r} cannot be read ({exc})"
+    return f"the value {shorten(text, 40)!r} cannot be read ({exc})"
 
 
 def read_yaml(text: str) -> Document:

@@ -15,9 +15,10 @@ from typing import Any
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.investigation import fix_plan_slug, should_investigate
+from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
 from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pause, Status
 from app.core.reconcile import link_fix_plan
-from app.core.stream import ExitInfo, Outcome, Result
+from app.core.stream import Result
 from app.core.times import iso_ms
 
 
@@ -65,12 +66,12 @@ def finish_run(
     outcome: Outcome,
     exit: ExitInfo,
     result: Result | None,
-    stop_reason: str | None,
+    stop_reason: StopReason | None,
     rules: RunEndRules,
     now: dt.datetime,
 ) -> RunFinished:
     """`job` is the running job (its PRD as it is now); `result` the agent's result event, if it
-    wrote one; `stop_reason` says why Overnight stopped the run, if it did ("shutdown": the user
+    wrote one; `stop_reason` says why Overnight stopped the run, if it did (`SHUTDOWN`: the user
     quit and chose to stop the agents)."""
     current = job.current
     assert current is not None
@@ -109,24 +110,25 @@ def finish_run(
         "numTurns": last.num_turns,
         "contentHash": current.content_hash,
     }
-    limit = _limit_hit(outcome, rules, now) if outcome.resets_at is not None or outcome.kind == "rate_limited" else None
+    limited = outcome.resets_at is not None or outcome.kind is OutcomeKind.RATE_LIMITED
+    limit = _limit_hit(outcome, rules, now) if limited else None
     return RunFinished(finished, reason, limit, history, finished.file_gone and not finished.is_busy)
 
 
 def _next_status(
-    job: Job, outcome: Outcome, exit: ExitInfo, stop_reason: str | None, retry_interrupted: int
+    job: Job, outcome: Outcome, exit: ExitInfo, stop_reason: StopReason | None, retry_interrupted: int
 ) -> tuple[Status, str, bool]:
     """The job's status after its run, why, and whether the run was cut short with no engine
     watching (not the agent's failure: it does not count as one)."""
     assert job.current is not None
     prd_changed = job.content_hash != job.current.content_hash
-    if outcome.kind == "completed":
+    if outcome.kind is OutcomeKind.COMPLETED:
         return Status.COMPLETED, outcome.reason + ("; the PRD changed during the run" if prd_changed else ""), False
-    if outcome.kind == "cancelled":
+    if outcome.kind is OutcomeKind.CANCELLED:
         return Status.CANCELLED, outcome.reason, False
-    if outcome.kind == "rate_limited":
+    if outcome.kind is OutcomeKind.RATE_LIMITED:
         return Status.PENDING, f"usage limit: {outcome.reason}", False
-    if stop_reason == "shutdown":
+    if stop_reason is StopReason.SHUTDOWN:
         return Status.PENDING, "stopped when Overnight quit; it will run again", False
     if exit.returncode is None and exit.spawn_error is None and exit.watchdog is None:
         # It ended while no engine watched (a crash, a restart): run it again, once.
@@ -143,7 +145,7 @@ def finish_investigation(
     jobs: Mapping[str, Job],
     slug: str,
     outcome: Outcome,
-    stop_reason: str | None,
+    stop_reason: StopReason | None,
     fix_plan_written: bool,
     rules: RunEndRules,
     now: dt.datetime,
@@ -153,8 +155,8 @@ def finish_investigation(
     job = jobs[slug]
     inv = job.investigation
     assert inv is not None
-    limit = _limit_hit(outcome, rules, now) if outcome.kind == "rate_limited" else None
-    if not fix_plan_written and (outcome.kind == "rate_limited" or stop_reason == "shutdown"):
+    limit = _limit_hit(outcome, rules, now) if outcome.kind is OutcomeKind.RATE_LIMITED else None
+    if not fix_plan_written and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN):
         why = f"usage limit: {outcome.reason}" if limit else "stopped when Overnight quit"
         return InvestigationFinished(waiting(jobs, slug, why), False, why, None, limit, None, False)
     if fix_plan_written:
@@ -162,7 +164,7 @@ def finish_investigation(
     else:
         status = InvestigationStatus.NO_FIX_PLAN
         reason = "the investigation ended without writing the fix plan"
-        if outcome.kind != "completed":
+        if outcome.kind is not OutcomeKind.COMPLETED:
             reason += f" ({outcome.reason})"
     after = end_investigation(jobs, slug, status, reason, now)
     fix_plan = inv.fix_plan_slug if fix_plan_written else None

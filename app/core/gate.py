@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.core.queue import PAUSE_STRENGTH, OnReset, Pause, PauseReason
+from app.core.text import one_line
 from app.core.usage import Usage, Window
 
 FirePolicy = Literal["when-available", "on-reset", "manual"]
@@ -142,9 +143,7 @@ MAX_REASON_CHARS = 500  # a pause's text is shown in a banner and kept in queue.
 
 
 def manual_pause(reason_text: str | None, now: dt.datetime) -> Pause:
-    text = " ".join((reason_text or "").split())
-    if len(text) > MAX_REASON_CHARS:
-        text = text[: MAX_REASON_CHARS - 1] + "…"
+    text = one_line(reason_text or "", MAX_REASON_CHARS)
     return Pause(PauseReason.MANUAL, now, None, text or "paused by the user")
 
 

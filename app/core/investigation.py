@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from app.core.prd import without_group_prefix
 from app.core.queue import Job
-from app.core.stream import StreamReader, render_text
+from app.core.stream import StreamReader
+from app.core.transcript import render_text
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
@@ -20,7 +22,7 @@ def is_fix_plan(slug: str) -> bool:
 def fix_plan_slug(slug: str, group: int) -> str:
     """`07-add-login` in group 7 → `07-fix-add-login`; the fix plan runs in the same group."""
     prefix = f"{group:02d}-fix-"
-    base = re.sub(r"^\d+-", "", slug)
+    base = without_group_prefix(slug)
     return prefix + base[: _MAX_SLUG - len(prefix)]
 
 

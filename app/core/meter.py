@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from app.core.usage import Usage, Window
 from app.core.limits import plausible_reset, reset_from_iso
 from app.core.queue import Pause, PauseReason
+from app.core.usage import Usage, Window
 
 BACKOFF_START = 30.0
 BACKOFF_MAX = 480.0
@@ -67,14 +67,14 @@ def after_poll(health: MeterHealth, result: PollResult, poll_seconds: float, now
     failures = health.failures + 1
     backoff = min(health.backoff * 2, BACKOFF_MAX) if health.backoff else BACKOFF_START
     if result.kind == "auth":
-        pause = Pause(
+        refused = Pause(
             PauseReason.AUTH,
             now,
             None,
             f"the usage meter refused the credentials (HTTP {result.status}); sign in again with "
             "`claude` — Overnight resumes as soon as the credentials work",
         )
-        return MeterStep(MeterHealth(failures, health.failing_since, 0.0, result), poll_seconds, pause)
+        return MeterStep(MeterHealth(failures, health.failing_since, 0.0, result), poll_seconds, refused)
     if result.kind == "rate_limited":
         # The meter itself is busy: keep the last values, wait, but this is not a network failure.
         delay = max(result.retry_after or 0.0, backoff)

@@ -14,11 +14,13 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum, unique
 from typing import Any
 
 from frontmatter.default_handlers import YAMLHandler
 
 from app.core.bounded_yaml import YamlProblem, read_yaml
+from app.core.text import shorten
 
 MAX_PRD_BYTES = 1024 * 1024
 DEFAULT_GROUP = 99
@@ -32,6 +34,12 @@ _GROUP_PREFIX = re.compile(r"^(\d+)-")
 _YAML = YAMLHandler()
 
 
+@unique
+class PrdErrorKind(StrEnum):
+    FILE = "file"  # the file itself
+    DEPENDENCY = "dependency"  # its place among the others: dependsOn names no PRD, or a cycle
+
+
 @dataclass(frozen=True, slots=True)
 class PrdError:
     """What is wrong with a PRD, where, and how to fix it."""
@@ -40,7 +48,7 @@ class PrdError:
     line: int | None
     problem: str
     fix: str
-    kind: str = "file"  # "file" (the file itself) or "dependency" (its place among the others)
+    kind: PrdErrorKind = PrdErrorKind.FILE
 
     def one_line(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -71,8 +79,19 @@ def slug_of(name: str) -> str:
 
 
 def group_from_name(name: str) -> int:
+    """The group a name's leading number says ("07-add-login.md" → 7), else DEFAULT_GROUP."""
     match = _GROUP_PREFIX.match(name)
     return int(match.group(1)) if match else DEFAULT_GROUP
+
+
+def has_group_prefix(name: str) -> bool:
+    """The name starts with its group's number and a dash, as "07-add-login.md" does."""
+    return _GROUP_PREFIX.match(name) is not None
+
+
+def without_group_prefix(name: str) -> str:
+    """The name without its leading number and dash: "07-add-login" → "add-login"."""
+    return _GROUP_PREFIX.sub("", name, count=1)
 
 
 def content_hash(data: bytes) -> str:
@@ -96,7 +115,7 @@ def parse_prd(
         return PrdError(
             path=path,
             line=None,
-            problem=f"the file could not be read ({type(exc).__name__}: {_shorten(str(exc))})",
+            problem=f"the file could not be read ({type(exc).__name__}: {shorten(str(exc), 200, '...')})",
             fix="simplify the frontmatter to plain 'key: value' lines",
         )
 
@@ -248,7 +267,7 @@ def _read_fields(
         return (
             "parallelGroup",
             f"the group number in the file name is {_show(group)}",
-            f"rename the file to start with a number from 0 to {MAX_GROUP}, e.g. 02-{_GROUP_PREFIX.sub('', name)}",
+            f"rename the file to start with a number from 0 to {MAX_GROUP}, e.g. 02-{without_group_prefix(name)}",
         )
     if not _is_int(group) or not 0 <= group <= MAX_GROUP:
         return (
@@ -312,11 +331,7 @@ def _is_number(value: object) -> bool:
 
 
 def _show(value: object) -> str:
-    return _shorten(repr(value), 60)
-
-
-def _shorten(text: str, keep: int = 200) -> str:
-    return text if len(text) <= keep else text[: keep - 3] + "..."
+    return shorten(repr(value), 60, "...")
 
 
 def _json_safe(value: Any) -> Any:

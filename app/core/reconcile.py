@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from app.core import queue as q
+from app.core.event_names import EventName
 from app.core.investigation import FIX_PLAN_PATTERN
-from app.core.prd import Prd, PrdError, Unreadable, content_hash, is_ignored, parse_prd, slug_of
+from app.core.prd import Prd, PrdError, PrdErrorKind, Unreadable, content_hash, is_ignored, parse_prd, slug_of
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
 
 CHANGED_DURING_RUN = "PRD changed during run"
@@ -54,7 +55,7 @@ class Effect:
     effect's fields; the engine acts on some (`JobRequeued`, `PrdRemoved`)."""
 
     slug: str
-    event: ClassVar[str]
+    event: ClassVar[EventName]
     level: ClassVar[str] = "info"
 
     @property
@@ -66,20 +67,20 @@ class Effect:
 class PrdAdded(Effect):
     """A new runnable row (or one whose dependsOn problem was solved)."""
 
-    event = "prd.added"
+    event = EventName.PRD_ADDED
 
 
 @dataclass(frozen=True, slots=True)
 class PrdInvalid(Effect):
     reason: str
-    event = "prd.invalid"
+    event = EventName.PRD_INVALID
     level = "warning"
 
 
 @dataclass(frozen=True, slots=True)
 class PrdChanged(Effect):
     status: str  # the row's status when its file changed
-    event = "prd.changed"
+    event = EventName.PRD_CHANGED
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +88,14 @@ class JobRequeued(Effect):
     """The user changed a failed PRD: it runs again, and their fix replaces the investigation's."""
 
     reason: str
-    event = "job.requeued"
+    event = EventName.JOB_REQUEUED
 
 
 @dataclass(frozen=True, slots=True)
 class PrdRemovedDuringRun(Effect):
     """The file went while its run goes on: the row leaves when the run ends."""
 
-    event = "prd.removed_during_run"
+    event = EventName.PRD_REMOVED_DURING_RUN
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class PrdRemoved(Effect):
     """The row left the queue with its file (recorded in history.jsonl)."""
 
     status: str
-    event = "prd.removed"
+    event = EventName.PRD_REMOVED
 
 
 @dataclass(slots=True)
@@ -306,7 +307,7 @@ def _check_dependencies(jobs: dict[str, Job], to_check: set[str], now: dt.dateti
             line=job.error.line if job.error else None,
             problem=problem[0],
             fix=problem[1],
-            kind="dependency",
+            kind=PrdErrorKind.DEPENDENCY,
         )
         if job.error != error:
             jobs[slug] = q.make_invalid(job, error, now)

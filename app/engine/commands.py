@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from app.core import gate as gates
 from app.core import queue as q
+from app.core import queue_json
 from app.core.batching import waiting_reason
+from app.core.event_names import EventName
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
@@ -78,7 +80,7 @@ class Commands:
             if cmd == "cancel":
                 if job.status is Status.RUNNING:
                     engine.runs.stop_run(job)
-                    engine.emit("job.cancelling", slug=job.slug)
+                    engine.emit(EventName.JOB_CANCELLING, slug=job.slug)
                     return
                 engine.put(q.cancel_pending(job, now))
             elif cmd == "skip":
@@ -101,7 +103,7 @@ class Commands:
                 return
         except q.IllegalTransition as exc:
             raise CommandError(f"{job.slug} is {job.status.value}: {cmd} does not apply") from exc
-        engine.emit(f"job.{cmd}", slug=job.slug)
+        engine.emit(EventName(f"job.{cmd}"), slug=job.slug)
         engine.request_tick()
 
     async def _archive(self, job: Job) -> None:
@@ -112,7 +114,7 @@ class Commands:
         moved = await asyncio.to_thread(archive_file, engine.home, job.slug)
         engine.drop(job.slug, "archived by the user")
         engine.history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
-        engine.emit("prd.archived", slug=job.slug, to=str(moved) if moved else None)
+        engine.emit(EventName.PRD_ARCHIVED, slug=job.slug, to=str(moved) if moved else None)
 
     def status(self) -> dict[str, Any]:
         engine = self._engine
@@ -121,7 +123,7 @@ class Commands:
         running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
         return {
             "engine": {"pid": state.engine.pid, "startedAt": iso_ms(state.engine.started_at)} if state.engine else None,
-            "paused": q.pause_to_json(state.paused),
+            "paused": queue_json.pause_to_json(state.paused),
             "usage": status_usage(engine.usage),
             "gate": {"open": isinstance(decision, gates.Open),
                      "reason": None if isinstance(decision, gates.Open) else decision.reason},
@@ -130,7 +132,7 @@ class Commands:
             "cap": engine.cap(),
             "problems": engine.problems(),
             "jobs": [
-                {**q.job_to_json(job), "waiting": waiting_reason(state.jobs, job)}
+                {**queue_json.job_to_json(job), "waiting": waiting_reason(state.jobs, job)}
                 for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))
             ],
         }

@@ -23,6 +23,7 @@ from app.config import Config, concurrency_env_problem, effective_concurrency_ca
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.batching import is_idle, pick_investigations, pick_next
+from app.core.event_names import EventName
 from app.core.finish import RunEndRules
 from app.core.meter import MeterHealth
 from app.core.queue import Job, Pause, PauseReason, QueueState
@@ -88,7 +89,7 @@ class Engine:
         self.chores: set[asyncio.Task[None]] = set()  # folder reads, probes: cancelled at stop
         self._control: ControlServer | None = None
         self._file_log: FileLog | None = None
-        self._lag = LagMonitor(lambda lag: self.emit("engine.lag", "warning", lagMs=round(lag * 1000)))
+        self._lag = LagMonitor(lambda lag: self.emit(EventName.ENGINE_LAG, "warning", lagMs=round(lag * 1000)))
         self._gate: gates.Decision = gates.Open()  # the last scheduling pass's verdict
 
     # ------------------------------------------------------------ listeners
@@ -99,7 +100,7 @@ class Engine:
     def subscribe_state(self, listener: StateListener) -> None:
         self._state_listeners.append(listener)
 
-    def emit(self, event: str, level: str = "info", **fields: Any) -> None:
+    def emit(self, event: EventName, level: str = "info", **fields: Any) -> None:
         record = EngineEvent(event, self.clock.now(), fields, level)
         for listener in list(self._listeners):
             listener(record)
@@ -119,18 +120,18 @@ class Engine:
         self.subscribe(self._file_log)
         for item in quarantined:
             self.notice(f"quarantined:{item.path}", item.message())
-            self.emit("home.quarantined", "warning", path=str(item.path),
+            self.emit(EventName.HOME_QUARANTINED, "warning", path=str(item.path),
                       movedTo=str(item.moved_to) if item.moved_to else None, problem=item.problem)
         self.housekeeping.load_config()
         self.started_at = now
         loaded = await asyncio.to_thread(store.load, self.home, now)
         if loaded.warning:
             self.notice("queue", loaded.warning)
-            self.emit("queue.restored", "warning", message=loaded.warning)
+            self.emit(EventName.QUEUE_RESTORED, "warning", message=loaded.warning)
         self.writer = store.QueueWriter(self.home, self._writer_problem, loop)
         usage = replace(loaded.state.usage, stale=True) if loaded.state.usage.known else loaded.state.usage
         self.commit(replace(loaded.state, engine=q.EngineInfo(os.getpid(), now), usage=usage))
-        self.emit("engine.started", pid=os.getpid(), home=str(self.home.root))
+        self.emit(EventName.ENGINE_STARTED, pid=os.getpid(), home=str(self.home.root))
         paused = loaded.state.paused
         if paused is not None:
             self._announce_pause(paused)
@@ -176,9 +177,9 @@ class Engine:
                 await asyncio.wait_for(self.writer.flush(), STOP_FLUSH_TIMEOUT)
             except (store.WriteFailed, TimeoutError) as exc:
                 why = exc if isinstance(exc, store.WriteFailed) else "the disk does not answer"
-                self.emit("engine.error", "error", where="stop", error=f"the queue's last state is not on disk: {why}")
+                self.emit(EventName.ENGINE_ERROR, "error", where="stop", error=f"the queue's last state is not on disk: {why}")
             self.writer.close(STOP_FLUSH_TIMEOUT)
-        self.emit("engine.stopped")
+        self.emit(EventName.ENGINE_STOPPED)
         if self._file_log:
             self._file_log.close()
 
@@ -218,7 +219,7 @@ class Engine:
         del jobs[slug]
         self.commit(replace(self.state, jobs=jobs))
         self.history({"event": "removed", "slug": slug, "status": job.status.value, "why": why})
-        self.emit("prd.removed", slug=slug)
+        self.emit(EventName.PRD_REMOVED, slug=slug)
 
     def history(self, record: Mapping[str, Any]) -> None:
         assert self.writer is not None
@@ -240,7 +241,7 @@ class Engine:
         self._announce_pause(combined)
 
     def _announce_pause(self, pause: Pause) -> None:
-        self.emit("queue.paused", "warning", reason=pause.reason.value,
+        self.emit(EventName.QUEUE_PAUSED, "warning", reason=pause.reason.value,
                   resumeAt=iso_ms(pause.resume_at) if pause.resume_at else None, message=pause.message)
 
     def clear_pause(self, why: str) -> None:
@@ -248,7 +249,7 @@ class Engine:
             return
         reason = self.state.paused.reason.value
         self.commit(replace(self.state, paused=None))
-        self.emit("queue.resumed", reason=why, was=reason)
+        self.emit(EventName.QUEUE_RESUMED, reason=why, was=reason)
         self.request_tick()
 
     def paused_for(self, reason: PauseReason) -> bool:
@@ -299,7 +300,7 @@ class Engine:
             del notices[key]
         else:
             notices[key] = message
-            self.emit("home.problem", "warning", key=key, message=message)
+            self.emit(EventName.HOME_PROBLEM, "warning", key=key, message=message)
         self._notices = notices
         self.views_outdated()
 
@@ -325,7 +326,7 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a bug in one pass must not end the loop
-                self.emit("engine.error", "error", where=step.__name__, error=f"{type(exc).__name__}: {exc}",
+                self.emit(EventName.ENGINE_ERROR, "error", where=step.__name__, error=f"{type(exc).__name__}: {exc}",
                           trace=traceback.format_exc(limit=8))
                 await asyncio.sleep(1)
 

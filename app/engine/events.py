@@ -15,19 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+from app.core.event_names import EventName
+from app.core.text import shorten
+from app.core.times import iso_ms
 from app.paths import open_private
 
 LOG_BYTES = 1 << 20
 LOG_BACKUPS = 5
 
 
-def iso_ms(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class EngineEvent:
-    event: str
+    event: EventName
     ts: dt.datetime
     fields: Mapping[str, Any] = field(default_factory=dict)
     level: str = "info"
@@ -42,7 +41,7 @@ class EngineEvent:
 
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:199] + "…"
+    return shorten(text, 200)
 
 
 class _LineWriter:

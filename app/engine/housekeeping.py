@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from app.config import ConfigLoad, load_config
 from app.core import gate as gates
+from app.core.event_names import EventName
 from app.core.meter import PollResult, after_poll
 from app.core.queue import PauseReason
 from app.core.times import iso_ms
@@ -63,7 +64,7 @@ class Housekeeping:
         try:
             await asyncio.wait_for(self._poll_meter(), FIRST_POLL_TIMEOUT)
         except TimeoutError:
-            engine.emit("usage.failed", "warning", kind="transient", status=None)
+            engine.emit(EventName.USAGE_FAILED, "warning", kind="transient", status=None)
 
     async def close(self) -> None:
         if self._meter:
@@ -78,9 +79,9 @@ class Housekeeping:
         engine.config = loaded.config
         engine.config_problems = [error.message() for error in loaded.errors]
         if not loaded.ok:
-            engine.emit("config.invalid", "error", message=loaded.summary())
+            engine.emit(EventName.CONFIG_INVALID, "error", message=loaded.summary())
         elif previous != engine.config and engine.writer is not None:
-            engine.emit("config.loaded")
+            engine.emit(EventName.CONFIG_LOADED)
         if engine.writer is not None and (
             previous.default_cwd != engine.config.default_cwd or previous.agent.model != engine.config.agent.model
         ):
@@ -121,17 +122,17 @@ class Housekeeping:
         self._next_poll_in = step.next_poll_in
         if result.kind == "ok" and result.usage is not None:
             engine.set_usage(result.usage)
-            engine.emit("usage.polled", fiveHour=result.usage.five_hour.utilization,
+            engine.emit(EventName.USAGE_POLLED, fiveHour=result.usage.five_hour.utilization,
                         sevenDay=result.usage.seven_day.utilization)
             if engine.state.paused is not None and gates.after_good_poll(engine.state.paused) is None:
                 engine.clear_pause("usage meter answered")
         elif result.kind == "no_credentials":
             engine.set_usage(UNKNOWN)
-            engine.emit("usage.failed", "warning", kind=result.kind, status=None, message=result.message)
+            engine.emit(EventName.USAGE_FAILED, "warning", kind=result.kind, status=None, message=result.message)
         else:
             if engine.usage.known:
                 engine.set_usage(replace(engine.usage, stale=True))
-            engine.emit("usage.failed", "warning", kind=result.kind, status=result.status, message=result.message)
+            engine.emit(EventName.USAGE_FAILED, "warning", kind=result.kind, status=result.status, message=result.message)
         if step.pause is not None:
             engine.set_pause(step.pause)
         engine.request_tick()
@@ -165,7 +166,7 @@ class Housekeeping:
         if last is not None and last[0] == error and moment - last[1] < DUTY_ERROR_REPEAT:
             return
         self._duty_errors[duty] = (error, moment)
-        self._engine.emit("engine.error", "error", where=duty, error=error, trace=traceback.format_exc(limit=8))
+        self._engine.emit(EventName.ENGINE_ERROR, "error", where=duty, error=error, trace=traceback.format_exc(limit=8))
 
     def _due(self, duty: str, interval: float) -> bool:
         moment = asyncio.get_running_loop().time()

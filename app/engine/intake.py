@@ -4,16 +4,21 @@ then copied into prds/ with a group prefix when the name has none."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import Config
-from app.core.prd import MAX_PRD_BYTES, Prd, PrdError, parse_prd, suggest_name
+from app.core.prd import (
+    MAX_PRD_BYTES,
+    Prd,
+    PrdError,
+    has_group_prefix,
+    parse_prd,
+    suggest_name,
+    without_group_prefix,
+)
 from app.paths import Home, read_regular_file, write_private_atomically
-
-_HAS_GROUP = re.compile(r"^\d+-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +38,11 @@ def target_name(source: Path, group: int | None, prd: Prd | None = None) -> str:
     """The name in prds/: kept when it starts with a number, else `NN-` from --group, the
     frontmatter's parallelGroup, or 99 (the group of a name without a number)."""
     name = suggest_name(source.name) if source.suffix == ".md" else suggest_name(source.stem + ".md")
-    if _HAS_GROUP.match(name) and group is None:
+    if has_group_prefix(name) and group is None:
         return name
     if group is None:
         group = prd.group if prd is not None else 99
-    return f"{group:02d}-{_HAS_GROUP.sub('', name)}"
+    return f"{group:02d}-{without_group_prefix(name)}"
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from app.engine.quarantine import move_aside
 from app.paths import private_opener
@@ -59,7 +60,7 @@ class EngineLock:
         self.release()
 
 
-def holder_of(path: Path) -> dict:
+def holder_of(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from app.core.event_names import EventName
 from app.core.prd import is_ignored, slug_of
 from app.core.queue import QueueState
 from app.core.reconcile import (
@@ -173,7 +174,7 @@ class PrdFolder:
                     self._apply_changes([change], touched, reparse)
                 except Exception as exc:
                     self._seen.pop(change.name, None)  # read again at the next rescan
-                    self._engine.emit("engine.error", "error", where="reconcile", file=change.name,
+                    self._engine.emit(EventName.ENGINE_ERROR, "error", where="reconcile", file=change.name,
                                       error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=8))
 
     def _apply_changes(self, changes: list[FileChange], touched: Touched, reparse: bool) -> None:

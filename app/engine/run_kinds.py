@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from app.core import queue as q
 from app.core.agent import run_marker
+from app.core.event_names import EventName
 from app.core.finish import end_investigation, finish_investigation, finish_run, waiting
 from app.core.investigation import investigation_prompt, transcript_tail
+from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
-from app.core.stream import ExitInfo, RunSummary, classify
 from app.engine.runner import Limits, RunEnd
 from app.paths import RunFiles
 
@@ -33,8 +34,8 @@ class RunKind:
     """One run of one job's kind. `run_id` names the run's folder under runs/."""
 
     name: ClassVar[str]  # in events and .meta.json
-    started_event: ClassVar[str]
-    adopted_event: ClassVar[str]
+    started_event: ClassVar[EventName]
+    adopted_event: ClassVar[EventName]
 
     def __init__(self, engine: Engine, slug: str, run_id: str) -> None:
         self.engine = engine
@@ -97,7 +98,7 @@ class RunKind:
         return (record.started_at if record is not None else None) or self.engine.clock.now()
 
     @property
-    def stopping(self) -> str | None:
+    def stopping(self) -> StopReason | None:
         """A stop the previous engine had begun (carried out after a restart)."""
         return None
 
@@ -109,8 +110,8 @@ class JobRun(RunKind):
     """A job's PRD run as its own agent session."""
 
     name = "job"
-    started_event = "job.started"
-    adopted_event = "job.adopted"
+    started_event = EventName.JOB_STARTED
+    adopted_event = EventName.JOB_ADOPTED
 
     @property
     def files(self) -> RunFiles:
@@ -137,8 +138,8 @@ class JobRun(RunKind):
         job = self._job()
         if current is None or job is None:
             return None
-        if current.stopping == "cancel":
-            self.finished(RunEnd(ExitInfo(None, cancelled=True), RunSummary(), 0, "cancel"))
+        if current.stopping is StopReason.CANCEL:
+            self.finished(RunEnd(ExitInfo(None, cancelled=True), RunSummary(), 0, StopReason.CANCEL))
             return None
         if current.content_hash != read.content_hash:
             # Edited since it was picked: the run is of the PRD it reads now, and its record says so.
@@ -150,7 +151,7 @@ class JobRun(RunKind):
         return (job.model if job is not None else None) or self.engine.config.agent.model
 
     @property
-    def stopping(self) -> str | None:
+    def stopping(self) -> StopReason | None:
         record = self.record()
         return record.stopping if record is not None else None
 
@@ -159,7 +160,7 @@ class JobRun(RunKind):
         if job is None or current is None:
             return
         self.engine.put(q.unstart(job, why, self.engine.clock.now()))
-        self.engine.emit("job.not_started", "warning", slug=self.slug, runId=self.run_id, reason=why)
+        self.engine.emit(EventName.JOB_NOT_STARTED, "warning", slug=self.slug, runId=self.run_id, reason=why)
         self.engine.request_tick()
 
     def could_not_start(self, why: str) -> None:
@@ -188,17 +189,17 @@ class JobRun(RunKind):
             engine.runs.usage_limit_hit(done.limit)
         engine.history(done.history)
         engine.runs.write_outcome(self, outcome, end, now)
-        engine.emit("job.finished", "info" if outcome.kind == "completed" else "warning", slug=self.slug,
+        engine.emit(EventName.JOB_FINISHED, "info" if outcome.kind is OutcomeKind.COMPLETED else "warning", slug=self.slug,
                     runId=self.run_id, outcome=outcome.kind, reason=outcome.reason, exitCode=end.exit.returncode)
         if end.killed_leftovers:
-            engine.emit("run.leftovers_killed", "warning", slug=self.slug, runId=self.run_id,
+            engine.emit(EventName.RUN_LEFTOVERS_KILLED, "warning", slug=self.slug, runId=self.run_id,
                         pids=[ident.pid for ident in end.killed_leftovers])
         if done.leaves_queue:
             engine.drop(self.slug, "its PRD was removed during the run")
         engine.request_tick()
 
     def unusable(self, exc: Exception) -> None:
-        self.engine.emit("run.quarantined", "warning", slug=self.slug, runId=self.run_id,
+        self.engine.emit(EventName.RUN_QUARANTINED, "warning", slug=self.slug, runId=self.run_id,
                          error=f"{type(exc).__name__}: {exc}")
         self.finished(RunEnd(ExitInfo(None), RunSummary(), 0))
 
@@ -208,8 +209,8 @@ class InvestigationRun(RunKind):
     It runs in the failed run's folder, and does not use the concurrency cap."""
 
     name = "investigation"
-    started_event = "investigation.started"
-    adopted_event = "investigation.adopted"
+    started_event = EventName.INVESTIGATION_STARTED
+    adopted_event = EventName.INVESTIGATION_ADOPTED
 
     @property
     def files(self) -> RunFiles:
@@ -285,7 +286,7 @@ class InvestigationRun(RunKind):
 
     def unusable(self, exc: Exception) -> None:
         self.not_started(f"its run record could not be used ({type(exc).__name__}: {exc})")
-        self.engine.emit("run.quarantined", "warning", slug=self.slug, investigation=True,
+        self.engine.emit(EventName.RUN_QUARANTINED, "warning", slug=self.slug, investigation=True,
                          error=f"{type(exc).__name__}: {exc}")
 
     def _end(self, status: InvestigationStatus, reason: str) -> None:
@@ -298,7 +299,7 @@ class InvestigationRun(RunKind):
 
     def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool) -> None:
         engine = self.engine
-        engine.emit("investigation.finished", "info" if fix_plan else "warning", slug=self.slug, fixPlan=fix_plan,
+        engine.emit(EventName.INVESTIGATION_FINISHED, "info" if fix_plan else "warning", slug=self.slug, fixPlan=fix_plan,
                     reason=reason)
         if leaves_queue:
             engine.drop(self.slug, "its PRD was removed during its investigation")

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from app.core.stream import Event, ExitInfo, RunSummary, StreamReader
+from app.core.outcome import WATCHDOGS, ExitInfo, RunSummary, StopReason
+from app.core.stream import Event, StreamReader
 from app.engine import procs
 from app.engine.procs import ProcessId
 from app.engine.threads import call_soon, resolve
@@ -73,7 +74,7 @@ class RunEnd:
     exit: ExitInfo
     summary: RunSummary
     offset: int
-    stop_reason: str | None = None  # why Overnight stopped it, if it did
+    stop_reason: StopReason | None = None  # why Overnight stopped it, if it did
     killed_leftovers: list[ProcessId] = field(default_factory=list)
 
 
@@ -103,7 +104,7 @@ class AgentRun:
         self.limits = limits
         self.summary = summary or RunSummary()
         self.ident: ProcessId | None = None
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         self._clock = clock
         self._on_events = on_events
         self._reader = StreamReader(transcript=False)
@@ -257,26 +258,26 @@ class AgentRun:
         if self.result_at is not None and (now - self.result_at).total_seconds() >= limits.post_result_grace:
             # An agent that printed its result but does not exit (a background shell keeping
             # it alive) would otherwise hold its slot for hours.
-            self.stop("post_result")
+            self.stop(StopReason.POST_RESULT)
         elif (now - self._last_output_at).total_seconds() >= limits.idle:
-            self.stop("idle")
+            self.stop(StopReason.IDLE)
         elif (now - self.started_at).total_seconds() >= limits.max_duration:
-            self.stop("max_duration")
+            self.stop(StopReason.MAX_DURATION)
 
     # ------------------------------------------------------------ stop
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: StopReason) -> None:
         """SIGTERM the whole tree now, SIGKILL after `kill_after`. A cancel wins over a
         watchdog as the recorded reason; signals are sent once."""
         if self.stop_reason is not None:
-            if reason == "cancel":
+            if reason == StopReason.CANCEL:
                 self.stop_reason = reason
             return
         self.stop_reason = reason
         self._signal(signal.SIGTERM)
         self._kill_at = self._clock.now() + dt.timedelta(seconds=self.limits.kill_after)
 
-    def kill(self, reason: str) -> None:
+    def kill(self, reason: StopReason) -> None:
         """SIGKILL the whole tree now (when Overnight can no longer supervise it)."""
         self.stop_reason = self.stop_reason or reason
         self._signal(signal.SIGKILL)
@@ -301,11 +302,10 @@ class AgentRun:
         return sorted(alive, key=lambda ident: ident.pid)
 
     def _exit_info(self, returncode: int | None) -> ExitInfo:
-        watchdog = self.stop_reason if self.stop_reason in ("post_result", "idle", "max_duration") else None
         return ExitInfo(
             returncode=returncode,
-            watchdog=watchdog,
-            cancelled=self.stop_reason == "cancel",
+            watchdog=self.stop_reason if self.stop_reason in WATCHDOGS else None,
+            cancelled=self.stop_reason == StopReason.CANCEL,
             stderr_tail=_tail(self.stderr_path, STDERR_TAIL),
         )
 

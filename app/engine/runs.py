@@ -25,9 +25,11 @@ from app.core import gate as gates
 from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
 from app.core.batching import is_runnable
+from app.core.event_names import EventName
 from app.core.finish import UsageLimitHit
+from app.core.outcome import ExitInfo, Outcome, StopReason, rejection_reset
 from app.core.queue import InvestigationStatus, Job
-from app.core.stream import Event, ExitInfo, Outcome, RateLimit, Result, rejection_reset
+from app.core.stream import Event, RateLimit, Result
 from app.core.times import iso_ms
 from app.engine import procs, store
 from app.engine.procs import ProcessId
@@ -171,13 +173,13 @@ class Runs:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the run must still end, or its row stays running forever
-            self._engine.emit("engine.error", "error", where="supervise", slug=live.kind.slug,
+            self._engine.emit(EventName.ENGINE_ERROR, "error", where="supervise", slug=live.kind.slug,
                               error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=8))
-            live.run.kill("internal")
+            live.run.kill(StopReason.INTERNAL)
             end = RunEnd(ExitInfo(None, spawn_error=f"Overnight lost track of the run ({exc})"), live.run.summary,
                          live.run.offset, live.run.stop_reason)
         self._live.pop(live.run.marker, None)
-        if self._engine.stopping and live.run.stop_reason != "shutdown":
+        if self._engine.stopping and live.run.stop_reason is not StopReason.SHUTDOWN:
             return
         live.kind.finished(end)
 
@@ -193,7 +195,7 @@ class Runs:
                 # The freshest reading there is: nothing new starts while that window is full.
                 engine.set_usage(gates.with_rejection(engine.usage, event.limit_type, resets))
             if isinstance(event, Result) and is_job:
-                engine.emit("job.result", slug=live.kind.slug, runId=live.kind.run_id, subtype=event.subtype,
+                engine.emit(EventName.JOB_RESULT, slug=live.kind.slug, runId=live.kind.run_id, subtype=event.subtype,
                             isError=event.is_error)
         job = engine.state.jobs.get(live.kind.slug)
         if not is_job or job is None or live.kind.record() is None:
@@ -226,13 +228,13 @@ class Runs:
         assert job.current is not None
         live = self._live.get(run_marker(job.current.run_id, job.slug))
         if live is not None:
-            live.run.stop("cancel")
-        self._engine.put(q.update_run(job, stopping="cancel"))
+            live.run.stop(StopReason.CANCEL)
+        self._engine.put(q.update_run(job, stopping=StopReason.CANCEL))
 
     def stop_investigation(self, slug: str) -> None:
         for live in self._live.values():
             if isinstance(live.kind, InvestigationRun) and live.kind.slug == slug:
-                live.run.stop("cancel")
+                live.run.stop(StopReason.CANCEL)
 
     # ------------------------------------------------------------ ending
 
@@ -261,7 +263,7 @@ class Runs:
         try:
             write_private_atomically(path, json.dumps(merged, indent=2).encode())
         except OSError as exc:
-            self._engine.emit("meta.failed", "warning", path=str(path), error=str(exc))
+            self._engine.emit(EventName.META_FAILED, "warning", path=str(path), error=str(exc))
             if exc.errno in DISK_ERRNOS:
                 self._engine.write_failed(path, exc)
 
@@ -313,7 +315,7 @@ class Runs:
         live = list(self._live.values())
         if stop_jobs:
             for entry in live:
-                entry.run.stop("shutdown")
+                entry.run.stop(StopReason.SHUTDOWN)
         else:
             for entry in live:
                 if entry.task:

@@ -19,16 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.queue import (
-    Job,
-    Pause,
-    PauseReason,
-    QueueFileError,
-    QueueState,
-    job_to_json,
-    state_from_json,
-    state_header_to_json,
-)
+from app.core.queue import Job, Pause, PauseReason, QueueState
+from app.core.queue_json import QueueFileError, job_to_json, state_from_json, state_header_to_json
+from app.core.times import iso_ms
 from app.engine.threads import call_soon, resolve
 from app.paths import Home, open_private, write_private_atomically
 
@@ -249,7 +242,7 @@ class QueueWriter:
     def _write(self, state: QueueState) -> None:
         path = self._home.queue
         header = state_header_to_json(state)
-        header["savedAt"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        header["savedAt"] = iso_ms(dt.datetime.now(dt.UTC))
         head = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
         fragments = {}
         for slug, job in state.jobs.items():

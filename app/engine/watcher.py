@@ -48,7 +48,8 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_StopWhileReading())
 
 
 def _observer() -> BaseObserver:
-    if sys.platform.startswith("linux"):
+    platform: str = sys.platform  # not narrowed: the other branch is for other systems
+    if platform.startswith("linux"):
         from watchdog.observers.inotify import InotifyObserver
 
         # A file moved in from outside the folder is then a move (complete), not a creation.

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from app.core.batching import waiting_reason
 from app.core.queue import InvestigationStatus, Job, Status
+from app.core.times import local_time
 
 # Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
 STATUS_COLORS: Mapping[Status, str] = {
@@ -46,14 +47,8 @@ def format_countdown(moment: dt.datetime | None, now: dt.datetime) -> str:
     left = (moment - now).total_seconds()
     if left <= 0:
         return "now"
-    return f"in {format_duration(left)} ({format_local_time(moment, now)})"
+    return f"in {format_duration(left)} ({local_time(moment, now)})"
 
-
-def format_local_time(moment: dt.datetime, now: dt.datetime) -> str:
-    local = moment.astimezone()
-    if local.date() == now.astimezone().date():
-        return f"{local:%H:%M}"
-    return f"{local:%a %d %b %H:%M}"
 
 
 def format_cost(cost: float | None) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from app.core.event_names import EventName
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
 from app.core.queue import Job, Pause, QueueState
 from app.engine.api import Added, EngineEvent
@@ -240,7 +241,7 @@ class MainWindow(QMainWindow):
         show_paused(self.user_actions["pause"], paused is not None, self.style())
 
     def _engine_event(self, event: EngineEvent) -> None:
-        if event.event.startswith("config."):
+        if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
             self._show_status()
         if event.level == "error":
             self.show_error(event.describe())

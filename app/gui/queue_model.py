@@ -23,11 +23,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QIcon
 
 from app.core.queue import Job, QueueState, Status
+from app.core.times import local_time
 from app.gui.formatting import (
     duration_seconds,
     duration_text,
     format_cost,
-    format_local_time,
     job_cost,
     job_turns,
     reason_text,
@@ -245,7 +245,7 @@ class QueueModel(QAbstractTableModel):
                 return job.cwd
             case Column.STARTED:
                 moment = started_at(job)
-                return format_local_time(moment, self._now) if moment else ""
+                return local_time(moment, self._now) if moment else ""
             case Column.DURATION:
                 return duration_text(job, self._now)
             case Column.COST:

@@ -31,9 +31,9 @@ from app.core.stream import (
     ToolResult,
     ToolUse,
     Unparsed,
-    describe_tool_call,
-    render_text,
 )
+from app.core.text import shorten
+from app.core.transcript import describe_tool_call, render_text
 from app.gui.formatting import ERROR_COLOR, format_size
 
 Index = QModelIndex | QPersistentModelIndex
@@ -71,9 +71,9 @@ def transcript_rows(events: Iterable[Event]) -> list[TranscriptRow]:
 def _row(event: Event) -> TranscriptRow | None:
     match event:
         case AssistantText(synthetic=True):
-            return TranscriptRow(RowKind.CLI, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
+            return TranscriptRow(RowKind.CLI, shorten(event.text, DISPLAY_KEEP), shorten(event.text, DETAIL_KEEP))
         case AssistantText():
-            return TranscriptRow(RowKind.TEXT, _keep(event.text, DISPLAY_KEEP), _keep(event.text, DETAIL_KEEP))
+            return TranscriptRow(RowKind.TEXT, shorten(event.text, DISPLAY_KEEP), shorten(event.text, DETAIL_KEEP))
         case ToolUse():
             return TranscriptRow(RowKind.TOOL_CALL, f"→ {describe_tool_call(event.name, event.input)}")
         case ToolResult():
@@ -83,7 +83,7 @@ def _row(event: Event) -> TranscriptRow | None:
         case RateLimit():
             return TranscriptRow(RowKind.RATE_LIMIT, render_text([event]), is_error=event.status == "rejected")
         case Result():
-            return TranscriptRow(RowKind.RESULT, render_text([event]), _keep(event.text, DETAIL_KEEP), event.is_error)
+            return TranscriptRow(RowKind.RESULT, render_text([event]), shorten(event.text, DETAIL_KEEP), event.is_error)
         case Init():
             return TranscriptRow(RowKind.SESSION, render_text([event]))
         case ApiRetry():
@@ -97,14 +97,12 @@ def _tool_result_row(event: ToolResult) -> TranscriptRow:
     size = format_size(len(event.content))
     if event.is_error:
         first = event.content.strip().splitlines()[0] if event.content.strip() else ""
-        text = f"← error · {size}: {_keep(first, 200)}"
+        text = f"← error · {size}: {shorten(first, 200)}"
     else:
         text = f"← ok · {size}"
-    return TranscriptRow(RowKind.TOOL_RESULT, text, _keep(event.content, DETAIL_KEEP), event.is_error)
+    return TranscriptRow(RowKind.TOOL_RESULT, text, shorten(event.content, DETAIL_KEEP), event.is_error)
 
 
-def _keep(text: str, keep: int) -> str:
-    return text if len(text) <= keep else text[: keep - 1] + "…"
 
 
 class TranscriptModel(QAbstractListModel):

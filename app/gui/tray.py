@@ -14,7 +14,9 @@ from PySide6.QtCore import QEvent, QObject, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
-from app.core.queue import InvestigationStatus, Job, Pause, QueueState, Status
+from app.core.event_names import EventName
+from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueState, Status
+from app.core.times import local_time
 from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
 from app.engine.api import EngineEvent
@@ -135,10 +137,10 @@ class Tray(QObject):
 
     @Slot(object)
     def _on_event(self, event: EngineEvent) -> None:
-        if event.event == "queue.paused" and event.fields.get("reason") != "manual":
+        if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
             self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
-        elif event.event == "investigation.finished" and event.fields.get("fixPlan"):
+        elif event.event == EventName.INVESTIGATION_FINISHED and event.fields.get("fixPlan"):
             fields = event.fields
             self._notify("Fix plan written",
                          f"{fields['fixPlan']}.md was written for {fields.get('slug')} and is queued.",
@@ -260,17 +262,16 @@ def _percent(window: Window, now: dt.datetime) -> str:
 
 
 def _pause_line(paused: Pause) -> str:
-    until = f" until {_local_time(paused.resume_at)}" if paused.resume_at else ""
+    until = f" until {_clock(paused.resume_at)}" if paused.resume_at else ""
     return f"paused ({paused.reason.value}){until}"
 
 
 def _pause_title(fields: dict[str, Any]) -> str:
     resume_at = fields.get("resumeAt")
-    until = f" until {_local_time(dt.datetime.fromisoformat(resume_at))}" if resume_at else ""
+    until = f" until {_clock(dt.datetime.fromisoformat(resume_at))}" if resume_at else ""
     return f"Queue paused{until}"
 
 
-def _local_time(moment: dt.datetime) -> str:
-    local = moment.astimezone()
-    same_day = local.date() == dt.datetime.now().astimezone().date()
-    return f"{local:%H:%M}" if same_day else f"{local:%a %H:%M}"
+def _clock(moment: dt.datetime) -> str:
+    """A menu line is short: the weekday is enough for a moment within the week."""
+    return local_time(moment, dt.datetime.now(dt.UTC), day_format="%a")

@@ -4,7 +4,6 @@ a small dialog asks which group. Refused files are listed with why."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -22,12 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import Config
-from app.core.prd import DEFAULT_GROUP, MAX_PRD_BYTES, Prd, parse_prd
+from app.core.prd import DEFAULT_GROUP, MAX_PRD_BYTES, Prd, has_group_prefix, parse_prd
 from app.engine.api import Added, Refused, add_prds, expand
 from app.gui.desktop import in_background
 from app.paths import Home, read_regular_file
-
-_HAS_GROUP = re.compile(r"^\d+-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +43,7 @@ def survey(paths: Sequence[Path], config: Config) -> Survey:
     for path in expand(paths):
         if path.suffix != ".md":
             refused.append(Refused(path, f"{path}: not a .md file"))
-        elif _HAS_GROUP.match(path.name):
+        elif has_group_prefix(path.name):
             numbered.append(path)
         else:
             unnumbered.append(path)

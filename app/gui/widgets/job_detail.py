@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.queue import Investigation, InvestigationStatus, Job
+from app.core.times import local_time
 from app.gui.formatting import (
     format_cost,
     format_duration,
-    format_local_time,
     status_text,
 )
 from app.gui.transcript import TranscriptSource
@@ -334,11 +334,11 @@ def _detail_values(job: Job) -> dict[str, str]:
     if last is not None:
         values |= {
             "Last run": f"{last.outcome} — {last.reason}" if last.reason else last.outcome,
-            "Finished": format_local_time(last.finished_at, now),
+            "Finished": local_time(last.finished_at, now),
             "Duration": format_duration(last.duration_ms / 1000),
             "Cost": format_cost(last.cost_usd),
             "Turns": "" if last.num_turns is None else str(last.num_turns),
         }
     if job.current is not None:
-        values["Last run"] = f"running since {format_local_time(job.current.started_at, now)} ({job.current.run_id})"
+        values["Last run"] = f"running since {local_time(job.current.started_at, now)} ({job.current.run_id})"
     return values

@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from app.core.gate import Decision, Open
+from app.core.text import shorten
 from app.engine.api import Snapshot
 from app.gui.widgets.usage_bar import UsageBar
 
@@ -57,7 +58,7 @@ class StatusStrip(QWidget):
             self.gate.setToolTip("new runs may start now")
             return
         reason = decision.reason
-        self.gate.setText(f"Gate closed: {reason if len(reason) <= 60 else reason[:59] + '…'}")
+        self.gate.setText(f"Gate closed: {shorten(reason, 60)}")
         self.gate.setToolTip(reason)
 
     def _show_problems(self, problems: list[str]) -> None:

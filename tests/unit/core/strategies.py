@@ -4,9 +4,8 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from app.core.prd import PrdError
-from app.core.stream import RateLimit, Result
-from app.core.usage import Usage, Window
+from app.core.outcome import OutcomeKind, StopReason
+from app.core.prd import PrdError, PrdErrorKind
 from app.core.queue import (
     CurrentRun,
     Investigation,
@@ -19,6 +18,8 @@ from app.core.queue import (
     QueueState,
     Status,
 )
+from app.core.stream import RateLimit, Result
+from app.core.usage import Usage, Window
 
 times = st.datetimes(
     min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2040, 1, 1), timezones=st.just(dt.UTC)
@@ -59,12 +60,12 @@ current_runs = st.builds(
     rejected=st.none() | rejections,
     limit_message=st.none() | text,
     skipped_lines=st.integers(0, 100),
-    stopping=st.none() | st.sampled_from(["cancel", "post_result", "idle", "max_duration"]),
+    stopping=st.none() | st.sampled_from(list(StopReason)),
 )
 last_runs = st.builds(
     LastRun,
     run_id=text,
-    outcome=st.sampled_from(["completed", "failed", "rate_limited", "cancelled"]),
+    outcome=st.sampled_from(list(OutcomeKind)),
     exit_code=st.none() | st.integers(-15, 255),
     finished_at=times,
     duration_ms=st.integers(0, 10**8),
@@ -91,7 +92,7 @@ errors = st.builds(
     line=st.none() | st.integers(1, 1000),
     problem=text,
     fix=text,
-    kind=st.sampled_from(["file", "dependency"]),
+    kind=st.sampled_from(list(PrdErrorKind)),
 )
 
 

@@ -5,8 +5,9 @@ import datetime as dt
 from dataclasses import replace
 
 from app.core.finish import RunEndRules, finish_investigation, finish_run
+from app.core.outcome import ExitInfo, Outcome
 from app.core.queue import Investigation, InvestigationStatus, PauseReason, Status
-from app.core.stream import ExitInfo, Outcome, Result
+from app.core.stream import Result
 
 from .factories import T0, job, jobs
 

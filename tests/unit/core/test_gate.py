@@ -6,8 +6,8 @@ import pytest
 
 from app.core import gate
 from app.core.gate import Closed, GatePolicy, Open
-from app.core.usage import UNKNOWN, Usage, Window
 from app.core.queue import OnReset, Pause, PauseReason
+from app.core.usage import UNKNOWN, Usage, Window
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=2)

@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.core.prd import MAX_PRD_BYTES, Prd, PrdError, is_ignored, parse_prd
+from app.core.prd import (
+    DEFAULT_GROUP,
+    MAX_PRD_BYTES,
+    Prd,
+    PrdError,
+    group_from_name,
+    has_group_prefix,
+    is_ignored,
+    parse_prd,
+    without_group_prefix,
+)
 
 
 @pytest.fixture
@@ -76,6 +86,23 @@ def test_frontmatter_keys_are_read_and_tilde_expands_in_cwd(prds, tmp_path, monk
 
 def test_a_name_without_a_number_gets_group_99(prds):
     assert parse(write(prds, "cleanup.md", "Tidy up.")).group == 99
+
+
+@pytest.mark.parametrize(
+    ("name", "prefixed", "rest", "group"),
+    [
+        ("07-add-login.md", True, "add-login.md", 7),
+        ("007-add-login", True, "add-login", 7),
+        ("add-login.md", False, "add-login.md", DEFAULT_GROUP),
+        ("7add-login.md", False, "7add-login.md", DEFAULT_GROUP),
+        ("-07-add-login.md", False, "-07-add-login.md", DEFAULT_GROUP),
+        ("07-08-twice.md", True, "08-twice.md", 7),
+    ],
+)
+def test_a_name_carries_its_group_as_a_leading_number_and_dash(name, prefixed, rest, group):
+    assert has_group_prefix(name) is prefixed
+    assert without_group_prefix(name) == rest
+    assert group_from_name(name) == group
 
 
 def test_parallel_group_0_is_valid_and_overrides_the_name(prds):

@@ -1,17 +1,15 @@
-"""SPEC section 4: statuses, the transitions between them, and queue.json."""
+"""Statuses and the transitions between them."""
 
 import itertools
-import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core import queue as q
-from app.core.queue import ALLOWED, IllegalTransition, LastRun, QueueFileError, Status
+from app.core.queue import ALLOWED, IllegalTransition, LastRun, Status
 
 from .factories import T0, job
-from .strategies import states
 
 ALL_PAIRS = list(itertools.product(list(Status), list(Status)))
 
@@ -62,28 +60,6 @@ def test_progress_of_a_run_never_changes_its_status():
     assert q.update_run(running, pid=42, log_offset=100).status is Status.RUNNING
     with pytest.raises(IllegalTransition):
         q.update_run(job("01-b"), pid=1)
-
-
-@settings(max_examples=60, deadline=None)
-@given(states())
-def test_queue_json_round_trips(state):
-    document = json.loads(json.dumps(q.state_to_json(state)))
-    assert document["schemaVersion"] == q.SCHEMA_VERSION
-    assert q.state_from_json(document) == state
-
-
-def test_a_newer_schema_version_is_an_error_not_a_guess():
-    with pytest.raises(QueueFileError, match="newer Overnight"):
-        q.state_from_json({"schemaVersion": q.SCHEMA_VERSION + 1, "jobs": []})
-
-
-@pytest.mark.parametrize(
-    "document",
-    [[], "x", {}, {"schemaVersion": 1, "jobs": [{"slug": "a"}]}, {"schemaVersion": 1, "jobs": 5}],
-)
-def test_a_damaged_queue_document_is_an_error_not_an_empty_queue(document):
-    with pytest.raises(QueueFileError):
-        q.state_from_json(document)
 
 
 @settings(max_examples=200)

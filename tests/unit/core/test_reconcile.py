@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core import reconcile as rec
-from app.core.queue import Investigation, InvestigationStatus, QueueState, Status
 from app.core.prd import Unreadable
+from app.core.queue import Investigation, InvestigationStatus, QueueState, Status
 from app.core.reconcile import FileChange, PrdDefaults, reconcile
 
 from .factories import T0, job

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from app.core.gate import manual_pause
-from app.core.queue import QueueState, state_to_json
+from app.core.queue import QueueState
+from app.core.queue_json import state_to_json
 from app.engine.control import request_sync
 from tests.support import make_home, wait_until, write_prd
 
