@@ -1,5 +1,5 @@
-"""SPEC section 9: what the engine tells the world, as JSON lines, human lines, a rotated log
-file and a heartbeat; a slow or broken reader never holds the engine up."""
+"""What the engine tells the world, as JSON lines, human lines, a rotated log file and a
+heartbeat; a slow or broken reader never holds the engine up."""
 
 import datetime as dt
 import io

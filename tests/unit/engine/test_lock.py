@@ -1,4 +1,4 @@
-"""SPEC section 9: one engine per home, and a lock that dies with its holder."""
+"""One engine per home, and a lock that dies with its holder."""
 
 import fcntl
 import json

@@ -1,5 +1,5 @@
-"""SPEC section 7, "no survivors": a run's processes are found by its marker, named so that a
-reused pid is never mistaken for them, and ended for good."""
+"""No survivors: a run's processes are found by its marker, named so that a reused pid is never
+mistaken for them, and ended for good."""
 
 import signal
 import time

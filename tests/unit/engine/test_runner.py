@@ -1,4 +1,4 @@
-"""One agent process (SPEC section 7): its prompt on stdin, a session of its own, its log tailed
+"""One agent process: its prompt on stdin, a session of its own, its log tailed
 from a saved offset, its watchdogs, and no survivors once it ends.
 
 The agents are small Python scripts. The watchdogs read a clock that only the test moves.

@@ -1,4 +1,4 @@
-"""SPEC section 4, durability: atomic queue.json with a backup, a damaged file never read as empty."""
+"""Durability: atomic queue.json with a backup, a damaged file never read as empty."""
 
 import asyncio
 import datetime as dt

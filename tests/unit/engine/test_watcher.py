@@ -1,4 +1,4 @@
-"""SPEC section 3: a PRD is read as soon as it is complete, never half-written.
+"""A PRD in the watched folder is read as soon as it is complete, never half-written.
 
 The watcher measures its 300 ms window on the event loop's clock. These tests run it on a
 loop whose clock stands still until the test moves it, so "at once" and "not yet" say the
