@@ -256,13 +256,17 @@ def test_an_agent_outlives_the_loop_that_started_it_and_a_new_runner_takes_it_ov
 async def test_a_cancel_ends_the_agent_and_everything_it_started_even_what_left_its_session(runs):
     agent, supervised = await started(runs, """
 kids = [sleeper(), sleeper(start_new_session=True)]
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
 init()
 time.sleep(60)
 """)
     assert len(processes_with_marker(runs.marker)) == 3
     agent.stop("cancel")
+    # At once: the agent, deaf to SIGTERM, is still there waiting for kill_after; its kids are not.
+    await until(lambda: processes_with_marker(runs.marker) == [agent.ident.pid], timeout=5)
+    runs.clock.advance(LIMITS.kill_after)
     end = await supervised
-    assert end.exit.cancelled and end.exit.returncode == -signal.SIGTERM
+    assert end.exit.cancelled and end.exit.returncode == -signal.SIGKILL
     wait_until(lambda: processes_with_marker(runs.marker) == [], timeout=5)
 
 
