@@ -12,8 +12,11 @@ _SLEEPER = """
 import signal, subprocess, sys, time
 if "deaf" in sys.argv:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
-kids = [subprocess.Popen(sleep, start_new_session=kind == "escapee") for kind in sys.argv[1:] if kind != "deaf"]
+sleep = [sys.executable, "-c", "print(flush=True); import time; time.sleep(60)"]
+kids = [subprocess.Popen(sleep, stdout=subprocess.PIPE, start_new_session=kind == "escapee")
+        for kind in sys.argv[1:] if kind != "deaf"]
+for kid in kids:
+    kid.stdout.readline()  # it runs Python: its environment can be read
 print(*(kid.pid for kid in kids), flush=True)
 time.sleep(60)
 """

@@ -46,7 +46,10 @@ def wait_for_go():
         time.sleep(0.01)
 
 def sleeper(**options):
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], **options)
+    kid = subprocess.Popen([sys.executable, "-c", "print(flush=True); import time; time.sleep(60)"],
+                           stdout=subprocess.PIPE, **options)
+    kid.stdout.readline()  # it runs Python: its environment can be read
+    return kid
 """
 
 
@@ -236,6 +239,7 @@ async def test_a_run_picked_up_again_is_read_from_its_saved_offset_never_from_th
 def test_an_agent_outlives_the_loop_that_started_it_and_a_new_runner_takes_it_over(runs):
     launch = runs.launch("init()\nwait_for_go()\nresult('done')")
     ident = asyncio.run(runs.new().spawn(launch))
+    wait_until(lambda: runs.log.stat().st_size, timeout=5)  # its first line: it runs Python
     assert procs.is_our_run(ident, runs.marker)  # the loop is closed; the agent goes on
     taken_over = runs.new()
     taken_over.adopt(ident)
