@@ -1,4 +1,4 @@
-"""SPEC section 4, durability: atomic queue.json with a backup, a damaged file never read as empty."""
+"""Durability: atomic queue.json with a backup, a damaged file never read as empty."""
 
 import asyncio
 import datetime as dt
@@ -10,7 +10,6 @@ import pytest
 
 from app.core.queue import PauseReason, QueueState, Status
 from app.engine import store
-from app.engine.lock import EngineLock, EngineLocked
 from app.paths import Home, ensure_home
 from tests.unit.core.factories import job
 
@@ -117,18 +116,6 @@ def test_jobs_keep_their_status_across_a_save_and_load(home):
     loaded = store.load(home, NOW).state
     assert loaded.jobs["01-a"].status is Status.FAILED
     assert loaded.jobs["02-b"].current == state.jobs["02-b"].current
-
-
-def test_a_second_engine_on_the_same_home_is_refused_and_told_the_first_ones_pid(home):
-    import os
-
-    with EngineLock(home.lock):
-        with pytest.raises(EngineLocked) as refused:
-            EngineLock(home.lock).acquire()
-    assert refused.value.pid == os.getpid()
-    assert f"pid {os.getpid()}" in str(refused.value)
-    with EngineLock(home.lock):
-        pass
 
 
 class FullDisk:

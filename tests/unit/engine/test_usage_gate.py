@@ -1,4 +1,4 @@
-"""SPEC section 6 in the engine: the usage meter holds and releases the queue."""
+"""The usage meter, in the engine: it holds and releases the queue."""
 
 import os
 import time
