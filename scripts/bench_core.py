@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.core.batching import pick_next  # noqa: E402
-from app.core.queue import QueueState  # noqa: E402
-from app.core.reconcile import FileChange, PrdDefaults, reconcile  # noqa: E402
+from app.core.batching import pick_next
+from app.core.queue import QueueState
+from app.core.reconcile import FileChange, PrdDefaults, reconcile
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
@@ -76,7 +76,8 @@ def main() -> int:
         picked, batch = timed(lambda: pick_next(state.jobs, 4), args.repeat)
 
     print(f"reconcile {args.prds:,} PRDs from scratch: {scratch * 1000:8.1f} ms   (target < 1000 ms)")
-    print(f"one changed PRD among them (median):     {one * 1000:8.3f} ms   (target < 2 ms; p95 {worst_one * 1000:.3f} ms)")
+    print(f"one changed PRD among them (median):     {one * 1000:8.3f} ms   "
+          f"(target < 2 ms; p95 {worst_one * 1000:.3f} ms)")
     print(f"one new PRD among them:                  {added * 1000:8.3f} ms")
     print(f"pick_next over them:                     {picked * 1000:8.3f} ms   -> {batch}")
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -74,7 +75,7 @@ Do task {index}: read the code, change it, run the tests.
 
 def percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return f"p50 {statistics.median(ordered) * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms   (n={len(ordered)})"
 
 
@@ -127,10 +128,10 @@ async def drop_to_start(drops: int) -> list[float]:
                 before = len(bench.seen("job.finished"))
                 dropped = time.time()
                 write_prd(bench.home, f"{slug}.md", "go\n")
-                await bench.until(lambda: any(e.fields["slug"] == slug for _, e in bench.seen("job.started")))
+                await bench.until(lambda: any(e.fields["slug"] == slug for _, e in bench.seen("job.started")))  # noqa: B023 - awaited in this iteration
                 started = next(at for at, e in bench.seen("job.started") if e.fields["slug"] == slug)
                 samples.append(started - dropped)
-                await bench.until(lambda: len(bench.seen("job.finished")) > before)
+                await bench.until(lambda: len(bench.seen("job.finished")) > before)  # noqa: B023 - awaited in this iteration
             return samples
 
 
@@ -146,7 +147,7 @@ async def exit_to_next_start(jobs: int) -> list[float]:
             exits = bench.marks_of("exit")
             started = sorted((at, e.fields["slug"]) for at, e in bench.seen("job.started"))
             samples = []
-            for (_, previous), (next_start, _) in zip(started, started[1:]):
+            for (_, previous), (next_start, _) in itertools.pairwise(started):
                 samples.append(next_start - exits[previous])
             return samples
 
@@ -222,7 +223,7 @@ async def big_folder(prds: int, burst: int) -> list[tuple[str, float, float]]:
                     dropped = time.monotonic()
                     # Dropped from another thread, as another program would: the loop is the engine's.
                     await asyncio.to_thread(lambda: [path.rename(bench.home.prds / path.name)
-                                                     for path in staging.iterdir()])
+                                                     for path in staging.iterdir()])  # noqa: B023 - awaited here
                     await bench.until(lambda: len(bench.engine.state.jobs) == prds + burst, timeout=600)
                     burst_took = time.monotonic() - dropped
                     await asyncio.sleep(0.5)

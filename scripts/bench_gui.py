@@ -29,14 +29,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
-from app.core import queue as q  # noqa: E402
-from app.core.queue import CurrentRun, Job, LastRun, QueueState, Status  # noqa: E402
-from app.gui.bridge import COALESCE, EngineBridge  # noqa: E402
-from app.gui.main_window import MainWindow  # noqa: E402
-from app.paths import Home, ensure_home  # noqa: E402
+from app.core import queue as q
+from app.core.queue import CurrentRun, Job, LastRun, QueueState, Status
+from app.gui.bridge import COALESCE, EngineBridge
+from app.gui.main_window import MainWindow
+from app.paths import Home, ensure_home
 
 STALL_TARGET_MS = 50
 RSS_TARGET_MB = 300

@@ -40,7 +40,8 @@ def make_home(tmp_path: Path, config: Mapping[str, Any] | None = None) -> tuple[
         else:
             settings[key] = value
     home.config.write_text(yaml.safe_dump(settings))
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("CLAUDE", "ANTHROPIC", "OVERNIGHT"))}
+    ours = ("CLAUDE", "ANTHROPIC", "OVERNIGHT")
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
     environ["HOME"] = str(user)
     environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
     return home, environ, project

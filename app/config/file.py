@@ -149,7 +149,7 @@ def load_config(path: Path, previous: Config | None = None) -> ConfigLoad:
         config, errors = parse_config(read.data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         return _fallback([_unreadable(error, "read")], previous)
-    except Exception as error:  # noqa: BLE001 - a config Overnight cannot read is reported, never fatal
+    except Exception as error:
         broken = f"the file cannot be read ({type(error).__name__}: {error})"
         return _fallback([ConfigError("", broken, "valid YAML, e.g. key: value", problem="unreadable")], previous)
     return ConfigLoad(config, [], "file") if config is not None else _fallback(errors, previous)

@@ -137,7 +137,8 @@ def _next_status(
         return Status.FAILED, outcome.reason, True
     if prd_changed:
         # The user edited it while it ran: the new version has not been tried yet.
-        return Status.PENDING, f"failed ({outcome.reason}), but its PRD changed during the run: running the new version", False
+        why = f"failed ({outcome.reason}), but its PRD changed during the run: running the new version"
+        return Status.PENDING, why, False
     return Status.FAILED, outcome.reason, False
 
 

@@ -60,10 +60,10 @@ def decide(
         closed = _over_threshold(policy, usage, now)
         if closed is not None:
             return closed
-    if policy.fire_policy == "on-reset" and not on_reset.active:
-        if on_reset.target is None or now < on_reset.target:
-            when = f" at {on_reset.target:%H:%M} UTC" if on_reset.target else ""
-            return Closed("on_reset", f"fire policy on-reset: waiting to start{when}", on_reset.target)
+    waiting_for_reset = on_reset.target is None or now < on_reset.target
+    if policy.fire_policy == "on-reset" and not on_reset.active and waiting_for_reset:
+        when = f" at {on_reset.target:%H:%M} UTC" if on_reset.target else ""
+        return Closed("on_reset", f"fire policy on-reset: waiting to start{when}", on_reset.target)
     return Open()
 
 

@@ -111,7 +111,7 @@ def parse_prd(
     Never raises: whatever goes wrong with one file makes that file invalid, nothing else."""
     try:
         return _parse(name, data, path, default_cwd, default_model, is_dir)
-    except Exception as exc:  # noqa: BLE001 - a file Overnight cannot read is invalid, not a crash
+    except Exception as exc:
         return PrdError(
             path=path,
             line=None,

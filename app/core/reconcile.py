@@ -347,7 +347,7 @@ def find_cycle(jobs: Mapping[str, Job], start: str) -> list[str] | None:
 
     def visit(slug: str) -> list[str] | None:
         if slug in on_path:
-            return path[path.index(slug) :] + [slug] if slug == start else None
+            return [*path[path.index(slug) :], slug] if slug == start else None
         if slug in done or slug not in jobs:
             return None
         path.append(slug)

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from app.engine.engine import Engine
 
 JOB_COMMANDS = ("cancel", "skip", "reset", "rerun", "run")
+DONE = {  # what each job command that is carried out at once tells the world
+    "cancel": EventName.JOB_CANCEL,
+    "skip": EventName.JOB_SKIP,
+    "reset": EventName.JOB_RESET,
+    "rerun": EventName.JOB_RERUN,
+}
 
 
 class CommandError(Exception):
@@ -103,7 +109,7 @@ class Commands:
                 return
         except q.IllegalTransition as exc:
             raise CommandError(f"{job.slug} is {job.status.value}: {cmd} does not apply") from exc
-        engine.emit(EventName(f"job.{cmd}"), slug=job.slug)
+        engine.emit(DONE[cmd], slug=job.slug)
         engine.request_tick()
 
     async def _archive(self, job: Job) -> None:

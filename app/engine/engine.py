@@ -177,7 +177,8 @@ class Engine:
                 await asyncio.wait_for(self.writer.flush(), STOP_FLUSH_TIMEOUT)
             except (store.WriteFailed, TimeoutError) as exc:
                 why = exc if isinstance(exc, store.WriteFailed) else "the disk does not answer"
-                self.emit(EventName.ENGINE_ERROR, "error", where="stop", error=f"the queue's last state is not on disk: {why}")
+                self.emit(EventName.ENGINE_ERROR, "error", where="stop",
+                          error=f"the queue's last state is not on disk: {why}")
             self.writer.close(STOP_FLUSH_TIMEOUT)
         self.emit(EventName.ENGINE_STOPPED)
         if self._file_log:

@@ -132,7 +132,8 @@ class Housekeeping:
         else:
             if engine.usage.known:
                 engine.set_usage(replace(engine.usage, stale=True))
-            engine.emit(EventName.USAGE_FAILED, "warning", kind=result.kind, status=result.status, message=result.message)
+            engine.emit(EventName.USAGE_FAILED, "warning", kind=result.kind, status=result.status,
+                        message=result.message)
         if step.pause is not None:
             engine.set_pause(step.pause)
         engine.request_tick()

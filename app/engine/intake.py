@@ -85,7 +85,8 @@ def _add_one(home: Home, config: Config, source: Path, group: int | None) -> Add
     if target.exists():
         if target.read_bytes() == data:
             return Refused(source, f"{source}: already in the queue as {name}")
-        return Refused(source, f"{source}: prds/{name} exists with other content — rename the file or remove the old one")
+        return Refused(source,
+                       f"{source}: prds/{name} exists with other content — rename the file or remove the old one")
     # Written under a hidden name and renamed in: the watcher sees one complete file.
     write_private_atomically(target, data)
     os.utime(target)

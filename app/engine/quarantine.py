@@ -56,7 +56,9 @@ def move_aside(path: Path, now: dt.datetime) -> Path:
     return target
 
 
-def _clear(paths: tuple[Path, ...], usable: Callable[[Path], bool], problem: str, now: dt.datetime) -> list[Quarantined]:
+def _clear(
+    paths: tuple[Path, ...], usable: Callable[[Path], bool], problem: str, now: dt.datetime
+) -> list[Quarantined]:
     moved = []
     for path in paths:
         if not os.path.lexists(path) or usable(path):

@@ -189,8 +189,9 @@ class JobRun(RunKind):
             engine.runs.usage_limit_hit(done.limit)
         engine.history(done.history)
         engine.runs.write_outcome(self, outcome, end, now)
-        engine.emit(EventName.JOB_FINISHED, "info" if outcome.kind is OutcomeKind.COMPLETED else "warning", slug=self.slug,
-                    runId=self.run_id, outcome=outcome.kind, reason=outcome.reason, exitCode=end.exit.returncode)
+        level = "info" if outcome.kind is OutcomeKind.COMPLETED else "warning"
+        engine.emit(EventName.JOB_FINISHED, level, slug=self.slug, runId=self.run_id, outcome=outcome.kind,
+                    reason=outcome.reason, exitCode=end.exit.returncode)
         if end.killed_leftovers:
             engine.emit(EventName.RUN_LEFTOVERS_KILLED, "warning", slug=self.slug, runId=self.run_id,
                         pids=[ident.pid for ident in end.killed_leftovers])
@@ -299,8 +300,8 @@ class InvestigationRun(RunKind):
 
     def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool) -> None:
         engine = self.engine
-        engine.emit(EventName.INVESTIGATION_FINISHED, "info" if fix_plan else "warning", slug=self.slug, fixPlan=fix_plan,
-                    reason=reason)
+        engine.emit(EventName.INVESTIGATION_FINISHED, "info" if fix_plan else "warning", slug=self.slug,
+                    fixPlan=fix_plan, reason=reason)
         if leaves_queue:
             engine.drop(self.slug, "its PRD was removed during its investigation")
         engine.request_tick()

@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -194,12 +195,12 @@ class QueueWriter:
                 target = self._requested
             problem = None
             if history:
-                problem = self._attempt(self._home.history, lambda: self._append(history))
+                problem = self._attempt(self._home.history, partial(self._append, history))
                 if problem is not None:
                     with self._lock:
                         self._history[:0] = history  # kept, in order, before newer lines
             if state is not None:
-                state_problem = self._attempt(self._home.queue, lambda: self._write(state))
+                state_problem = self._attempt(self._home.queue, partial(self._write, state))
                 if state_problem is not None:
                     with self._lock:
                         self._state = self._state or state  # kept unless a newer one came
@@ -217,7 +218,7 @@ class QueueWriter:
             write()
         except OSError as exc:
             return WriteProblem(path, exc.strerror or str(exc))
-        except Exception as exc:  # noqa: BLE001 - reported like a disk error: the queue pauses, nothing is lost
+        except Exception as exc:
             return WriteProblem(path, f"{type(exc).__name__}: {exc}")
         return None
 

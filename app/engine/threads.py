@@ -24,7 +24,7 @@ async def in_daemon_thread(work: Callable[[], T], timeout: float, name: str = "o
     def run() -> None:
         try:
             value = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+        except BaseException as exc:
             call_soon(loop, _set_exception, future, exc)
         else:
             call_soon(loop, resolve, future, value)

@@ -85,7 +85,7 @@ def read_credentials(
     *,
     platform: str = sys.platform,
     run_security: SecurityRunner = _run_security,
-) -> Credentials | None | CredentialsProblem:
+) -> Credentials | CredentialsProblem | None:
     """Read-only: a refresh would spend the single-use refresh token and log the user's own Claude Code out."""
     path = credentials_path(environ)
     try:
@@ -98,7 +98,7 @@ def read_credentials(
     return _parse_credentials(raw, str(path))
 
 
-def _read_keychain(run_security: SecurityRunner) -> Credentials | None | CredentialsProblem:
+def _read_keychain(run_security: SecurityRunner) -> Credentials | CredentialsProblem | None:
     try:
         completed = run_security(SECURITY_ARGV)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -114,7 +114,7 @@ def _read_keychain(run_security: SecurityRunner) -> Credentials | None | Credent
     return _parse_credentials(completed.stdout, KEYCHAIN_SOURCE)
 
 
-def _parse_credentials(raw: str | bytes, source: str) -> Credentials | None | CredentialsProblem:
+def _parse_credentials(raw: str | bytes, source: str) -> Credentials | CredentialsProblem | None:
     try:
         document = json.loads(raw)
     except ValueError:
@@ -139,7 +139,7 @@ def _from_epoch_ms(value: float | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -342,5 +342,5 @@ def _seconds_until_http_date(text: str, now: dt.datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return max((moment - now).total_seconds(), 0.0)

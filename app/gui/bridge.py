@@ -113,7 +113,7 @@ class EngineBridge(QObject):
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except Exception as exc:  # noqa: BLE001 — shown to the user instead of a silent dead thread
+        except Exception as exc:
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         finally:
             self._loop = None
@@ -152,5 +152,5 @@ class EngineBridge(QObject):
 def _result_of(future: Any) -> dict[str, Any]:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

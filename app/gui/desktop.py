@@ -79,7 +79,7 @@ def in_background(work: Callable[[], Any], on_done: Callable[[Any, BaseException
     def run() -> None:
         try:
             result, error = work(), None
-        except Exception as exc:  # noqa: BLE001 — handed to on_done, shown to the user there
+        except Exception as exc:
             result, error = None, exc
         delivery.done.emit(result, error)
 

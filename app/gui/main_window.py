@@ -388,7 +388,8 @@ class MainWindow(QMainWindow):
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.home.config, self.bridge.config, list(self.bridge.snapshot.settings_problems), self)
+        snapshot = self.bridge.snapshot
+        dialog = SettingsDialog(self.home.config, snapshot.config, list(snapshot.settings_problems), self)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -5,7 +5,8 @@ lines shaped exactly like the real CLI 2.1.197 captures in tests/data/cli-2.1.19
 
 Verbs, played in order: text "…" | write {"file_path", "content"} | sleep N |
 orphan {"seconds": N} (a `sleep` in its own session, as the real Bash tool starts it) |
-result {"is_error", "subtype", "text"} (the process goes on: e.g. `hang` after it) | ratelimit {"reset_in": N, "type": "five_hour"} |
+result {"is_error", "subtype", "text"} (the process goes on: e.g. `hang` after it) |
+ratelimit {"reset_in": N, "type": "five_hour"} |
 limit_event {"status", "resetsAt"} (only the rate_limit_event line; the run goes on) |
 max_turns | exit N | hang | garbage | stderr "…" | spew {"mb": N, "mb_per_s": R} |
 env NAME (prints an assistant line with that environment variable).

@@ -601,10 +601,10 @@ class FakeAnthropic:
     def set_usage(
         self,
         *,
-        five_hour: float | None | object = ...,
-        seven_day: float | None | object = ...,
-        five_hour_resets_at: datetime | str | None | object = ...,
-        seven_day_resets_at: datetime | str | None | object = ...,
+        five_hour: float | object | None = ...,
+        seven_day: float | object | None = ...,
+        five_hour_resets_at: datetime | str | object | None = ...,
+        seven_day_resets_at: datetime | str | object | None = ...,
         **windows: dict[str, Any] | None,
     ) -> None:
         """Change the meter. Omitted arguments keep their value; ``five_hour=None`` makes that window

@@ -148,7 +148,8 @@ def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tm
 
 
 @pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
-def test_a_failed_job_is_notified_and_shown_in_the_icon_until_the_user_looks(qtbot, bridge, window, tray, notifications):
+def test_a_failed_job_is_notified_and_shown_in_the_icon_until_the_user_looks(
+        qtbot, bridge, window, tray, notifications):
     write_prd(bridge.home, "01-broken.md", "@fake max_turns\n")
     qtbot.waitUntil(lambda: any(title == "Job failed: 01-broken" for title, _ in notifications), timeout=15000)
     assert tray.look.state is TrayState.ERROR

@@ -54,7 +54,8 @@ def test_401_or_403_pauses_auth():
 def test_429_honours_retry_after_and_never_counts_toward_a_network_pause():
     health = MeterHealth()
     for minute in range(0, 120, 5):
-        step = after_poll(health, PollResult("rate_limited", status=429, retry_after=300), 120, NOW + dt.timedelta(minutes=minute))
+        limited = PollResult("rate_limited", status=429, retry_after=300)
+        step = after_poll(health, limited, 120, NOW + dt.timedelta(minutes=minute))
         health = step.health
         assert step.pause is None
         assert step.next_poll_in >= 300

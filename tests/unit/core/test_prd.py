@@ -250,7 +250,7 @@ def test_editor_droppings_and_non_markdown_files_are_ignored(name, ignored):
 def test_an_alias_bomb_in_an_unknown_key_is_invalid_at_once_not_expanded(prds):
     bomb = 'lol: &a ["l","l","l","l","l","l","l","l","l"]\n' + "".join(
         f"k{index}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
-        for index, (previous, name) in enumerate(zip("abcdefgh", "bcdefghi"))
+        for index, (previous, name) in enumerate(zip("abcdefgh", "bcdefghi", strict=True))
     )
     err = error_of(write(prds, "01-x.md", f"---\n{bomb}---\nbody"))
     assert "aliases expand to more than" in err.problem

@@ -199,7 +199,7 @@ def test_the_sync_client_round_trips(tmp_path):
 def test_no_socket_file_means_the_engine_is_not_running(tmp_path):
     path = tmp_path / "engine.sock"
 
-    with pytest.raises(EngineNotRunning, match="engine.sock"):
+    with pytest.raises(EngineNotRunning, match=r"engine\.sock"):
         asyncio.run(request(path, {"cmd": "status"}))
     with pytest.raises(EngineNotRunning):
         request_sync(path, {"cmd": "status"})

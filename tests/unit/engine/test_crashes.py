@@ -14,7 +14,10 @@ from pathlib import Path
 from tests.support import make_home, processes_with_marker, write_prd
 
 CRASHING_ENGINE = Path(__file__).resolve().parents[2] / "crashing_engine.py"
-PRDS = {"01-first.md": '@fake text "first"\n', "01-second.md": '@fake write {"file_path": "second.txt", "content": "2"}\n'}
+PRDS = {
+    "01-first.md": '@fake text "first"\n',
+    "01-second.md": '@fake write {"file_path": "second.txt", "content": "2"}\n',
+}
 
 
 def engine(limit: int, home, environ, timeout: float = 60) -> subprocess.CompletedProcess:

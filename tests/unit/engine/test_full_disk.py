@@ -52,7 +52,8 @@ def test_a_full_disk_pauses_the_queue_and_it_completes_once_there_is_room(tmp_pa
     home.queue.write_text(json.dumps(state_to_json(paused)))
     mount = tmp_path / "mnt"
     mount.mkdir()
-    script = 'mount -t tmpfs -o size=4m tmpfs "$1" && cp -a "$2" "$1/home" && exec "$3" -m app run --json-logs --home "$1/home"'
+    script = ('mount -t tmpfs -o size=4m tmpfs "$1" && cp -a "$2" "$1/home" && '
+              'exec "$3" -m app run --json-logs --home "$1/home"')
     engine = subprocess.Popen(["unshare", "-rm", "sh", "-c", script, "sh", str(mount), str(home.root), sys.executable],
                               env=environ, stderr=subprocess.PIPE, text=True)
     inside = Path(f"/proc/{engine.pid}/root") / mount.relative_to("/")

@@ -36,7 +36,8 @@ def bound_socket(path: Path) -> socket.socket:
 
 
 ALIAS_BOMB = 'a: &a ["l","l","l","l","l","l","l","l","l"]\n' + "".join(
-    f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n" for previous, name in zip("abcdefgh", "bcdefghi"))
+    f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True))
 
 # kind → (how to make it at a path, words its reason must have)
 HOSTILE: dict[str, tuple[Callable[[Path], object], str]] = {
@@ -91,7 +92,7 @@ def test_hostile_files_at_start_and_while_running_affect_only_themselves(tmp_pat
         try:
             wait_until(lambda: set(expected) <= set(jobs()), timeout=10)
         except AssertionError:
-            raise AssertionError(sorted(set(expected) - set(jobs())))
+            raise AssertionError(sorted(set(expected) - set(jobs()))) from None
         listed = jobs()
         for slug, words in expected.items():
             assert listed[slug]["status"] == "invalid", slug

@@ -12,7 +12,7 @@ async def stalled(monitor: LagMonitor, seconds: float) -> None:
     """Blocks the loop for `seconds` while the monitor sleeps, as a slow callback would."""
     watching = asyncio.create_task(monitor.run())
     await asyncio.sleep(0)  # the monitor is asleep now
-    time.sleep(seconds)  # noqa: ASYNC251 - the stall under test
+    time.sleep(seconds)
     try:
         await until(lambda: monitor.worst >= seconds - LAG_INTERVAL, timeout=5)
     finally:

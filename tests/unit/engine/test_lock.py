@@ -34,9 +34,8 @@ def home(tmp_path) -> Home:
 
 
 def test_a_second_engine_on_the_same_home_is_refused_and_told_the_first_ones_pid(home):
-    with EngineLock(home.lock):
-        with pytest.raises(EngineLocked) as refused:
-            EngineLock(home.lock).acquire()
+    with EngineLock(home.lock), pytest.raises(EngineLocked) as refused:
+        EngineLock(home.lock).acquire()
     assert refused.value.pid == os.getpid()
     assert f"pid {os.getpid()}" in str(refused.value)
     with EngineLock(home.lock):

@@ -289,7 +289,7 @@ async def test_a_run_that_ended_while_nobody_watched_is_read_to_its_end_and_leav
     agent = runs.new()
     runs.log.write_text('{"type":"result","subtype":"success","is_error":false,"result":"done"}')  # no newline
     survivor, _ = start_marked(runs.marker, new_session=True)
-    end = await agent.settle()
+    end = await agent.read_end()
     assert end.summary.result.text == "done"
     assert [ident.pid for ident in end.killed_leftovers] == [survivor.pid]
     assert survivor.wait() == -signal.SIGTERM
@@ -355,7 +355,8 @@ async def test_an_agent_deaf_to_sigterm_is_killed_once_kill_after_has_passed(run
 
 @run
 async def test_a_cancel_after_a_watchdog_fired_is_the_reason_recorded(runs):
-    agent, supervised = await started(runs, "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nresult('done')\ntime.sleep(60)")
+    deaf = "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nresult('done')\ntime.sleep(60)"
+    agent, supervised = await started(runs, deaf)
     runs.clock.advance(LIMITS.post_result_grace)
     await runs.clock.looked()
     assert agent.stop_reason == "post_result"

@@ -29,7 +29,7 @@ from app.engine.usage import (
 )
 
 TOKEN = "sk-ant-oat01-do-not-leak-this-token"
-NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 IN_A_DAY_MS = int((NOW + dt.timedelta(days=1)).timestamp() * 1000)
 GOOD_BODY = {
     "five_hour": {"utilization": 37.0, "resets_at": "2026-03-01T14:00:00+00:00"},
@@ -132,7 +132,7 @@ def test_credentials_come_from_claude_config_dir_when_set(tmp_path):
     credentials = read_credentials(environ, platform="linux")
 
     assert credentials_path(environ) == path
-    assert credentials == Credentials("from-config-dir", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), str(path))
+    assert credentials == Credentials("from-config-dir", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), str(path))
 
 
 def test_credentials_come_from_the_home_claude_folder_otherwise(tmp_path):
@@ -240,7 +240,7 @@ def test_a_good_answer_is_usage(meter_server, environ):
 
     assert result.kind == "ok" and result.status == 200
     assert result.usage.five_hour.utilization == 37.0
-    assert result.usage.five_hour.resets_at == dt.datetime(2026, 3, 1, 14, tzinfo=dt.timezone.utc)
+    assert result.usage.five_hour.resets_at == dt.datetime(2026, 3, 1, 14, tzinfo=dt.UTC)
     assert result.usage.seven_day.utilization == 12.0
     assert result.usage.polled_at == NOW and not result.usage.stale
 
