@@ -1,4 +1,4 @@
-"""The home folder (SPEC section 2): where it is, what it holds, and private files inside it."""
+"""The home folder (docs/BEHAVIOUR.md section 2): where it is, what it holds, and private files inside it."""
 
 import contextlib
 import errno

@@ -1,4 +1,4 @@
-"""How an agent process is started, as data (SPEC section 7), and which agent versions are tested."""
+"""How an agent process is started, as data (docs/BEHAVIOUR.md section 7), and which agent versions are tested."""
 
 from __future__ import annotations
 

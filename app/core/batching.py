@@ -1,4 +1,4 @@
-"""Which jobs start now (SPEC section 5): ordered groups under a concurrency cap."""
+"""Which jobs start now (docs/BEHAVIOUR.md section 5): ordered groups under a concurrency cap."""
 
 from __future__ import annotations
 

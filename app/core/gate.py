@@ -1,4 +1,4 @@
-"""Whether new runs may start now (SPEC section 6): fire policy, usage, pauses."""
+"""Whether new runs may start now (docs/BEHAVIOUR.md section 6): fire policy, usage, pauses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Investigations (SPEC section 8): when one starts, what it is told, what it writes."""
+"""Investigations (docs/BEHAVIOUR.md section 8): when one starts, what it is told, what it writes."""
 
 from __future__ import annotations
 

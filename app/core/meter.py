@@ -1,4 +1,4 @@
-"""What a usage-meter poll means for the queue (SPEC section 6): backoff and pauses."""
+"""What a usage-meter poll means for the queue (docs/BEHAVIOUR.md section 6): backoff and pauses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One PRD file's bytes and name → a `Prd` value or a `PrdError` (SPEC section 3).
+"""One PRD file's bytes and name → a `Prd` value or a `PrdError` (docs/BEHAVIOUR.md section 3).
 
 Only what can be decided from the file alone lives here; `dependsOn` naming no PRD
 and dependency cycles need the whole folder and are checked in `reconcile`.

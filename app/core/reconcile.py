@@ -1,4 +1,4 @@
-"""The folder → the queue (SPEC section 4), one changed file at a time.
+"""The folder → the queue (docs/BEHAVIOUR.md section 4), one changed file at a time.
 
 `reconcile` takes the files that changed (their bytes, or None when gone) and returns
 the new state plus its effects. A changed file costs one parse; the whole queue is

@@ -1,4 +1,5 @@
-"""The engine's control socket (SPEC section 9): JSON lines over a Unix socket, one answer per request line."""
+"""The engine's control socket (docs/BEHAVIOUR.md section 9): JSON lines over a Unix socket, one
+answer per request line."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the engine tells the world: one event type for logs, the CLI, the GUI (SPEC 9)."""
+"""What the engine tells the world: one event type for logs, the CLI, the GUI (docs/BEHAVIOUR.md section 9)."""
 
 from __future__ import annotations
 

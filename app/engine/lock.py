@@ -1,4 +1,4 @@
-"""One engine per home (SPEC section 9): an advisory lock that dies with its holder."""
+"""One engine per home (docs/BEHAVIOUR.md section 9): an advisory lock that dies with its holder."""
 
 from __future__ import annotations
 

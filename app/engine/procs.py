@@ -1,4 +1,4 @@
-"""Finding and ending every process a run started (SPEC section 7, "no survivors").
+"""Finding and ending every process a run started (docs/BEHAVIOUR.md section 7, "no survivors").
 
 A run's processes are its process group, every process carrying its OVERNIGHT_RUN
 marker (inherited through the environment, so it follows a process that left the

@@ -1,4 +1,4 @@
-"""queue.json and history.jsonl on disk (SPEC section 4).
+"""queue.json and history.jsonl on disk (docs/BEHAVIOUR.md section 4).
 
 Every state change is written atomically: temp file, fsync, rename, fsync of the folder,
 with the previous good file kept as queue.json.bak. Writing happens on one writer thread

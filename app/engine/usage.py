@@ -1,4 +1,5 @@
-"""The usage meter client (SPEC section 6): read-only credentials, one GET per poll, failures classified."""
+"""The usage meter client (docs/BEHAVIOUR.md section 6): read-only credentials, one GET per poll,
+failures classified."""
 
 from __future__ import annotations
 

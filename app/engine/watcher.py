@@ -1,4 +1,4 @@
-"""The prds/ folder, watched (SPEC section 3).
+"""The prds/ folder, watched (docs/BEHAVIOUR.md section 3).
 
 A file is handed to the engine as soon as it is complete: at once on a close after
 writing or a move into the folder, otherwise once its size and mtime have been stable

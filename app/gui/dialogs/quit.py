@@ -1,4 +1,4 @@
-"""The question asked when quitting while agents run (SPEC 9): leave them running, or stop them."""
+"""The question asked when quitting while agents run (docs/BEHAVIOUR.md section 9): leave them running, or stop them."""
 
 from __future__ import annotations
 

@@ -207,7 +207,7 @@ class ListField(Field):
         self.editor.setStyleSheet("")
 
 
-# (page, key, label, how to build the field): one row per key of config.yaml (SPEC 10).
+# (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
 SECONDS = " s"
 PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (

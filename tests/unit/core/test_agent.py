@@ -1,4 +1,4 @@
-"""SPEC section 7: how an agent is started, as data; which versions of it are tested."""
+"""docs/BEHAVIOUR.md section 7: how an agent is started, as data; which versions of it are tested."""
 
 from pathlib import Path
 

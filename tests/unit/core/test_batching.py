@@ -1,4 +1,4 @@
-"""SPEC section 5: which jobs start — ordered groups, the cap, late arrivals, dependsOn."""
+"""docs/BEHAVIOUR.md section 5: which jobs start — ordered groups, the cap, late arrivals, dependsOn."""
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""SPEC section 6: fire policies, thresholds, unknown usage, pauses, resume times, force tick."""
+"""docs/BEHAVIOUR.md section 6: fire policies, thresholds, unknown usage, pauses, resume times, force tick."""
 
 import datetime as dt
 

@@ -1,4 +1,5 @@
-"""SPEC section 8: when a failed job is investigated, what the investigator is told, where the fix plan goes."""
+"""docs/BEHAVIOUR.md section 8: when a failed job is investigated, what the investigator is told,
+where the fix plan goes."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""SPEC section 6: what each usage-meter answer means — backoff, stale values, pauses."""
+"""docs/BEHAVIOUR.md section 6: what each usage-meter answer means — backoff, stale values, pauses."""
 
 import datetime as dt
 

@@ -1,4 +1,4 @@
-"""SPEC section 3: one PRD file → a Prd or a PrdError naming the file, the line and the fix."""
+"""docs/BEHAVIOUR.md section 3: one PRD file → a Prd or a PrdError naming the file, the line and the fix."""
 
 from pathlib import Path
 

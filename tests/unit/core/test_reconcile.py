@@ -1,4 +1,4 @@
-"""SPEC section 4: the folder reconciled into the queue, one changed file at a time."""
+"""docs/BEHAVIOUR.md section 4: the folder reconciled into the queue, one changed file at a time."""
 
 from dataclasses import replace
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The engine with real files, real processes and a real folder watcher (SPEC 4–9)."""
+"""The engine with real files, real processes and a real folder watcher (docs/BEHAVIOUR.md sections 4–9)."""
 
 import asyncio
 import errno
