@@ -40,18 +40,24 @@ class TranscriptSource:
 
 
 def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
+    """The job's run's transcript and its investigation's, where the engine writes them
+    (`paths.RunFiles`); nothing for a record whose names cannot be a path."""
     sources = []
-    if job.current is not None:
-        sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", Path(job.current.log_path), True))
-    elif job.last is not None:
-        path = home.run_dir(job.last.run_id) / f"{job.slug}.jsonl"
-        sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", path, False))
-    investigation = job.investigation
-    if investigation is not None and investigation.run_id is not None:
-        live = investigation.status is InvestigationStatus.RUNNING
-        path = Path(investigation.log_path) if investigation.log_path else (
-            home.run_dir(investigation.run_id) / f"{job.slug}.investigation.jsonl")
-        sources.append(TranscriptSource(f"Investigation ({investigation.status.value.replace('_', ' ')})", path, live))
+    try:
+        if job.current is not None:
+            log = home.run_files(job.current.run_id, job.slug).log
+            sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", log, True))
+        elif job.last is not None:
+            log = home.run_files(job.last.run_id, job.slug).log
+            sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", log, False))
+        investigation = job.investigation
+        if investigation is not None and investigation.run_id is not None:
+            live = investigation.status is InvestigationStatus.RUNNING
+            log = home.run_files(investigation.run_id, job.slug, investigation=True).log
+            words = investigation.status.value.replace("_", " ")
+            sources.append(TranscriptSource(f"Investigation ({words})", log, live))
+    except ValueError:  # a run id or slug from a damaged queue.json
+        pass
     return sources
 
 

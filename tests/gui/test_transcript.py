@@ -2,12 +2,17 @@
 
 import json
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QTimer
 
-from app.gui.transcript import TAIL_BYTES, TranscriptFollower
+from app.core.outcome import OutcomeKind
+from app.core.queue import Investigation, InvestigationStatus, LastRun, Status
+from app.gui.transcript import TAIL_BYTES, TranscriptFollower, transcript_sources
 from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
 from app.gui.widgets.transcript_view import TranscriptView
+from app.paths import Home
+from tests.unit.core.factories import T0, job
 
 
 def assistant_line(text):
@@ -150,3 +155,19 @@ def test_the_view_follows_the_tail_only_while_scrolled_to_the_bottom(qtbot):
     fill(model, 50, start=100)
     qtbot.waitUntil(lambda: bar.value() == bar.maximum() and model.rowCount() == 150, timeout=3000)
     assert view.following
+
+
+def test_the_transcripts_shown_are_the_files_the_engine_writes_and_a_damaged_record_shows_none(tmp_path):
+    home = Home(tmp_path)
+    inv = Investigation(InvestigationStatus.RUNNING, "01-fix-a", failed_run_id="r1", run_id="r1")
+    last = LastRun("r1", OutcomeKind.FAILED, 1, T0, 1000, None, None, "exit 1")
+    failed = replace(job("01-a", Status.FAILED), last=last, investigation=inv)
+    sources = transcript_sources(home, failed)
+    assert [source.path for source in sources] == [home.run_files("r1", "01-a").log,
+                                                   home.run_files("r1", "01-a", investigation=True).log]
+    assert [source.live for source in sources] == [False, True]
+    running = job("01-b", Status.RUNNING)
+    assert [source.path for source in transcript_sources(home, running)] == [
+        home.run_files(running.current.run_id, "01-b").log]
+    damaged = replace(running, current=replace(running.current, run_id="../../etc"))
+    assert transcript_sources(home, damaged) == []

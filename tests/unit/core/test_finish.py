@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import replace
 
 from app.core.finish import RunEndRules, finish_investigation, finish_run
-from app.core.outcome import ExitInfo, Outcome
+from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
 from app.core.queue import Investigation, InvestigationStatus, PauseReason, Status
 from app.core.stream import Result
 
@@ -21,7 +21,7 @@ RESET = T0 + dt.timedelta(hours=2)
 def finished(outcome_kind, reason="why", exit=ExitInfo(1), stop_reason=None, retry=1, running=RUNNING,
              others=(), result=None, **outcome):
     rules = replace(RULES, retry_interrupted=retry)
-    return finish_run(jobs(running, *others), running, Outcome(outcome_kind, reason, **outcome), exit, result,
+    return finish_run(jobs(running, *others), running, Outcome(OutcomeKind(outcome_kind), reason, **outcome), exit, result,
                       stop_reason, rules, NOW)
 
 
@@ -41,7 +41,7 @@ def test_a_cancelled_run_cancels_the_job():
 
 
 def test_agents_stopped_by_quitting_go_back_to_pending():
-    result = finished("failed", exit=ExitInfo(-15), stop_reason="shutdown")
+    result = finished("failed", exit=ExitInfo(-15), stop_reason=StopReason.SHUTDOWN)
     assert result.job.status is Status.PENDING and "quit" in result.reason
 
 
@@ -62,7 +62,7 @@ def test_a_failed_run_fails_the_job_unless_its_prd_was_edited_during_the_run():
 
 
 def test_a_watchdog_or_spawn_failure_is_a_failure_not_an_interruption():
-    watchdog = finished("failed", exit=ExitInfo(None, watchdog="idle"))
+    watchdog = finished("failed", exit=ExitInfo(None, watchdog=StopReason.IDLE))
     assert watchdog.job.status is Status.FAILED and watchdog.job.investigation is not None
     assert finished("failed", exit=ExitInfo(None, spawn_error="no binary")).job.status is Status.FAILED
 
@@ -75,7 +75,7 @@ def test_a_failed_job_gets_an_investigation_that_will_write_its_fix_plan_in_the_
 
 def test_no_investigation_when_switched_off_for_overnights_own_failures_for_fix_plans_or_twice():
     no_rules = RunEndRules(1, investigate=False, resume_margin=60)
-    off = finish_run(jobs(RUNNING), RUNNING, Outcome("failed", "x"), ExitInfo(1), None, None, no_rules, NOW)
+    off = finish_run(jobs(RUNNING), RUNNING, Outcome(OutcomeKind.FAILED, "x"), ExitInfo(1), None, None, no_rules, NOW)
     assert off.job.investigation is None
     assert finished("failed", spawn_error=True).job.investigation is None
     fix_plan = job("01-fix-a", Status.RUNNING)
@@ -121,7 +121,7 @@ FAILED = job("01-a", Status.FAILED, investigation=Investigation(
 
 
 def investigated(outcome_kind="completed", written=False, stop_reason=None, queue=None, **outcome):
-    return finish_investigation(queue or jobs(FAILED), "01-a", Outcome(outcome_kind, "why", **outcome), stop_reason,
+    return finish_investigation(queue or jobs(FAILED), "01-a", Outcome(OutcomeKind(outcome_kind), "why", **outcome), stop_reason,
                                 written, RULES, NOW)
 
 
@@ -144,7 +144,7 @@ def test_an_investigation_cut_short_by_a_usage_limit_or_a_quit_waits_for_its_tur
     limited = investigated("rate_limited", resets_at=RESET, limit_type="five_hour")
     assert not limited.ended and limited.limit is not None and limited.history is None
     assert limited.jobs["01-a"].investigation.status is InvestigationStatus.WAITING
-    quit_ = investigated("failed", stop_reason="shutdown")
+    quit_ = investigated("failed", stop_reason=StopReason.SHUTDOWN)
     assert not quit_.ended and quit_.jobs["01-a"].investigation.status is InvestigationStatus.WAITING
     # What it wrote before the limit counts.
     assert investigated("rate_limited", written=True, queue=jobs(FAILED, job("01-fix-a"))).ended
