@@ -21,8 +21,8 @@ RESET = T0 + dt.timedelta(hours=2)
 def finished(outcome_kind, reason="why", exit=ExitInfo(1), stop_reason=None, retry=1, running=RUNNING,
              others=(), result=None, **outcome):
     rules = replace(RULES, retry_interrupted=retry)
-    return finish_run(jobs(running, *others), running, Outcome(OutcomeKind(outcome_kind), reason, **outcome), exit, result,
-                      stop_reason, rules, NOW)
+    ended = Outcome(OutcomeKind(outcome_kind), reason, **outcome)
+    return finish_run(jobs(running, *others), running, ended, exit, result, stop_reason, rules, NOW)
 
 
 def test_a_completed_run_completes_the_job_and_says_if_the_prd_changed_meanwhile():
@@ -121,8 +121,8 @@ FAILED = job("01-a", Status.FAILED, investigation=Investigation(
 
 
 def investigated(outcome_kind="completed", written=False, stop_reason=None, queue=None, **outcome):
-    return finish_investigation(queue or jobs(FAILED), "01-a", Outcome(OutcomeKind(outcome_kind), "why", **outcome), stop_reason,
-                                written, RULES, NOW)
+    ended = Outcome(OutcomeKind(outcome_kind), "why", **outcome)
+    return finish_investigation(queue or jobs(FAILED), "01-a", ended, stop_reason, written, RULES, NOW)
 
 
 def test_an_investigation_that_wrote_its_fix_plan_links_it_to_the_failed_job():
