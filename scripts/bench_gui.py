@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core import queue as q
 from app.core.queue import CurrentRun, Job, LastRun, QueueState, Status
+from app.engine.api import Snapshot
 from app.gui.bridge import COALESCE, EngineBridge
 from app.gui.main_window import MainWindow
 from app.paths import Home, ensure_home
@@ -76,7 +77,7 @@ class Feeder(threading.Thread):
         self.changes = 0
 
     def emit_all(self) -> None:
-        self._bridge.stateChanged.emit(QueueState(jobs=dict(self._jobs)), list(self._jobs))
+        self._bridge.stateChanged.emit(Snapshot(QueueState(jobs=dict(self._jobs))), list(self._jobs))
 
     def run(self) -> None:
         changed: set[str] = set()
@@ -88,7 +89,7 @@ class Feeder(threading.Thread):
                 changed.add(self._change_one())
                 self.changes += 1
             if now >= next_flush:
-                self._bridge.stateChanged.emit(QueueState(jobs=dict(self._jobs)), sorted(changed))
+                self._bridge.stateChanged.emit(Snapshot(QueueState(jobs=dict(self._jobs))), sorted(changed))
                 changed.clear()
                 next_flush += COALESCE
             time.sleep(0.001)

@@ -32,7 +32,7 @@ Answer = Callable[[dict[str, Any]], None]
 
 
 class EngineBridge(QObject):
-    stateChanged = Signal(object, list)  # QueueState, changed slugs; `snapshot` is already this one
+    stateChanged = Signal(object, list)  # Snapshot, changed slugs; `snapshot` is already this one
     engineEvent = Signal(object)  # EngineEvent
     ready = Signal()
     failed = Signal(str)
@@ -106,7 +106,7 @@ class EngineBridge(QObject):
         # One hop to the GUI thread, then a direct emit: a queued signal is posted to each
         # receiver separately, and a receiver could otherwise see `snapshot` ahead of its own slot.
         self.snapshot = snapshot
-        self.stateChanged.emit(snapshot.state, changed)
+        self.stateChanged.emit(snapshot, changed)
 
     # ------------------------------------------------------------ the engine thread
 

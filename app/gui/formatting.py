@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from app.core.batching import waiting_reason
 from app.core.queue import InvestigationStatus, Job, Status
 from app.core.times import local_time
 
@@ -124,11 +123,9 @@ def status_text(job: Job) -> str:
     return job.status.value
 
 
-def reason_text(jobs: Mapping[str, Job], job: Job) -> str:
-    """What the reason column says: the error and its fix, why a pending job waits, or the last reason."""
+def reason_text(job: Job, waiting: str | None) -> str:
+    """What the reason column says: the error and its fix, why a pending job waits (`waiting`, as
+    the engine's snapshot says it), or the last reason."""
     if job.status is Status.INVALID and job.error is not None:
         return f"{job.error.problem} — {job.error.fix}"
-    waiting = waiting_reason(jobs, job)
-    if waiting:
-        return waiting
-    return job.reason
+    return waiting or job.reason

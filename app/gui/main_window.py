@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, 
 from app.core.event_names import EventName
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
 from app.core.queue import Job, Pause, QueueState
-from app.engine.api import Added, EngineEvent
+from app.engine.api import Added, EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import in_background, open_path, reveal_path
 from app.gui.dialogs.about import AboutDialog
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._quitting = False
         self.selected_slug: str | None = None
         self._state = QueueState()
+        self._snapshot = bridge.snapshot
         self._prd_shown: tuple[str, str] | None = None
         self._select_when_added: str | None = None
         self.setWindowTitle(f"Overnight — {self.home.root}")
@@ -89,7 +90,7 @@ class MainWindow(QMainWindow):
         self._init_central()
         self._init_timers()
         self._connect_signals()
-        self._apply_state(bridge.state, list(bridge.state.jobs))
+        self._apply_state(bridge.snapshot, list(bridge.state.jobs))
 
     # ================================================================ building
 
@@ -216,9 +217,10 @@ class MainWindow(QMainWindow):
 
     # ================================================================ engine → window
 
-    def _apply_state(self, state: QueueState, changed: list[str]) -> None:
-        self._state = state
-        self.queue_model.apply(state, changed)
+    def _apply_state(self, snapshot: Snapshot, changed: list[str]) -> None:
+        state = snapshot.state
+        self._snapshot, self._state = snapshot, state
+        self.queue_model.apply(snapshot, changed)
         self._show_pause(state.paused)
         added = self._select_when_added
         if added is not None and added in state.jobs:
@@ -250,7 +252,7 @@ class MainWindow(QMainWindow):
         self.show_error(f"The engine stopped: {message}")
 
     def _show_status(self) -> None:
-        self.usage_strip.show_state(self.bridge.snapshot, dt.datetime.now(dt.UTC))
+        self.usage_strip.show_state(self._snapshot, dt.datetime.now(dt.UTC))
 
     def _refresh_clock(self) -> None:
         """What moves with the clock: the gate and usage countdowns, the resume countdown, running durations."""

@@ -8,7 +8,7 @@ their selection and scroll position.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from PySide6.QtGui import QIcon
 
 from app.core.queue import Job, QueueState, Status
 from app.core.times import local_time
+from app.engine.api import Snapshot
 from app.gui.formatting import (
     duration_seconds,
     duration_text,
@@ -90,6 +91,7 @@ class QueueModel(QAbstractTableModel):
         self._slugs: list[str] = []
         self._row_of: dict[str, int] = {}
         self._jobs: dict[str, Job] = {}
+        self._waiting: Callable[[str], str | None] = Snapshot().waiting  # why a pending job waits
         self._now = dt.datetime.now(dt.UTC)
         self._sort_column = Column.GROUP
         self._descending = False
@@ -98,8 +100,11 @@ class QueueModel(QAbstractTableModel):
 
     # ------------------------------------------------------------ applying state
 
-    def apply(self, state: QueueState, changed: Iterable[str]) -> None:
-        """Bring the rows in line with `state`; `changed` names the jobs that changed since the last call."""
+    def apply(self, snapshot: Snapshot, changed: Iterable[str]) -> None:
+        """Bring the rows in line with the engine's `snapshot`; `changed` names the jobs that changed
+        since the last call."""
+        state = snapshot.state
+        self._waiting = snapshot.waiting
         self._remove([slug for slug in self._slugs if slug not in state.jobs])
         new = [slug for slug in state.jobs if slug not in self._row_of]
         touched = self._touched(state, set(changed)) - set(new)
@@ -202,7 +207,8 @@ class QueueModel(QAbstractTableModel):
         return self._row_of.get(slug)
 
     def reason_at(self, row: int) -> str:
-        return reason_text(self._jobs, self.job_at(row))
+        job = self.job_at(row)
+        return reason_text(job, self._waiting(job.slug))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._slugs)
@@ -254,13 +260,13 @@ class QueueModel(QAbstractTableModel):
                 turns = job_turns(job)
                 return "" if turns is None else str(turns)
             case Column.REASON:
-                return reason_text(self._jobs, job)
+                return reason_text(job, self._waiting(job.slug))
 
     def _tooltip(self, job: Job, column: Column) -> str | None:
         if column is Column.REASON:
             if job.error is not None:
                 return job.error.one_line()
-            return reason_text(self._jobs, job) or None
+            return reason_text(job, self._waiting(job.slug)) or None
         if column is Column.TITLE:
             return f"{job.title}\n{job.slug}.md"
         if column is Column.CWD:
@@ -290,7 +296,7 @@ class QueueModel(QAbstractTableModel):
             case Column.TURNS:
                 value = job_turns(job)
             case Column.REASON:
-                value = reason_text(self._jobs, job).casefold() or None
+                value = reason_text(job, self._waiting(job.slug)).casefold() or None
         return (value is None, value if value is not None else 0, tie)
 
 

@@ -19,7 +19,7 @@ from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueSt
 from app.core.times import local_time
 from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
-from app.engine.api import EngineEvent
+from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
@@ -127,7 +127,8 @@ class Tray(QObject):
     # ------------------------------------------------------------ what the engine says
 
     @Slot(object, list)
-    def _on_state(self, state: QueueState, changed: list[str]) -> None:
+    def _on_state(self, snapshot: Snapshot, changed: list[str]) -> None:
+        state = snapshot.state
         for slug in changed:
             job = state.jobs.get(slug)
             if job is not None and self._is_new_failure(job):

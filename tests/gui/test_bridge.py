@@ -29,5 +29,5 @@ def test_signals_emitted_from_python_do_not_leak_references_to_true(qtbot, bridg
     # PySide6 6.12.0 lost one reference to True per emit and aborted after a few thousand.
     before = sys.getrefcount(True)
     for _ in range(20_000):
-        bridge.stateChanged.emit(bridge.state, [])
+        bridge.stateChanged.emit(bridge.snapshot, [])
     assert sys.getrefcount(True) >= before - 100

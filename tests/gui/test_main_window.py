@@ -284,7 +284,8 @@ def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qt
     assert not idle_window.clock.isActive()
     started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
     run = CurrentRun(run_id="run-1", started_at=started, log_path="/nonexistent/01-a.jsonl", content_hash="h")
-    idle_window.bridge.stateChanged.emit(QueueState(jobs={"01-a": job("01-a", Status.RUNNING, current=run)}), ["01-a"])
+    idle_window.bridge.stateChanged.emit(Snapshot(QueueState(jobs={"01-a": job("01-a", Status.RUNNING, current=run)})),
+                                         ["01-a"])
     idle_window.queue_model.refresh(started)  # the clock as it stood when the window was hidden, long ago
     duration = idle_window.queue_model.index(0, Column.DURATION)
     assert duration.data() == "0 s"

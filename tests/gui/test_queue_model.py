@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 
 from app.core.prd import PrdError
 from app.core.queue import LastRun, QueueState, Status
+from app.engine.api import Snapshot
 from app.gui.queue_model import STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
 from tests.gui.recorder import Recorder
 from tests.unit.core.factories import T0, job, jobs
@@ -25,17 +26,17 @@ def test_a_stream_of_states_becomes_inserts_changes_and_removals_never_a_reset(q
     model = QueueModel()
     recorder = Recorder(model)
     first = QueueState(jobs=jobs(job("01-a"), job("01-b"), job("02-c")))
-    model.apply(first, list(first.jobs))
+    model.apply(Snapshot(first), list(first.jobs))
     assert recorder.take() == [("inserted", 0, 2)]
     qtmodeltester.check(model)
 
     second = QueueState(jobs={**first.jobs, "01-b": job("01-b", Status.RUNNING), "03-d": job("03-d")})
-    model.apply(second, ["01-b", "03-d"])
+    model.apply(Snapshot(second), ["01-b", "03-d"])
     assert recorder.take() == [("inserted", 3, 3), ("changed", 1, 1)]
     assert cell(model, "01-b", Column.STATUS) == "running"
 
     third = QueueState(jobs={slug: j for slug, j in second.jobs.items() if slug not in ("01-a", "01-b")})
-    model.apply(third, ["01-a", "01-b"])
+    model.apply(Snapshot(third), ["01-a", "01-b"])
     assert recorder.take() == [("removed", 0, 1)]
     assert [model.index(row, Column.TITLE).data() for row in range(model.rowCount())] == ["02-c", "03-d"]
     qtmodeltester.check(model)
@@ -44,21 +45,21 @@ def test_a_stream_of_states_becomes_inserts_changes_and_removals_never_a_reset(q
 def test_only_the_rows_that_changed_are_announced(qtbot):
     model = QueueModel()
     state = QueueState(jobs=jobs(*(job(f"0{n}-job") for n in range(1, 6))))
-    model.apply(state, list(state.jobs))
+    model.apply(Snapshot(state), list(state.jobs))
     recorder = Recorder(model)
     changed = {**state.jobs, "02-job": job("02-job", Status.SKIPPED), "04-job": job("04-job", Status.CANCELLED)}
-    model.apply(QueueState(jobs=changed), ["02-job", "04-job"])
+    model.apply(Snapshot(QueueState(jobs=changed)), ["02-job", "04-job"])
     assert recorder.take() == [("changed", 1, 1), ("changed", 3, 3)]
 
 
 def test_a_dependent_row_is_refreshed_when_what_it_waits_for_changes():
     model = QueueModel()
     state = QueueState(jobs=jobs(job("01-schema", Status.RUNNING), job("02-api", depends_on=("01-schema",))))
-    model.apply(state, list(state.jobs))
+    model.apply(Snapshot(state), list(state.jobs))
     assert cell(model, "02-api", Column.REASON) == "waiting for 01-schema (running)"
     recorder = Recorder(model)
     done = {**state.jobs, "01-schema": finished("01-schema")}
-    model.apply(QueueState(jobs=done), ["01-schema"])
+    model.apply(Snapshot(QueueState(jobs=done)), ["01-schema"])
     assert recorder.take() == [("changed", 0, 1)]
     assert cell(model, "02-api", Column.REASON) == ""
 
@@ -68,7 +69,7 @@ def test_an_invalid_job_shows_its_problem_and_fix_and_a_finished_one_its_numbers
     bad = replace(job("05-bad", Status.INVALID), error=error, reason=error.one_line())
     model = QueueModel()
     state = QueueState(jobs=jobs(bad, finished("01-done")))
-    model.apply(state, list(state.jobs))
+    model.apply(Snapshot(state), list(state.jobs))
     assert cell(model, "05-bad", Column.REASON) == "parallelGroup is 'soon' — use an integer, e.g. parallelGroup: 2"
     tooltip = model.index(model.row_of("05-bad"), Column.REASON).data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith("/home/prds/05-bad.md:2: ")
@@ -80,7 +81,7 @@ def test_an_invalid_job_shows_its_problem_and_fix_and_a_finished_one_its_numbers
 def test_a_running_job_shows_elapsed_time_and_eta_from_its_estimate():
     model = QueueModel()
     running = replace(job("01-long", Status.RUNNING), estimate_minutes=30)
-    model.apply(QueueState(jobs=jobs(running)), ["01-long"])
+    model.apply(Snapshot(QueueState(jobs=jobs(running))), ["01-long"])
     recorder = Recorder(model)
     model.refresh(T0.replace(minute=10))
     assert recorder.take() == [("changed", 0, 0)]
@@ -91,7 +92,7 @@ def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmod
     model = QueueModel()
     state = QueueState(jobs=jobs(job("10-z"), job("02-b", Status.RUNNING), finished("02-a"),
                                  replace(job("01-x", Status.FAILED), reason="exited with code 3")))
-    model.apply(state, list(state.jobs))
+    model.apply(Snapshot(state), list(state.jobs))
     proxy = QueueProxy()
     proxy.setSourceModel(model)
     proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
@@ -109,7 +110,7 @@ def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmod
     proxy.set_statuses(None)
     proxy.sort(Column.COST, Qt.SortOrder.AscendingOrder)
     assert shown()[0] == "02-a"  # the only one with a cost; empty values sort last
-    model.apply(QueueState(jobs={**state.jobs, "00-new": job("00-new")}), ["00-new"])
+    model.apply(Snapshot(QueueState(jobs={**state.jobs, "00-new": job("00-new")})), ["00-new"])
     proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
     assert shown()[0] == "00-new"
     qtmodeltester.check(proxy)

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint
 
 from app.core.queue import QueueState, Status
+from app.engine.api import Snapshot
 from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, StatusFilter
 from app.gui.widgets.queue_panel import QueuePanel
 from tests.unit.core.factories import job, jobs
@@ -17,7 +18,7 @@ def panel(qtbot):
     model = QueueModel()
     state = QueueState(jobs=jobs(job("01-a"), replace(job("02-b", Status.FAILED), reason="exited with code 3"),
                                  job("03-c", Status.RUNNING)))
-    model.apply(state, list(state.jobs))
+    model.apply(Snapshot(state), list(state.jobs))
     panel = QueuePanel(model)
     qtbot.addWidget(panel)
     panel.resize(800, 400)
