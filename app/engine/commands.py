@@ -16,7 +16,7 @@ from app.core.event_names import EventName
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
-from app.engine.housekeeping import archive_file
+from app.engine import folder
 
 if TYPE_CHECKING:
     from app.engine.engine import Engine
@@ -117,7 +117,7 @@ class Commands:
         engine = self._engine
         if job.status is Status.RUNNING or job.is_busy:
             raise CommandError(f"{job.slug} is running; cancel it before archiving it")
-        moved = await asyncio.to_thread(archive_file, engine.home, job.slug)
+        moved = await asyncio.to_thread(folder.archive_prd, engine.home, job.slug)
         engine.drop(job.slug, "archived by the user")
         engine.history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
         engine.emit(EventName.PRD_ARCHIVED, slug=job.slug, to=str(moved) if moved else None)

@@ -1,4 +1,5 @@
-"""Reading prds/: the listing and the files, off the event loop and never stuck.
+"""Reading prds/ (the listing and the files, off the event loop and never stuck), and moving a
+PRD into prds-archive/.
 
 Whatever sits in the folder, one name cannot stop the others: a name that cannot be
 listed or read becomes that PRD's problem (an invalid row), and a read that hangs (a dead
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from pathlib import Path
 from app.core.prd import MAX_PRD_BYTES, Unreadable, is_ignored
 from app.core.reconcile import FileChange
 from app.engine.threads import call_soon, resolve
-from app.paths import Signature, read_regular_file, signature
+from app.paths import Home, Signature, read_regular_file, signature
 
 READ_TIMEOUT = 10.0  # seconds one file may take before it is listed as unreadable
 PROGRESS_CHECK = 0.1
@@ -104,3 +106,17 @@ def _too_slow() -> Unreadable:
         f"could not be read within {READ_TIMEOUT:g} s (a network folder that does not answer?)",
         "check the disk or mount it is on; it is read again when it changes",
     )
+
+
+def archive_prd(home: Home, slug: str) -> Path | None:
+    """Blocking: the PRD moved into prds-archive/ under a name not taken yet (never deleted)."""
+    source = home.prds / f"{slug}.md"
+    if not source.exists():
+        return None
+    target = home.archive / source.name
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = home.archive / f"{slug}.{counter}.md"
+    shutil.move(source, target)
+    return target

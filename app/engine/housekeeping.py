@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -22,10 +21,11 @@ from app.core.queue import PauseReason
 from app.core.times import iso_ms
 from app.core.upkeep import to_prune
 from app.core.usage import UNKNOWN
+from app.engine import folder
 from app.engine.events import Heartbeat
 from app.engine.threads import in_daemon_thread
 from app.engine.usage import VERSION_TIMEOUT, UsageMeter, VersionProbe, credentials_path, meter_url, user_agent
-from app.paths import Home, write_private_atomically
+from app.paths import write_private_atomically
 
 if TYPE_CHECKING:
     from app.engine.engine import Engine
@@ -200,12 +200,12 @@ class Housekeeping:
     async def _check_disk(self) -> None:
         """While writing fails: a test write where it failed, then what the writer still holds."""
         engine = self._engine
-        folder = engine.disk_trouble
-        if folder is None or not self._due("disk", DISK_CHECK_INTERVAL):
+        trouble = engine.disk_trouble
+        if trouble is None or not self._due("disk", DISK_CHECK_INTERVAL):
             return
         assert engine.writer is not None
         try:
-            await in_daemon_thread(lambda: _test_write(folder), DISK_CHECK_INTERVAL, name="test-write")
+            await in_daemon_thread(lambda: _test_write(trouble), DISK_CHECK_INTERVAL, name="test-write")
             engine.writer.retry()
             await asyncio.wait_for(engine.writer.flush(), DISK_CHECK_INTERVAL)
         except (OSError, TimeoutError):
@@ -249,24 +249,10 @@ class Housekeeping:
         engine = self._engine
         days = engine.config.keep_finished_days
         for job in to_prune(engine.state.jobs, engine.clock.now() - dt.timedelta(days=days)):
-            moved = await asyncio.to_thread(archive_file, engine.home, job.slug)
+            moved = await asyncio.to_thread(folder.archive_prd, engine.home, job.slug)
             engine.drop(job.slug, f"finished more than {days} days ago")
             if moved:
                 engine.history({"event": "archived", "slug": job.slug, "to": str(moved)})
-
-
-def archive_file(home: Home, slug: str) -> Path | None:
-    """Blocking: the PRD moved into prds-archive/ under a name not taken yet (never deleted)."""
-    source = home.prds / f"{slug}.md"
-    if not source.exists():
-        return None
-    target = home.archive / source.name
-    counter = 1
-    while target.exists():
-        counter += 1
-        target = home.archive / f"{slug}.{counter}.md"
-    shutil.move(source, target)
-    return target
 
 
 def _mtime(path: Path) -> float | None:
