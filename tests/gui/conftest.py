@@ -1,8 +1,9 @@
-"""A real engine on a temp home, seen through the bridge, for the GUI tier."""
+"""A real engine on a temp home, seen through the bridge, and the main window over it, for the GUI tier."""
 
 import pytest
 
 from app.gui.bridge import EngineBridge
+from app.gui.main_window import MainWindow
 from tests.support import make_home
 
 
@@ -21,3 +22,21 @@ def bridge(qtbot, gui_home):
     with qtbot.waitSignal(bridge.stopped, timeout=30000):
         bridge.stop(stop_jobs=True)
     assert bridge.wait(10)
+
+
+@pytest.fixture
+def window(qtbot, bridge):
+    window = MainWindow(bridge)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def idle_window(qtbot, gui_home):
+    """The window over a bridge whose engine never started."""
+    home, environ, _project = gui_home
+    window = MainWindow(EngineBridge(home, environ=environ))
+    qtbot.addWidget(window)
+    window.show()
+    return window

@@ -4,38 +4,21 @@ import datetime as dt
 import os
 import re
 import shutil
-from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
 
-from app.core.gate import Closed
-from app.core.queue import CurrentRun, Pause, PauseReason, QueueState, Status
-from app.core.usage import Usage, Window
+from app.core.queue import CurrentRun, PauseReason, QueueState, Status
 from app.engine.api import Snapshot
 from app.gui.bridge import EngineBridge
-from app.gui.dialogs.about import AboutDialog
-from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.main_window import PAUSE_REASON, MainWindow
 from app.gui.queue_model import Column
 from app.gui.transcript import TranscriptFollower
 from app.gui.transcript_model import RowKind, TranscriptModel
-from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
-from app.gui.widgets.status_strip import StatusStrip
+from tests.gui.file_drop import drop
 from tests.support import make_home, write_prd
 from tests.unit.core.factories import job
 
 RUN_TIMEOUT = 15000
-
-
-@pytest.fixture
-def window(qtbot, bridge):
-    window = MainWindow(bridge)
-    qtbot.addWidget(window)
-    window.show()
-    return window
 
 
 def status_in_table(window, slug):
@@ -49,19 +32,6 @@ def wait_for_status(qtbot, window, slug, status, timeout=RUN_TIMEOUT):
 
 def transcript_texts(window):
     return [row.text for row in window.transcript_model.rows()]
-
-
-def drop(window, paths):
-    """What a drag from the file manager delivers: an enter the window must accept, then the drop."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
-    where, copy = QPointF(20, 20), Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(where.toPoint(), copy, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(where, copy, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(window, event)
-    assert event.isAccepted()
 
 
 def test_dropped_prds_run_and_the_selected_one_shows_its_transcript_and_prd(qtbot, window, tmp_path):
@@ -207,47 +177,10 @@ def test_a_failed_job_links_to_its_fix_plan_and_its_investigation_transcript(qtb
     assert "job:02-flaky" in detail.links.text()
 
 
-def test_a_new_prd_is_written_with_its_group_prefix_and_selected(qtbot, window):
-    window.open_new_prd()
-    dialog = window.findChild(NewPrdDialog)
-    qtbot.keyClicks(dialog.title_edit, "Add login")
-    assert dialog.name_edit.text() == "add-login"
-    dialog.group.setValue(4)
-    dialog.body.setPlainText('@fake text "logged in"\n')
-    dialog.create_button.click()
-    qtbot.waitUntil(lambda: window.selected_slug == "04-add-login", timeout=5000)
-    assert "title: Add login" in (window.home.prds / "04-add-login.md").read_text()
-
-
-def test_a_dropped_file_without_a_group_asks_for_one_and_refused_files_say_why(qtbot, window, tmp_path):
-    (tmp_path / "hello.md").write_text('@fake text "hello"\n')
-    (tmp_path / "02-empty.md").write_text("   \n")
-    drop(window, [tmp_path / "hello.md", tmp_path / "02-empty.md"])
-    flow = window.add_flow
-    qtbot.waitUntil(lambda: flow.group_dialog is not None, timeout=5000)
-    assert flow.group_dialog.group.value() == 99
-    flow.group_dialog.group.setValue(7)
-    flow.group_dialog.accept()
-    qtbot.waitUntil(lambda: flow.refused_box is not None, timeout=5000)
-    assert "the body is empty" in flow.refused_box.informativeText()
-    assert (window.home.prds / "07-hello.md").exists()
-    assert not (window.home.prds / "02-empty.md").exists()
-    flow.refused_box.accept()
-
-
 def test_config_problems_reach_the_status_strip(qtbot, window):
     window.home.config.write_text(window.home.config.read_text() + "concurrency_cap: 0\n")
     qtbot.waitUntil(lambda: window.usage_strip.problems.isVisible(), timeout=5000)
     assert "concurrency_cap" in window.usage_strip.problems.toolTip()
-
-
-@pytest.fixture
-def idle_window(qtbot, gui_home):
-    home, environ, _project = gui_home
-    window = MainWindow(EngineBridge(home, environ=environ))
-    qtbot.addWidget(window)
-    window.show()
-    return window
 
 
 def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_window):
@@ -295,54 +228,6 @@ def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qt
     assert re.fullmatch(r"3 min 0\d s", duration.data())
 
 
-def test_the_status_strip_shows_usage_with_reset_countdowns_and_a_stale_marker(qtbot, idle_window):
-    strip: StatusStrip = idle_window.usage_strip
-    now = dt.datetime.now(dt.UTC)
-    resets = now + dt.timedelta(hours=2, minutes=5, seconds=30)
-    usage = Usage(Window(42.0, resets), Window(None, None), polled_at=now, stale=True)
-    state = QueueState(jobs={"01-a": job("01-a", Status.RUNNING)}, usage=usage,
-                       paused=Pause(PauseReason.MANUAL, now, None, "lunch"))
-    config = replace(idle_window.bridge.config, fire_policy="on-reset")
-    snapshot = Snapshot(state, config, 4, Closed("paused", "lunch"), ("config.yaml: concurrency_cap is 'many'",))
-    strip.show_state(snapshot, now)
-    assert strip.policy.text() == "Policy: on-reset"
-    assert strip.running.text() == "Running 1/4"
-    assert strip.gate.text() == "Gate closed: lunch"
-    assert strip.five_hour.bar.value() == 42 and strip.five_hour.bar.format() == "5 h: 42%"
-    assert strip.five_hour.countdown.text().startswith("resets in 2 h 05 min")
-    assert strip.seven_day.bar.format() == "7 d: unknown"
-    assert strip.stale.isVisible()
-    assert "concurrency_cap" in strip.problems.toolTip()
-    strip.show_state(replace(snapshot, problems=()), now + dt.timedelta(hours=3))
-    assert strip.five_hour.countdown.text() == "resets now"
-    assert strip.five_hour.bar.format() == "5 h: 0%"
-    assert not strip.problems.isVisible()
-
-
-def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
-    banner = PauseBanner()
-    qtbot.addWidget(banner)
-    now = dt.datetime.now(dt.UTC)
-    pause = Pause(PauseReason.RATE_LIMIT, now, now + dt.timedelta(minutes=12), "five-hour limit reached")
-    banner.show_pause(pause, now)
-    assert not banner.isHidden()
-    assert "usage limit reached: five-hour limit reached" in banner.message.text()
-    assert banner.countdown.text().startswith("resumes in 12 min 00 s")
-    banner.refresh(now + dt.timedelta(minutes=11))
-    assert banner.countdown.text().startswith("resumes in 1 min 00 s")
-    banner.show_pause(None, now)
-    assert banner.isHidden()
-
-
-@pytest.mark.parametrize("reason", list(PauseReason))
-def test_every_pause_reason_reads_as_words_in_the_banner(qtbot, reason):
-    banner = PauseBanner()
-    qtbot.addWidget(banner)
-    now = dt.datetime.now(dt.UTC)
-    banner.show_pause(Pause(reason, now, None, "details"), now)
-    assert f"{REASON_WORDS[reason]}: details" in banner.message.text()
-
-
 @pytest.fixture
 def cluttered_home(tmp_path):
     home, environ, project = make_home(tmp_path)
@@ -371,19 +256,3 @@ def test_what_the_engine_quarantined_at_start_and_unreadable_prds_are_shown_with
         with qtbot.waitSignal(bridge.stopped, timeout=30000):
             bridge.stop(stop_jobs=True)
         assert bridge.wait(10)
-
-
-def test_about_shows_the_agent_version_against_the_tested_range(qtbot, idle_window, tmp_path):
-    agent = tmp_path / "claude"
-    agent.write_text('#!/bin/sh\necho "2.1.999 (Claude Code)"\n')
-    agent.chmod(0o755)
-    dialog = AboutDialog(idle_window.home, str(agent), idle_window)
-    qtbot.addWidget(dialog)
-    dialog.open()
-    qtbot.waitUntil(lambda: "2.1.999" in dialog.informativeText(), timeout=10000)
-    assert "newer than tested (2.1.197–" in dialog.informativeText()
-    assert str(idle_window.home.root) in dialog.informativeText()
-    missing = AboutDialog(idle_window.home, "no-such-claude", idle_window)
-    qtbot.addWidget(missing)
-    qtbot.waitUntil(lambda: "not on PATH" in missing.informativeText(), timeout=10000)
-    assert missing.informativeText().count("⚠") == 1

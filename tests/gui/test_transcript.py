@@ -1,4 +1,4 @@
-"""Following transcript files off the GUI thread, and a view that follows the tail only at the bottom."""
+"""Following transcript files off the GUI thread, and which files are the transcripts of a job."""
 
 import json
 import time
@@ -9,7 +9,7 @@ from PySide6.QtCore import QTimer
 from app.core.outcome import OutcomeKind
 from app.core.queue import Investigation, InvestigationStatus, LastRun, Status
 from app.gui.transcript import TAIL_BYTES, TranscriptFollower, transcript_sources
-from app.gui.transcript_model import RowKind, TranscriptModel, TranscriptRow
+from app.gui.transcript_model import RowKind, TranscriptModel
 from app.gui.widgets.transcript_view import TranscriptView
 from app.paths import Home
 from tests.unit.core.factories import T0, job
@@ -130,31 +130,6 @@ def test_a_50_mb_transcript_does_not_freeze_the_window(qtbot, tmp_path):
     heartbeat.stop()
     assert model.rowCount() == 2000 and model.earlier_hidden
     assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
-
-
-def fill(model, count, start=0):
-    model.append_rows([TranscriptRow(RowKind.TEXT, f"line {n}") for n in range(start, start + count)])
-
-
-def test_the_view_follows_the_tail_only_while_scrolled_to_the_bottom(qtbot):
-    model = TranscriptModel()
-    view = TranscriptView()
-    view.setModel(model)
-    view.resize(300, 150)
-    qtbot.addWidget(view)
-    view.show()
-    bar = view.verticalScrollBar()
-    fill(model, 50)
-    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)
-    bar.setValue(0)
-    first_maximum = bar.maximum()
-    fill(model, 50, start=50)
-    qtbot.waitUntil(lambda: bar.maximum() > first_maximum, timeout=3000)
-    assert bar.value() == 0 and not view.following
-    bar.setValue(bar.maximum())
-    fill(model, 50, start=100)
-    qtbot.waitUntil(lambda: bar.value() == bar.maximum() and model.rowCount() == 150, timeout=3000)
-    assert view.following
 
 
 def test_the_transcripts_shown_are_the_files_the_engine_writes_and_a_damaged_record_shows_none(tmp_path):

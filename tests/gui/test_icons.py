@@ -1,0 +1,35 @@
+"""The icons: the tray icon tells its states apart and carries a count of running agents; the queue's dots
+are in their status's colour."""
+
+import pytest
+from PySide6.QtGui import QColor
+
+from app.core.queue import Status
+from app.gui.formatting import STATUS_COLORS
+from app.gui.icons import TrayLook, TrayState, app_icon, badge_text, status_icon, tray_icon
+
+
+def image(icon, size=32):
+    return icon.pixmap(size, size).toImage()
+
+
+def test_each_tray_state_looks_different_and_a_running_count_adds_a_badge(qtbot):
+    looks = [image(tray_icon(TrayLook(state))) for state in TrayState]
+    assert all(not look.isNull() for look in looks)
+    assert all(looks[i] != looks[j] for i in range(len(looks)) for j in range(i + 1, len(looks)))
+    running = image(tray_icon(TrayLook(TrayState.RUNNING, 3)))
+    assert running != image(tray_icon(TrayLook(TrayState.RUNNING)))
+    assert running != image(tray_icon(TrayLook(TrayState.RUNNING, 12)))
+    assert [badge_text(count) for count in (1, 9, 10, 42)] == ["1", "9", "9+", "9+"]
+
+
+def test_the_app_icon_is_drawn_at_every_size_a_desktop_asks_for(qtbot):
+    icon = app_icon()
+    assert {size.width() for size in icon.availableSizes()} >= {16, 32, 64, 256}
+    assert image(icon, 256).pixelColor(128, 128).alpha() > 0  # drawn, not an empty square
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_a_status_dot_is_filled_with_the_status_colour(qtbot, status):
+    centre = image(status_icon(status), 16).pixelColor(8, 8)
+    assert centre == QColor(STATUS_COLORS[status])

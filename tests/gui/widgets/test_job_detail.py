@@ -1,0 +1,58 @@
+"""The job detail pane on its own: an invalid PRD's problem and fix, links to related jobs, a PRD body that
+arrives late, and the note shown before a job's first run."""
+
+from dataclasses import replace
+
+import pytest
+
+from app.core.prd import PrdError
+from app.core.queue import Status
+from app.gui.transcript_model import TranscriptModel
+from app.gui.widgets.job_detail import JobDetail
+from tests.unit.core.factories import job, jobs
+
+
+@pytest.fixture
+def detail(qtbot):
+    detail = JobDetail(TranscriptModel())
+    qtbot.addWidget(detail)
+    detail.show()
+    return detail
+
+
+def test_an_invalid_prd_shows_where_its_problem_is_and_how_to_fix_it(detail):
+    error = PrdError("/prds/03-broken.md", 4, "parallelGroup is 'soon'", "use a whole number")
+    broken = job("03-broken", Status.INVALID, error=error, extra={"owner": "alice"})
+    detail.show_job(broken, jobs(broken), [])
+    assert detail.error_box.isVisible()
+    text = detail.error_box.text()
+    assert "parallelGroup is 'soon'" in text  # markup escaped, apostrophes as written
+    assert "use a whole number" in text and "/prds/03-broken.md:4" in text
+    assert detail.frontmatter.rowCount() == 0  # the frontmatter of a file that did not parse is not trusted
+
+    fixed = replace(broken, status=Status.PENDING, error=None)
+    detail.show_job(fixed, jobs(fixed), [])
+    assert not detail.error_box.isVisible()
+    owner = detail.frontmatter.item(detail.frontmatter.rowCount() - 1, 0)
+    assert owner.text() == "owner" and owner.font().italic()  # a key Overnight does not use
+
+
+def test_links_lead_to_related_jobs_in_the_queue_and_name_those_that_are_not(qtbot, detail):
+    fix_plan = job("01-fix-a")
+    failed = replace(job("01-a", Status.FAILED, depends_on=("00-gone",)), fix_plan_slug="01-fix-a")
+    detail.show_job(failed, jobs(failed, fix_plan), [])
+    assert 'href="job:01-fix-a"' in detail.links.text()
+    assert "00-gone (not in the queue)" in detail.links.text()
+    with qtbot.waitSignal(detail.jobLinkActivated, check_params_cb=lambda slug: slug == "01-fix-a"):
+        detail.links.linkActivated.emit("job:01-fix-a")
+
+
+def test_a_prd_body_read_for_a_job_no_longer_selected_is_not_shown(detail):
+    first, second = job("01-a"), job("02-b")
+    detail.show_job(first, jobs(first, second), [])
+    assert detail.transcript_note.text() == "No run yet: the transcript appears here when the job starts."
+    detail.show_job(second, jobs(first, second), [])
+    detail.show_prd_body("01-a", "# First")
+    assert detail.prd_view.toPlainText() == ""
+    detail.show_prd_body("02-b", "# Second")
+    assert detail.prd_view.toPlainText() == "Second"
