@@ -1,5 +1,6 @@
 """Icons: the app icon and the tray icon for a state with a count badge, drawn from resources/icons,
-and the dot in a status's colour that the queue shows beside each status."""
+the dot in a status's colour that the queue shows beside each status, and toolbar icons tinted
+with the palette's text colour (the style's own are black, unreadable on a dark palette)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.paths import resource
 
 ICONS = resource("icons")
 TRAY_SIZES = (16, 22, 24, 32, 48, 64)
+TOOLBAR_SIZES = (16, 22, 24, 32, 48)
 APP_SIZES = (16, 24, 32, 48, 64, 128, 256)
 BADGE_FILL = QColor("#1d2636")
 BADGE_RING = QColor("#ffffff")
@@ -101,6 +103,21 @@ def status_icon(status: Status) -> QIcon:
     painter.drawEllipse(2, 2, 12, 12)
     painter.end()
     return QIcon(pixmap)
+
+
+def tinted(icon: QIcon, color: QColor) -> QIcon:
+    """`icon`'s shape in one colour: every opaque pixel takes `color`, keeping its alpha."""
+    out = QIcon()
+    for size in TOOLBAR_SIZES:
+        pixmap = QPixmap(icon.pixmap(size, size))
+        if pixmap.isNull():
+            continue
+        painter = QPainter(pixmap)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+        painter.fillRect(pixmap.rect(), color)
+        painter.end()
+        out.addPixmap(pixmap)
+    return out
 
 
 @cache

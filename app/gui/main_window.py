@@ -4,7 +4,8 @@ It shows what the bridge reports (the queue, the pause, the usage meter, transcr
 turns the user's clicks into engine commands; it never changes the queue itself. Reading
 files (PRDs, transcripts) and copying dropped files happen off the GUI thread. The clock
 that moves countdowns and durations and the live transcript run only while the window is
-shown; shown again, it catches up at once.
+shown; shown again, it catches up at once. Its size, splitter and column widths come back as they
+were left in this home (app.gui.window_state).
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QHideEvent,
+    QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
@@ -34,6 +37,8 @@ from app.gui.bridge import EngineBridge
 from app.gui.desktop import in_background, open_path, reveal_path
 from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.add_prds import AddPrdsFlow
+from app.gui.dialogs.archive import ArchiveQuestion
+from app.gui.dialogs.help import PrdFormatDialog, ShortcutsDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
 from app.gui.queue_model import QueueModel
@@ -44,14 +49,19 @@ from app.gui.user_actions import (
     add_menus,
     add_toolbar,
     applicable_actions,
+    bind_queue_keys,
     make_actions,
+    shortcut_rows,
     show_paused,
+    tint_icons,
 )
+from app.gui.widgets.drop_overlay import DropOverlay
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
 from app.gui.widgets.queue_panel import QueuePanel
 from app.gui.widgets.status_strip import StatusStrip
+from app.gui.window_state import WindowMemory
 from app.paths import read_regular_file
 
 PAUSE_REASON = "paused from the window"
@@ -83,13 +93,15 @@ class MainWindow(QMainWindow):
         self._select_when_added: str | None = None
         self.setWindowTitle(f"Overnight — {self.home.root}")
         self.setAcceptDrops(True)
-        self.resize(1200, 800)
         self._init_models()
         self._init_actions()
         self._init_panes()
         self._init_central()
         self._init_timers()
         self._connect_signals()
+        self.memory = WindowMemory(self.home.root)
+        if not self.memory.restore(self, self.splitter, self.queue_panel.view.horizontalHeader()):
+            self.resize(1200, 800)
         self._apply_state(bridge.snapshot, list(bridge.state.jobs))
 
     # ================================================================ building
@@ -108,13 +120,17 @@ class MainWindow(QMainWindow):
 
     def _init_panes(self) -> None:
         self.queue_panel = QueuePanel(self.queue_model, self)
+        new_prd_keys = self.user_actions["new_prd"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        self.queue_panel.set_new_prd_keys(new_prd_keys)
+        bind_queue_keys(self.queue_panel.view, self.user_actions)
         self.detail = JobDetail(self.transcript_model, self)
 
     def _init_central(self) -> None:
         self.usage_strip = StatusStrip(self)
         self.pause_banner = PauseBanner(self)
         self.notice = NoticeLine(self)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.setObjectName("queueDetailSplitter")
         splitter.addWidget(self.queue_panel)
         splitter.addWidget(self.detail)
         splitter.setSizes([380, 420])
@@ -128,6 +144,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.notice)
         self.setCentralWidget(central)
+        self.drop_overlay = DropOverlay(central)
 
     def _init_timers(self) -> None:
         self.clock = QTimer(self)  # started while the window is shown
@@ -147,6 +164,9 @@ class MainWindow(QMainWindow):
         actions["open_folder"].triggered.connect(lambda: self._open(self.home.prds))
         actions["settings"].triggered.connect(self.open_settings)
         actions["about"].triggered.connect(self.open_about)
+        actions["prd_format"].triggered.connect(self.open_prd_format)
+        actions["shortcuts"].triggered.connect(self.open_shortcuts)
+        actions["find"].triggered.connect(self.focus_filter)
         actions["quit"].triggered.connect(self.quitRequested)
         for key, (_text, command) in JOB_ACTIONS.items():
             if command is not None:
@@ -157,6 +177,7 @@ class MainWindow(QMainWindow):
         actions["archive"].triggered.connect(self.archive_selected)
         self.queue_panel.currentSlugChanged.connect(self._select)
         self.queue_panel.contextMenuRequested.connect(lambda where: self.job_menu.popup(where))
+        self.queue_panel.prdFormatRequested.connect(self.open_prd_format)
         self.detail.jobLinkActivated.connect(self.queue_panel.select_slug)
         self.detail.sourceChosen.connect(self._follow_source)
         self.follower.noteChanged.connect(self.detail.show_transcript_note)
@@ -178,6 +199,16 @@ class MainWindow(QMainWindow):
         """The app has decided to quit: from now on closing really closes (QApplication.quit closes windows)."""
         self._quitting = True
 
+    def focus_filter(self) -> None:
+        self.queue_panel.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.queue_panel.filter_edit.selectAll()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """The toolbar's icons follow the palette (a dark theme turned on while the app runs)."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            tint_icons(self.user_actions, self)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._refresh_clock()
@@ -191,6 +222,7 @@ class MainWindow(QMainWindow):
         self.follower.suspend()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.memory.save(self, self.splitter, self.queue_panel.view.horizontalHeader())
         if self._quitting:
             self.follower.stop()
             event.accept()
@@ -202,18 +234,19 @@ class MainWindow(QMainWindow):
             self.quitRequested.emit()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        _accept_files(event)
+        if _accept_files(event):
+            self.drop_overlay.cover()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         _accept_files(event)
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = _dropped_paths(event.mimeData().urls())
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.add_paths(paths)
+        self.drop_overlay.hide()
+        if _accept_files(event):
+            self.add_paths(_dropped_paths(event.mimeData().urls()))
 
     # ================================================================ engine → window
 
@@ -240,7 +273,7 @@ class MainWindow(QMainWindow):
 
     def _show_pause(self, paused: Pause | None) -> None:
         self.pause_banner.show_pause(paused, dt.datetime.now(dt.UTC))
-        show_paused(self.user_actions["pause"], paused is not None, self.style())
+        show_paused(self.user_actions["pause"], paused is not None, self)
 
     def _engine_event(self, event: EngineEvent) -> None:
         if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
@@ -340,8 +373,17 @@ class MainWindow(QMainWindow):
             self.user_actions[key].setEnabled(key in enabled)
 
     def archive_selected(self) -> None:
-        if self.selected_slug is not None:
-            self.send_command({"cmd": "archive", "slug": self.selected_slug}, f"Archive {self.selected_slug}")
+        """Ask first: the PRD leaves the queue (its file is moved, never deleted)."""
+        if self.selected_slug is None:
+            return
+        question = ArchiveQuestion(self.home, self.selected_slug, self)
+        question.finished.connect(lambda _result: self._archive_answered(question))
+        question.open()
+
+    def _archive_answered(self, question: ArchiveQuestion) -> None:
+        question.deleteLater()
+        if question.confirmed():
+            self.send_command({"cmd": "archive", "slug": question.slug}, f"Archive {question.slug}")
 
     def _open_log(self) -> None:
         source = self.detail.source or (self.detail.sources[0] if self.detail.sources else None)
@@ -401,6 +443,16 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
+    def open_prd_format(self) -> None:
+        dialog = PrdFormatDialog(self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def open_shortcuts(self) -> None:
+        dialog = ShortcutsDialog(shortcut_rows(self.user_actions), self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
     def _settings_saved(self, _config: object) -> None:
         self.notice.show_message("Settings saved; the engine applies them within a second", 6000)
 
@@ -409,9 +461,12 @@ def _dropped_paths(urls: Iterable[Any]) -> list[Path]:
     return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
 
 
-def _accept_files(event: QDragMoveEvent) -> None:
-    """A drag (entering or moving) is welcome when it carries local files."""
-    if _dropped_paths(event.mimeData().urls()):
-        event.acceptProposedAction()
-    else:
+def _accept_files(event: QDropEvent) -> bool:
+    """A drag (entering, moving or dropping) is welcome when it carries local files, and always as a
+    copy: a move would let the file manager delete the user's original once the drop is done."""
+    if not _dropped_paths(event.mimeData().urls()):
         event.ignore()
+        return False
+    event.setDropAction(Qt.DropAction.CopyAction)
+    event.accept()
+    return True

@@ -2,7 +2,9 @@
 
 The window connects each action to what it does (MainWindow._connect_signals); the job actions
 apply to the selected job and are enabled only where `applicable_actions` says they make sense.
-The Job menu doubles as the queue's context menu.
+The Job menu doubles as the queue's context menu. Each action carries its keyboard shortcut;
+the Help menu's list of shortcuts is read from the actions (`shortcut_rows`). The toolbar's icons
+are the style's, tinted with the palette's text colour (`tint_icons`, again on a palette change).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QStyle
+from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QWidget
 
 from app.core.queue import TERMINAL, Job, Status
+from app.gui.icons import tinted
 
 # key: (text, command sent to the engine or None when the window handles it)
 JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
@@ -26,8 +29,11 @@ JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
     "open_log": ("Open log", None),
     "open_prd": ("Open PRD", None),
     "reveal": ("Reveal in folder", None),
-    "archive": ("Archive", None),
+    "archive": ("Archive…", None),
 }
+
+# The job actions whose keys only act while the queue table has the focus (the filter box keeps Enter and Del).
+QUEUE_KEYS = ("open_prd", "archive")
 
 
 def applicable_actions(job: Job, has_log: bool) -> set[str]:
@@ -51,29 +57,73 @@ def applicable_actions(job: Job, has_log: bool) -> set[str]:
 
 def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     """Every action of the window, by key; `prds` is the folder "Open folder" opens."""
-    icon = window.style().standardIcon
     pixmap = QStyle.StandardPixmap
     actions = {
-        "pause": QAction(icon(pixmap.SP_MediaPause), "Pause", window),
-        "tick": QAction(icon(pixmap.SP_MediaSeekForward), "Force tick", window),
-        "new_prd": QAction(icon(pixmap.SP_FileIcon), "New PRD…", window),
-        "add_files": QAction(icon(pixmap.SP_DialogOpenButton), "Add files…", window),
-        "open_folder": QAction(icon(pixmap.SP_DirOpenIcon), "Open folder", window),
-        "settings": QAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", window),
+        "pause": QAction("Pause", window),
+        "tick": QAction("Force tick", window),
+        "new_prd": QAction("New PRD…", window),
+        "add_files": QAction("Add files…", window),
+        "open_folder": QAction("Open folder", window),
+        "settings": QAction("Settings…", window),
+        "find": QAction("Filter the queue", window),
+        "prd_format": QAction("PRD format", window),
+        "shortcuts": QAction("Keyboard shortcuts", window),
         "about": QAction("About Overnight", window),
         "quit": QAction("Quit", window),
     }
+    for key, standard in (("pause", pixmap.SP_MediaPause), ("tick", pixmap.SP_MediaSeekForward),
+                          ("new_prd", pixmap.SP_FileIcon), ("add_files", pixmap.SP_DialogOpenButton),
+                          ("open_folder", pixmap.SP_DirOpenIcon), ("settings", pixmap.SP_FileDialogDetailedView)):
+        set_icon(actions[key], standard, window)
     actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
-    actions["new_prd"].setShortcut(QKeySequence.StandardKey.New)
-    actions["add_files"].setShortcut(QKeySequence.StandardKey.Open)
-    actions["quit"].setShortcut(QKeySequence("Ctrl+Q"))
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
     actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
     for key, (text, _command) in JOB_ACTIONS.items():
         actions[key] = QAction(text, window)
     actions["archive"].setToolTip("Move the PRD file into prds-archive/ (never deleted)")
+    for key, keys in SHORTCUTS.items():
+        actions[key].setShortcuts([QKeySequence(sequence) for sequence in keys])
     return actions
+
+
+# The keys of each action, in the order the Keyboard shortcuts list shows them.
+SHORTCUTS: Mapping[str, tuple[QKeySequence.StandardKey | str, ...]] = {
+    "new_prd": (QKeySequence.StandardKey.New,),
+    "add_files": (QKeySequence.StandardKey.Open,),
+    "find": (QKeySequence.StandardKey.Find,),
+    "pause": ("Ctrl+P",),
+    "tick": ("Ctrl+T",),
+    "settings": ("Ctrl+,",),
+    "open_prd": ("Return", "Enter"),
+    "rerun": ("Ctrl+R",),
+    "archive": ("Del",),
+    "quit": ("Ctrl+Q",),
+}
+
+
+def bind_queue_keys(queue: QWidget, actions: Mapping[str, QAction]) -> None:
+    """The QUEUE_KEYS actions' shortcuts act only while `queue` (the table) has the focus."""
+    for key in QUEUE_KEYS:
+        actions[key].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        queue.addAction(actions[key])
+
+
+def shortcut_rows(actions: Mapping[str, QAction]) -> list[tuple[str, str]]:
+    """(keys, what they do) for every action that has a shortcut, in the order of SHORTCUTS."""
+    rows = []
+    for key in SHORTCUTS:
+        action = actions[key]
+        keys = ", ".join(sequence.toString(QKeySequence.SequenceFormat.NativeText) for sequence in action.shortcuts())
+        what = action.text().replace("&", "").rstrip("…")
+        if key == "pause":
+            what = "Pause or resume"
+        if key in QUEUE_KEYS:
+            what += " (the selected job, in the queue)"
+        elif key in JOB_ACTIONS:
+            what += " (the selected job)"
+        rows.append((keys, what))
+    return rows
 
 
 def add_menus(window: QMainWindow, actions: Mapping[str, QAction]) -> QMenu:
@@ -91,7 +141,13 @@ def add_menus(window: QMainWindow, actions: Mapping[str, QAction]) -> QMenu:
         if key in ("open_log", "archive"):
             job_menu.addSeparator()
         job_menu.addAction(actions[key])
-    window.menuBar().addMenu("&Help").addAction(actions["about"])
+    queue_menu.addSeparator()
+    queue_menu.addAction(actions["find"])
+    help_menu = window.menuBar().addMenu("&Help")
+    help_menu.addAction(actions["prd_format"])
+    help_menu.addAction(actions["shortcuts"])
+    help_menu.addSeparator()
+    help_menu.addAction(actions["about"])
     return job_menu
 
 
@@ -103,9 +159,23 @@ def add_toolbar(window: QMainWindow, actions: Mapping[str, QAction]) -> None:
         toolbar.addAction(actions[key])
 
 
-def show_paused(action: QAction, paused: bool, style: QStyle) -> None:
+def show_paused(action: QAction, paused: bool, widget: QWidget) -> None:
     """The pause action resumes while the queue is paused."""
     pixmap = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
     action.setText("Resume" if paused else "Pause")
-    action.setIcon(style.standardIcon(pixmap))
+    set_icon(action, pixmap, widget)
     action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
+
+
+def set_icon(action: QAction, pixmap: QStyle.StandardPixmap, widget: QWidget) -> None:
+    """The style's `pixmap` in `widget`'s text colour; the action remembers it for `tint_icons`."""
+    action.setData(pixmap)
+    color = widget.palette().color(QPalette.ColorRole.WindowText)
+    action.setIcon(tinted(widget.style().standardIcon(pixmap), color))
+
+
+def tint_icons(actions: Mapping[str, QAction], widget: QWidget) -> None:
+    """Draw the icons again in `widget`'s text colour (after its palette changed)."""
+    for action in actions.values():
+        if isinstance(action.data(), QStyle.StandardPixmap):
+            set_icon(action, action.data(), widget)

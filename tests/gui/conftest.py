@@ -1,10 +1,19 @@
-"""A real engine on a temp home, seen through the bridge, and the main window over it, for the GUI tier."""
+"""A real engine on a temp home, seen through the bridge, and the main window over it, for the GUI tier.
+What the window remembers (QSettings) goes to each test's own folder, never the user's settings."""
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from app.gui.bridge import EngineBridge
 from app.gui.main_window import MainWindow
 from tests.support import make_home
+
+
+@pytest.fixture(autouse=True)
+def window_settings(tmp_path):
+    folder = tmp_path / "qt-settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
 
 
 @pytest.fixture

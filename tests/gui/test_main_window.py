@@ -10,6 +10,7 @@ import pytest
 from app.core.queue import CurrentRun, PauseReason, QueueState, Status
 from app.engine.api import Snapshot
 from app.gui.bridge import EngineBridge
+from app.gui.dialogs.archive import ArchiveQuestion
 from app.gui.main_window import PAUSE_REASON, MainWindow
 from app.gui.queue_model import Column
 from app.gui.transcript import TranscriptFollower
@@ -51,6 +52,15 @@ def test_dropped_prds_run_and_the_selected_one_shows_its_transcript_and_prd(qtbo
     assert "alpha says hi" not in transcript_texts(window)
     qtbot.waitUntil(lambda: "Beta" in window.detail.prd_view.toPlainText(), timeout=5000)
     assert window.detail.details["Status"].text() == "completed"
+
+
+def answer_archive(qtbot, window, archive=True):
+    """Click Archive (or Cancel) in the question the window asks before archiving."""
+    qtbot.waitUntil(lambda: window.findChild(ArchiveQuestion) is not None and window.findChild(ArchiveQuestion)
+                    .isVisible(), timeout=5000)
+    question = window.findChild(ArchiveQuestion)
+    assert window.selected_slug in question.text()
+    (question.archive_button if archive else question.button(question.StandardButton.Cancel)).click()
 
 
 def frontmatter_rows(window):
@@ -138,6 +148,7 @@ def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_
     assert not enabled & {"Archive", "Run now", "Re-run", "Reset to pending"}
 
     window.archive_selected()
+    answer_archive(qtbot, window)
     qtbot.waitUntil(lambda: "is running; cancel it before archiving it" in window.notice.text(), timeout=5000)
     assert prd.exists()
 
@@ -153,6 +164,10 @@ def test_archive_moves_the_prd_into_the_archive_folder(qtbot, window):
     window.queue_panel.select_slug("01-done")
     assert window.user_actions["archive"].isEnabled()
     window.user_actions["archive"].trigger()
+    answer_archive(qtbot, window, archive=False)
+    assert (home.prds / "01-done.md").exists() and window.queue_model.row_of("01-done") is not None
+    window.user_actions["archive"].trigger()
+    answer_archive(qtbot, window)
     qtbot.waitUntil(lambda: (home.archive / "01-done.md").exists(), timeout=5000)
     assert not (home.prds / "01-done.md").exists()
     qtbot.waitUntil(lambda: window.queue_model.row_of("01-done") is None, timeout=5000)

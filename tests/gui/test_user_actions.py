@@ -30,7 +30,7 @@ def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(
         "Pause", "Force tick", "New PRD…", "Open folder", "Settings…"]
     assert actions["open_folder"].toolTip() == f"Open {tmp_path / 'prds'}"
 
-    show_paused(actions["pause"], True, window.style())
+    show_paused(actions["pause"], True, window)
     assert actions["pause"].text() == "Resume" and actions["pause"].toolTip() == "Let new runs start again"
-    show_paused(actions["pause"], False, window.style())
+    show_paused(actions["pause"], False, window)
     assert actions["pause"].text() == "Pause"

@@ -1,10 +1,12 @@
-"""About Overnight: its version, its home, and the agent it runs against the tested versions."""
+"""About Overnight: its version, its home, the agent it runs against the tested versions, and Qt's version."""
 
 from __future__ import annotations
 
 import shutil
 from html import escape
 
+import PySide6
+from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
@@ -45,4 +47,5 @@ class AboutDialog(QMessageBox):
         self._show()
 
     def _show(self) -> None:
-        self.setInformativeText(f"Home: {self._home.root}\nAgent: {self.agent}")
+        self.setInformativeText(f"Home: {self._home.root}\nAgent: {self.agent}\n"
+                                f"Qt: {qVersion()} (PySide6 {PySide6.__version__})")

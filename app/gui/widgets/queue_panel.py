@@ -1,6 +1,13 @@
-"""The queue as a table under a text filter and a status filter; the current row is the selected job."""
+"""The queue as a table under a text filter and a status filter; the current row is the selected job.
+
+The status filter counts its jobs ("Failed (2)"), kept current as the queue changes; an empty queue
+shows how to add the first PRD instead of an empty table.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
+from html import escape
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
@@ -8,6 +15,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QTableView,
     QVBoxLayout,
@@ -29,6 +37,7 @@ COLUMN_WIDTHS = ((Column.GROUP, 55), (Column.TITLE, 260), (Column.STATUS, 150), 
 class QueuePanel(QWidget):
     currentSlugChanged = Signal(object)  # str | None
     contextMenuRequested = Signal(QPoint)  # where, on the screen, over the row just made current
+    prdFormatRequested = Signal()  # the empty queue's link to the PRD format
 
     def __init__(self, model: QueueModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,10 +48,14 @@ class QueuePanel(QWidget):
         self.filter_edit.setPlaceholderText("Filter by slug, title or reason")
         self.filter_edit.setClearButtonEnabled(True)
         self.status_filter = QComboBox(self)
-        self.status_filter.addItems(list(STATUS_FILTERS))
+        self.status_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for name in STATUS_FILTERS:
+            self.status_filter.addItem(name, name)
         self._init_view()
+        self._init_empty_hint()
         self._init_layout()
         self._connect_signals()
+        self._count()
 
     def _init_view(self) -> None:
         view = self.view = QTableView(self)
@@ -63,6 +76,21 @@ class QueuePanel(QWidget):
         header.setSortIndicator(Column.GROUP, Qt.SortOrder.AscendingOrder)
         view.setSortingEnabled(True)
 
+    def _init_empty_hint(self) -> None:
+        self.empty_hint = QLabel(self.view.viewport())
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.set_new_prd_keys("")
+        layout = QVBoxLayout(self.view.viewport())
+        layout.addWidget(self.empty_hint, 0, Qt.AlignmentFlag.AlignCenter)
+
+    def set_new_prd_keys(self, keys: str) -> None:
+        """The empty queue's hint names New PRD's shortcut, `keys` (the action's, in the platform's words)."""
+        new_prd = f"New PRD ({escape(keys)})" if keys else "New PRD"
+        self.empty_hint.setText(f"<p style='font-size: large'>Drop PRD files here, or {new_prd}</p>"
+                                "<p><a href='prd-format'>What goes in a PRD file</a></p>")
+
     def _init_layout(self) -> None:
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
@@ -74,7 +102,11 @@ class QueuePanel(QWidget):
 
     def _connect_signals(self) -> None:
         self.filter_edit.textChanged.connect(self.proxy.set_text)
-        self.status_filter.currentTextChanged.connect(lambda text: self.proxy.set_statuses(STATUS_FILTERS[text]))
+        self.status_filter.currentIndexChanged.connect(
+            lambda index: self.proxy.set_statuses(STATUS_FILTERS[self.status_filter.itemData(index)]))
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset, self.model.dataChanged):
+            signal.connect(self._count)
+        self.empty_hint.linkActivated.connect(lambda _link: self.prdFormatRequested.emit())
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.view.customContextMenuRequested.connect(self._context_menu)
 
@@ -99,3 +131,14 @@ class QueuePanel(QWidget):
             return
         self.view.setCurrentIndex(index)
         self.contextMenuRequested.emit(self.view.viewport().mapToGlobal(position))
+
+    def _count(self) -> None:
+        """Each status filter's name with how many jobs it shows; the hint when there are none at all."""
+        model = self.model
+        by_status = Counter(model.job_at(row).status for row in range(model.rowCount()))
+        for index in range(self.status_filter.count()):
+            name = self.status_filter.itemData(index)
+            statuses = STATUS_FILTERS[name]
+            count = by_status.total() if statuses is None else sum(by_status[status] for status in statuses)
+            self.status_filter.setItemText(index, f"{name} ({count})")
+        self.empty_hint.setVisible(not by_status)

@@ -1,5 +1,6 @@
-"""The queue panel: filters narrow the table, a job chosen elsewhere is shown even when filtered out,
-and a right-click makes its row the current one before the menu opens."""
+"""The queue panel: filters narrow the table and count their jobs, a job chosen elsewhere is shown even
+when filtered out, a right-click makes its row the current one before the menu opens, and an empty
+queue says how to add a PRD."""
 
 from dataclasses import replace
 
@@ -26,6 +27,14 @@ def panel(qtbot):
     return panel
 
 
+def choose(panel, name):
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData(name))
+
+
+def filter_texts(panel):
+    return [panel.status_filter.itemText(index) for index in range(panel.status_filter.count())]
+
+
 def shown(panel):
     return [panel.proxy.index(row, Column.TITLE).data() for row in range(panel.proxy.rowCount())]
 
@@ -35,14 +44,14 @@ def test_the_text_and_status_filters_narrow_the_table(panel):
     panel.filter_edit.setText("code 3")
     assert shown(panel) == ["02-b"]
     panel.filter_edit.clear()
-    panel.status_filter.setCurrentText(StatusFilter.ACTIVE)
+    choose(panel, StatusFilter.ACTIVE)
     assert shown(panel) == ["01-a", "03-c"]
-    assert set(STATUS_FILTERS) == {panel.status_filter.itemText(i) for i in range(panel.status_filter.count())}
+    assert [text.rsplit(" (", 1)[0] for text in filter_texts(panel)] == list(STATUS_FILTERS)
 
 
 def test_selecting_a_filtered_out_job_clears_the_filters_and_makes_it_current(qtbot, panel):
     panel.filter_edit.setText("01-a")
-    panel.status_filter.setCurrentText(StatusFilter.PROBLEMS)
+    choose(panel, StatusFilter.PROBLEMS)
     with qtbot.waitSignal(panel.currentSlugChanged, check_params_cb=lambda slug: slug == "03-c"):
         panel.select_slug("03-c")
     assert panel.filter_edit.text() == "" and panel.status_filter.currentIndex() == 0
@@ -63,3 +72,37 @@ def test_a_right_click_on_a_row_makes_it_current_and_asks_for_the_menu(qtbot, pa
     below_the_rows = QPoint(5, view.viewport().height() - 2)
     with qtbot.assertNotEmitted(panel.contextMenuRequested):
         view.customContextMenuRequested.emit(below_the_rows)
+
+
+def test_each_status_filter_counts_its_jobs_as_the_queue_changes(panel):
+    texts = filter_texts(panel)
+    assert {f"{StatusFilter.ALL} (3)", f"{StatusFilter.ACTIVE} (2)", f"{StatusFilter.PROBLEMS} (1)",
+            "Failed (1)", "Running (1)", "Pending (1)", "Invalid (0)", "Completed (0)"} <= set(texts)
+    choose(panel, StatusFilter.PROBLEMS)
+    state = QueueState(jobs=jobs(job("01-a", Status.COMPLETED), job("02-b", Status.FAILED),
+                                 job("04-d", Status.INVALID), job("05-e", Status.INVALID)))
+    panel.model.apply(Snapshot(state), ["01-a", "03-c", "04-d", "05-e"])
+    assert {f"{StatusFilter.ALL} (4)", f"{StatusFilter.PROBLEMS} (3)", "Invalid (2)", "Completed (1)",
+            "Running (0)"} <= set(filter_texts(panel))
+    assert panel.status_filter.currentText() == f"{StatusFilter.PROBLEMS} (3)"
+    assert shown(panel) == ["02-b", "04-d", "05-e"]
+
+
+def test_an_empty_queue_says_how_to_add_a_prd_and_links_to_the_format(qtbot):
+    model = QueueModel()
+    panel = QueuePanel(model)
+    qtbot.addWidget(panel)
+    panel.set_new_prd_keys("Ctrl+N")
+    panel.resize(800, 400)
+    panel.show()
+    hint = panel.empty_hint
+    assert hint.isVisible() and "Drop PRD files here, or New PRD (Ctrl+N)" in hint.text()
+    assert abs(hint.geometry().center().x() - panel.view.viewport().rect().center().x()) <= 2
+    with qtbot.waitSignal(panel.prdFormatRequested):
+        hint.linkActivated.emit("prd-format")
+
+    state = QueueState(jobs=jobs(job("01-a")))
+    model.apply(Snapshot(state), list(state.jobs))
+    assert not hint.isVisible()
+    model.apply(Snapshot(QueueState()), ["01-a"])
+    assert hint.isVisible()
