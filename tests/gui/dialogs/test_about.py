@@ -1,4 +1,7 @@
-"""The About box: Overnight's home, and the agent's version against the versions it was tested with."""
+"""The About box: Overnight's home, the agent's version against the versions it was tested with, and Qt's."""
+
+import PySide6
+from PySide6.QtCore import qVersion
 
 from app.gui.dialogs.about import AboutDialog
 
@@ -13,6 +16,7 @@ def test_about_shows_the_agent_version_against_the_tested_range(qtbot, idle_wind
     qtbot.waitUntil(lambda: "2.1.999" in dialog.informativeText(), timeout=10000)
     assert "newer than tested (2.1.197–" in dialog.informativeText()
     assert str(idle_window.home.root) in dialog.informativeText()
+    assert f"Qt: {qVersion()} (PySide6 {PySide6.__version__})" in dialog.informativeText()
     missing = AboutDialog(idle_window.home, "no-such-claude", idle_window)
     qtbot.addWidget(missing)
     qtbot.waitUntil(lambda: "not on PATH" in missing.informativeText(), timeout=10000)
