@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.core import queue as q
@@ -157,6 +157,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="overnight-bench-") as folder:
         home = Home(Path(folder) / "home")
         ensure_home(home)
+        # The window remembers its layout when it closes: in the bench's folder, not the user's settings.
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, folder)
         bridge = EngineBridge(home)
         window = MainWindow(bridge)
         window.resize(1200, 750)
