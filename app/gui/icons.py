@@ -1,6 +1,6 @@
 """Icons: the app icon and the tray icon for a state with a count badge, drawn from resources/icons,
-the dot in a status's colour that the queue shows beside each status, and toolbar icons tinted
-with the palette's text colour (the style's own are black, unreadable on a dark palette)."""
+the dot in a status's colour that the queue shows beside each status, and the toolbar's glyphs
+painted in the palette's text colour (a black icon is unreadable on a dark palette)."""
 
 from __future__ import annotations
 
@@ -105,19 +105,17 @@ def status_icon(status: Status) -> QIcon:
     return QIcon(pixmap)
 
 
-def tinted(icon: QIcon, color: QColor) -> QIcon:
-    """`icon`'s shape in one colour: every opaque pixel takes `color`, keeping its alpha."""
-    out = QIcon()
+def glyph_icon(name: str, color: QColor) -> QIcon:
+    """A toolbar glyph, resources/icons/tool-`name`.svg (drawn in black), painted in `color`."""
+    icon = QIcon()
     for size in TOOLBAR_SIZES:
-        pixmap = QPixmap(icon.pixmap(size, size))
-        if pixmap.isNull():
-            continue
+        pixmap = render_svg(f"tool-{name}.svg", size)
         painter = QPainter(pixmap)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
         painter.fillRect(pixmap.rect(), color)
         painter.end()
-        out.addPixmap(pixmap)
-    return out
+        icon.addPixmap(pixmap)
+    return icon
 
 
 @cache

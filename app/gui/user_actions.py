@@ -3,8 +3,8 @@
 The window connects each action to what it does (MainWindow._connect_signals); the job actions
 apply to the selected job and are enabled only where `applicable_actions` says they make sense.
 The Job menu doubles as the queue's context menu. Each action carries its keyboard shortcut;
-the Help menu's list of shortcuts is read from the actions (`shortcut_rows`). The toolbar's icons
-are the style's, tinted with the palette's text colour (`tint_icons`, again on a palette change).
+the Help menu's list of shortcuts is read from the actions (`shortcut_rows`). The icons are glyphs
+painted in the palette's text colour (`tint_icons` paints them again on a palette change).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
-from PySide6.QtWidgets import QMainWindow, QMenu, QStyle, QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
 from app.core.queue import TERMINAL, Job, Status
-from app.gui.icons import tinted
+from app.gui.icons import glyph_icon
 
 # key: (text, command sent to the engine or None when the window handles it)
 JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
@@ -57,7 +57,6 @@ def applicable_actions(job: Job, has_log: bool) -> set[str]:
 
 def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     """Every action of the window, by key; `prds` is the folder "Open folder" opens."""
-    pixmap = QStyle.StandardPixmap
     actions = {
         "pause": QAction("Pause", window),
         "tick": QAction("Force tick", window),
@@ -71,10 +70,9 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
         "about": QAction("About Overnight", window),
         "quit": QAction("Quit", window),
     }
-    for key, standard in (("pause", pixmap.SP_MediaPause), ("tick", pixmap.SP_MediaSeekForward),
-                          ("new_prd", pixmap.SP_FileIcon), ("add_files", pixmap.SP_DialogOpenButton),
-                          ("open_folder", pixmap.SP_DirOpenIcon), ("settings", pixmap.SP_FileDialogDetailedView)):
-        set_icon(actions[key], standard, window)
+    for key, glyph in (("pause", "pause"), ("tick", "next-batch"), ("new_prd", "new"),
+                       ("add_files", "add-files"), ("open_folder", "folder"), ("settings", "settings")):
+        set_icon(actions[key], glyph, window)
     actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
@@ -161,21 +159,19 @@ def add_toolbar(window: QMainWindow, actions: Mapping[str, QAction]) -> None:
 
 def show_paused(action: QAction, paused: bool, widget: QWidget) -> None:
     """The pause action resumes while the queue is paused."""
-    pixmap = QStyle.StandardPixmap.SP_MediaPlay if paused else QStyle.StandardPixmap.SP_MediaPause
     action.setText("Resume" if paused else "Pause")
-    set_icon(action, pixmap, widget)
+    set_icon(action, "resume" if paused else "pause", widget)
     action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
 
 
-def set_icon(action: QAction, pixmap: QStyle.StandardPixmap, widget: QWidget) -> None:
-    """The style's `pixmap` in `widget`'s text colour; the action remembers it for `tint_icons`."""
-    action.setData(pixmap)
-    color = widget.palette().color(QPalette.ColorRole.WindowText)
-    action.setIcon(tinted(widget.style().standardIcon(pixmap), color))
+def set_icon(action: QAction, glyph: str, widget: QWidget) -> None:
+    """The `glyph` (app.gui.icons.glyph_icon) in `widget`'s text colour; the action keeps its name for `tint_icons`."""
+    action.setData(glyph)
+    action.setIcon(glyph_icon(glyph, widget.palette().color(QPalette.ColorRole.WindowText)))
 
 
 def tint_icons(actions: Mapping[str, QAction], widget: QWidget) -> None:
-    """Draw the icons again in `widget`'s text colour (after its palette changed)."""
+    """Paint the icons again in `widget`'s text colour (after its palette changed)."""
     for action in actions.values():
-        if isinstance(action.data(), QStyle.StandardPixmap):
+        if isinstance(action.data(), str):
             set_icon(action, action.data(), widget)

@@ -6,7 +6,7 @@ from PySide6.QtGui import QColor
 
 from app.core.queue import Status
 from app.gui.formatting import STATUS_COLORS
-from app.gui.icons import TrayLook, TrayState, app_icon, badge_text, status_icon, tray_icon
+from app.gui.icons import ICONS, TrayLook, TrayState, app_icon, badge_text, glyph_icon, status_icon, tray_icon
 
 
 def image(icon, size=32):
@@ -33,3 +33,13 @@ def test_the_app_icon_is_drawn_at_every_size_a_desktop_asks_for(qtbot):
 def test_a_status_dot_is_filled_with_the_status_colour(qtbot, status):
     centre = image(status_icon(status), 16).pixelColor(8, 8)
     assert centre == QColor(STATUS_COLORS[status])
+
+
+@pytest.mark.parametrize("glyph", sorted(path.stem.removeprefix("tool-") for path in ICONS.glob("tool-*.svg")))
+def test_each_toolbar_glyph_is_drawn_in_the_colour_asked_for(qtbot, glyph):
+    picture = image(glyph_icon(glyph, QColor("#3366cc")), 24)
+    opaque = [picture.pixelColor(x, y) for x in range(24) for y in range(24) if picture.pixelColor(x, y).alpha() > 200]
+    assert len(opaque) > 20  # a glyph, not an empty square
+    wanted = QColor("#3366cc")
+    assert all(max(abs(color.red() - wanted.red()), abs(color.green() - wanted.green()),
+                   abs(color.blue() - wanted.blue())) <= 2 for color in opaque)  # 2: premultiplied rounding

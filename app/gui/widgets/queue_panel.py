@@ -79,7 +79,6 @@ class QueuePanel(QWidget):
     def _init_empty_hint(self) -> None:
         self.empty_hint = QLabel(self.view.viewport())
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_hint.setWordWrap(True)
         self.empty_hint.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
         self.set_new_prd_keys("")
         layout = QVBoxLayout(self.view.viewport())
