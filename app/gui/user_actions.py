@@ -160,7 +160,9 @@ def add_toolbar(window: QMainWindow, actions: Mapping[str, QAction]) -> None:
 def show_paused(action: QAction, paused: bool, widget: QWidget) -> None:
     """The pause action resumes while the queue is paused."""
     action.setText("Resume" if paused else "Pause")
-    set_icon(action, "resume" if paused else "pause", widget)
+    glyph = "resume" if paused else "pause"
+    if action.data() != glyph:  # called at every change of the queue: paint only when it turns
+        set_icon(action, glyph, widget)
     action.setToolTip("Let new runs start again" if paused else "Start no new runs (running jobs continue)")
 
 
