@@ -8,6 +8,7 @@ their selection and scroll position.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -205,6 +206,10 @@ class QueueModel(QAbstractTableModel):
 
     def row_of(self, slug: str) -> int | None:
         return self._row_of.get(slug)
+
+    def status_counts(self) -> Counter[Status]:
+        """How many rows have each status."""
+        return Counter(job.status for job in self._jobs.values())
 
     def reason_at(self, row: int) -> str:
         job = self.job_at(row)

@@ -6,10 +6,9 @@ shows how to add the first PRD instead of an empty table.
 
 from __future__ import annotations
 
-from collections import Counter
 from html import escape
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -51,6 +50,10 @@ class QueuePanel(QWidget):
         self.status_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for name in STATUS_FILTERS:
             self.status_filter.addItem(name, name)
+        # One count after a burst of row changes (a state change arrives as many), not one per change.
+        self._recount = QTimer(self)
+        self._recount.setSingleShot(True)
+        self._recount.setInterval(0)
         self._init_view()
         self._init_empty_hint()
         self._init_layout()
@@ -103,8 +106,10 @@ class QueuePanel(QWidget):
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.status_filter.currentIndexChanged.connect(
             lambda index: self.proxy.set_statuses(STATUS_FILTERS[self.status_filter.itemData(index)]))
-        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset, self.model.dataChanged):
-            signal.connect(self._count)
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
+            signal.connect(self._recount.start)
+        self.model.dataChanged.connect(self._count_if_status_changed)
+        self._recount.timeout.connect(self._count)
         self.empty_hint.linkActivated.connect(lambda _link: self.prdFormatRequested.emit())
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.view.customContextMenuRequested.connect(self._context_menu)
@@ -131,13 +136,19 @@ class QueuePanel(QWidget):
         self.view.setCurrentIndex(index)
         self.contextMenuRequested.emit(self.view.viewport().mapToGlobal(position))
 
+    def _count_if_status_changed(self, top_left: QModelIndex, bottom_right: QModelIndex) -> None:
+        """Durations change every second; only a change that reaches the status column can change a count."""
+        if top_left.column() <= Column.STATUS <= bottom_right.column():
+            self._recount.start()
+
     def _count(self) -> None:
         """Each status filter's name with how many jobs it shows; the hint when there are none at all."""
-        model = self.model
-        by_status = Counter(model.job_at(row).status for row in range(model.rowCount()))
+        by_status = self.model.status_counts()
         for index in range(self.status_filter.count()):
             name = self.status_filter.itemData(index)
             statuses = STATUS_FILTERS[name]
             count = by_status.total() if statuses is None else sum(by_status[status] for status in statuses)
-            self.status_filter.setItemText(index, f"{name} ({count})")
+            text = f"{name} ({count})"
+            if self.status_filter.itemText(index) != text:  # the combo box lays itself out again on each change
+                self.status_filter.setItemText(index, text)
         self.empty_hint.setVisible(not by_status)

@@ -74,7 +74,7 @@ def test_a_right_click_on_a_row_makes_it_current_and_asks_for_the_menu(qtbot, pa
         view.customContextMenuRequested.emit(below_the_rows)
 
 
-def test_each_status_filter_counts_its_jobs_as_the_queue_changes(panel):
+def test_each_status_filter_counts_its_jobs_as_the_queue_changes(qtbot, panel):
     texts = filter_texts(panel)
     assert {f"{StatusFilter.ALL} (3)", f"{StatusFilter.ACTIVE} (2)", f"{StatusFilter.PROBLEMS} (1)",
             "Failed (1)", "Running (1)", "Pending (1)", "Invalid (0)", "Completed (0)"} <= set(texts)
@@ -82,8 +82,8 @@ def test_each_status_filter_counts_its_jobs_as_the_queue_changes(panel):
     state = QueueState(jobs=jobs(job("01-a", Status.COMPLETED), job("02-b", Status.FAILED),
                                  job("04-d", Status.INVALID), job("05-e", Status.INVALID)))
     panel.model.apply(Snapshot(state), ["01-a", "03-c", "04-d", "05-e"])
-    assert {f"{StatusFilter.ALL} (4)", f"{StatusFilter.PROBLEMS} (3)", "Invalid (2)", "Completed (1)",
-            "Running (0)"} <= set(filter_texts(panel))
+    qtbot.waitUntil(lambda: {f"{StatusFilter.ALL} (4)", f"{StatusFilter.PROBLEMS} (3)", "Invalid (2)",
+                             "Completed (1)", "Running (0)"} <= set(filter_texts(panel)))
     assert panel.status_filter.currentText() == f"{StatusFilter.PROBLEMS} (3)"
     assert shown(panel) == ["02-b", "04-d", "05-e"]
 
@@ -103,6 +103,6 @@ def test_an_empty_queue_says_how_to_add_a_prd_and_links_to_the_format(qtbot):
 
     state = QueueState(jobs=jobs(job("01-a")))
     model.apply(Snapshot(state), list(state.jobs))
-    assert not hint.isVisible()
+    qtbot.waitUntil(lambda: not hint.isVisible())
     model.apply(Snapshot(QueueState()), ["01-a"])
-    assert hint.isVisible()
+    qtbot.waitUntil(hint.isVisible)
