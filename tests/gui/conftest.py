@@ -1,10 +1,17 @@
 """A real engine on a temp home, seen through the bridge, and the main window over it, for the GUI tier."""
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from app.gui.bridge import EngineBridge
 from app.gui.main_window import MainWindow
 from tests.support import make_home
+
+
+@pytest.fixture(autouse=True)
+def _private_app_settings(tmp_path):
+    """The app's own settings (what the user dismissed) are the test's, never the user's."""
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "app-settings"))
 
 
 @pytest.fixture

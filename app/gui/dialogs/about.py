@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from html import escape
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
-from app.core.agent import version_verdict
-from app.engine.api import installed_cli_version, tested_versions
+from app.doctor import agent_check
 from app.gui.desktop import in_background
 from app.paths import Home
-
-
-def agent_line(command: str) -> tuple[bool, str]:
-    """Blocking (runs `<command> --version`): whether the agent is fine to use, in words."""
-    path = shutil.which(command)
-    if path is None:
-        return False, f"{command!r} is not on PATH — install Claude Code, or set agent.command in Settings"
-    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
-    return fine, f"{path}: Claude Code {verdict}"
 
 
 class AboutDialog(QMessageBox):
@@ -34,13 +23,14 @@ class AboutDialog(QMessageBox):
         self._home = home
         self.agent = "checking the agent…"
         self._show()
-        in_background(lambda: agent_line(agent_command), self._checked)
+        in_background(lambda: agent_check(agent_command), self._checked)
 
     def _checked(self, result: tuple[bool, str] | None, error: BaseException | None) -> None:
         if error is not None or result is None:
             self.agent = f"the agent could not be checked ({error})"
         else:
-            fine, words = result
+            fine, line = result
+            words = line.removeprefix("agent: ")
             self.agent = words if fine else f"⚠ {words}"
         self._show()
 
