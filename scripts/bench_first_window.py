@@ -44,8 +44,7 @@ def show_event(self, event):
     print(f"shown {time.time():.6f}", flush=True)
 
 main_window.MainWindow.showEvent = show_event
-from app.cli import main
-sys.argv = ["overnight", *sys.argv[1:]]
+from app.__main__ import main
 sys.exit(main())
 """
 
