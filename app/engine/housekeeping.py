@@ -1,7 +1,8 @@
 """What the engine does as time passes: the usage meter's polls, and the clock's duties
 (gate times, config and credentials changes, the agent command's presence, saved reading
-positions, the disk check, the safety-net rescan, the heartbeat, pruning). Each duty runs on its own: one that fails (a bad
-file, a full disk) is reported and the others go on (docs/BEHAVIOUR.md sections 6 and 9)."""
+positions, the disk check, the safety-net rescan, the heartbeat, pruning). Each duty runs on its
+own: one that fails (a bad file, a full disk) is reported and the others go on
+(docs/BEHAVIOUR.md sections 6 and 9)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class Housekeeping:
         self._config_mtime: float | None = None
         self._credentials_mtime: float | None = None
         self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0, "agent": 0.0}
-        self._agent_check: asyncio.Task[None] | None = None  # one look at a time, however long it hangs
+        self._agent_check: asyncio.Task[None] | None = None  # one look for the agent at a time
         self._duty_errors: dict[str, tuple[str, float]] = {}
 
     async def start(self) -> None:

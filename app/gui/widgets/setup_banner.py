@@ -45,6 +45,7 @@ class SetupBanner(QFrame):
         self._environ = dict(environ)
         self.checks: list[Check] = []
         self.checking = False
+        self._again = False  # asked again while checking: what changed may come after that look
         self.setObjectName("setupBanner")
         self.setStyleSheet(
             "#setupBanner { background: rgba(0, 120, 215, 36); border: 1px solid rgba(0, 120, 215, 140);"
@@ -71,6 +72,7 @@ class SetupBanner(QFrame):
     def check(self) -> None:
         """Run the checks again (off the GUI thread); the banner shows their answer when it comes."""
         if self.checking:
+            self._again = True
             return
         self.checking = True
         self.check_button.setEnabled(False)
@@ -83,8 +85,12 @@ class SetupBanner(QFrame):
         self.check_button.setEnabled(True)
         self.check_button.setText("Check again")
         self.checks = checks if checks is not None else [(False, f"the checks could not run: {error}")]
-        self.rows.setText("<br>".join(f"{'✓' if fine else '✗'} {escape(line, quote=False)}" for fine, line in self.checks))
+        rows = (f"{'✓' if fine else '✗'} {escape(line, quote=False)}" for fine, line in self.checks)
+        self.rows.setText("<br>".join(rows))
         self.setVisible(not all(fine for fine, _line in self.checks))
+        if self._again:
+            self._again = False
+            self.check()
 
     def choose_agent(self) -> None:
         name, _filter = QFileDialog.getOpenFileName(self, "Choose the claude program", str(Path.home()))
