@@ -5,6 +5,8 @@ import yaml
 from PySide6.QtWidgets import QFileDialog
 
 from app.core.queue import PauseReason
+from app.gui.bridge import EngineBridge
+from app.gui.main_window import MainWindow
 from app.gui.widgets.setup_banner import SetupBanner
 from tests.support import FAKE_AGENT, make_home
 
@@ -76,9 +78,6 @@ def test_check_again_looks_again_and_the_banner_goes_once_everything_passes(qtbo
 
 
 def test_the_window_shows_the_checklist_above_the_queue_while_the_engine_waits_for_the_agent(qtbot, tmp_path):
-    from app.gui.bridge import EngineBridge
-    from app.gui.main_window import MainWindow
-
     home, environ, _project = make_home(tmp_path, {"agent": {"command": "no-such-claude"}})
     bridge = EngineBridge(home, environ=environ)
     window = MainWindow(bridge)
@@ -94,6 +93,7 @@ def test_the_window_shows_the_checklist_above_the_queue_while_the_engine_waits_f
         assert "Claude Code not found" in window.pause_banner.message.text()
         layout = window.centralWidget().layout()
         assert layout.indexOf(window.setup_banner) < layout.indexOf(window.queue_panel.parentWidget())
+        assert window.safety_note.isVisible() and "--dangerously-skip-permissions" in window.safety_note.text.text()
     finally:
         with qtbot.waitSignal(bridge.stopped, timeout=30000):
             bridge.stop(stop_jobs=True)
