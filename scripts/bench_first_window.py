@@ -59,9 +59,10 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def first_window(clone: Path, home: Path, env: dict[str, str]) -> tuple[float, float]:
     """(seconds from launch to the main window shown, seconds from SIGTERM to the process gone)."""
+    errors = (home.parent / "app-stderr.log").open("w")  # a file: a full pipe would stall the app
     launched = time.time()
     app = subprocess.Popen([str(clone / ".venv" / "bin" / "python"), "-c", OBSERVED_APP, "--home", str(home)],
-                           cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           cwd=clone, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
     try:
         assert app.stdout is not None
         deadline = time.monotonic() + WINDOW_TIMEOUT
@@ -69,7 +70,7 @@ def first_window(clone: Path, home: Path, env: dict[str, str]) -> tuple[float, f
         while not line.startswith("shown ") and time.monotonic() < deadline:
             line = app.stdout.readline()
             if not line and app.poll() is not None:
-                sys.exit(f"the app ended before its window showed:\n{app.stderr.read() if app.stderr else ''}")
+                sys.exit(f"the app ended before its window showed:\n{Path(errors.name).read_text()}")
         shown = float(line.split()[1]) - launched
         stopping = time.monotonic()
         app.send_signal(signal.SIGTERM)
@@ -79,6 +80,7 @@ def first_window(clone: Path, home: Path, env: dict[str, str]) -> tuple[float, f
         if app.poll() is None:
             app.kill()
             app.wait()
+        errors.close()
 
 
 def main() -> int:
