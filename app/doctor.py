@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from app.config import Config, load_config
-from app.core.agent import version_verdict
+from app.core.agent import AGENT_FIX, version_verdict
 from app.core.usage import shown_percent
+from app.engine.runner import find_agent
 from app.engine.usage import (
     Credentials,
     CredentialsProblem,
     UsageMeter,
+    credentials_path,
     installed_cli_version,
     meter_url,
     read_credentials,
@@ -38,11 +40,18 @@ def run_checks(home: Home) -> list[Check]:
     """Every check, in the order printed; each one answers even when the others cannot."""
     return [
         _check_config(home),
-        _check_agent(home),
-        *_check_credentials_and_meter(home),
+        *setup_checks(home),
         _check_home(home),
         _check_tray(),
     ]
+
+
+def setup_checks(home: Home, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    """What a first run needs (the desktop app's set-up checklist shows these): the agent and its
+    version, the credentials, and the usage meter answering with them. Blocking: it runs the
+    agent's `--version` and asks the usage meter."""
+    config = _settings(home)
+    return [agent_check(config.agent.command, environ.get("PATH")), *_check_credentials_and_meter(config, environ)]
 
 
 def _check_config(home: Home) -> Check:
@@ -58,21 +67,20 @@ def _settings(home: Home) -> Config:
     return load_config(home.config).config if home.config.exists() else Config()
 
 
-def _check_agent(home: Home) -> Check:
-    """Found, and its version against the tested range: a newer one is fine, an older one is not."""
-    command = _settings(home).agent.command
-    path = shutil.which(command)
-    if path is None:
-        return False, (f"agent: {command!r} is not on PATH — install Claude Code "
-                       "(npm install -g @anthropic-ai/claude-code) or set agent.command in config.yaml")
-    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
-    return fine, f"agent: {path}, Claude Code {verdict}"
+def agent_check(command: str, path: str | None = None) -> Check:
+    """Found (as the engine looks for it, in `path` or as a file), and its version against the
+    tested range: a newer one is fine, an older one is not. Blocking: runs `<agent> --version`."""
+    program = find_agent(command, path)
+    if program is None:
+        return False, f"agent: {command!r} is not found (not on PATH, and not an executable file) — {AGENT_FIX}"
+    fine, verdict = version_verdict(installed_cli_version(program), tested_versions())
+    return fine, f"agent: {program}, Claude Code {verdict}"
 
 
-def _check_credentials_and_meter(home: Home) -> list[Check]:
-    credentials = read_credentials()
+def _check_credentials_and_meter(config: Config, environ: Mapping[str, str]) -> list[Check]:
+    credentials = read_credentials(environ)
     if credentials is None:
-        return [(False, ("credentials: none found (~/.claude/.credentials.json) — run `claude` and sign in; "
+        return [(False, (f"credentials: none found ({credentials_path(environ)}) — run `claude` and sign in; "
                          "without them the usage meter is unknown (usage.when_unknown decides)"))]
     if isinstance(credentials, CredentialsProblem):
         return [(False, f"credentials: {credentials.one_line()}")]
@@ -81,12 +89,11 @@ def _check_credentials_and_meter(home: Home) -> list[Check]:
     expired = credentials.expires_at is not None and credentials.expires_at < dt.datetime.now(dt.UTC)
     lines.append((not expired, f"credentials: {credentials.source}"
                   + (" — the token has expired; run `claude` once to refresh it" if expired else "")))
-    config = _settings(home)
-    url = meter_url(config.usage.url)
+    url = meter_url(config.usage.url, environ)
     version = installed_cli_version(config.agent.command)
 
     async def poll() -> Any:
-        meter = UsageMeter(url=url, user_agent=user_agent(version))
+        meter = UsageMeter(url=url, user_agent=user_agent(version), environ=environ)
         try:
             return await meter.poll(dt.datetime.now(dt.UTC))
         finally:

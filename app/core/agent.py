@@ -12,6 +12,10 @@ MARKER = "OVERNIGHT_RUN"
 NESTED_SESSION_MARKERS = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT")
 
 
+AGENT_FIX = ("install Claude Code: npm install -g @anthropic-ai/claude-code, "
+             "or set agent.command in Settings (config.yaml)")
+
+
 def agent_argv(command: str, model: str, extra_args: Iterable[str] = ()) -> list[str]:
     """The prompt goes on stdin, never argv: an argument is capped at 128 KiB on Linux
     and argv is visible to every user in `ps`."""

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from app.core.agent import AGENT_FIX
 from app.core.queue import PAUSE_STRENGTH, OnReset, Pause, PauseReason
 from app.core.text import one_line
 from app.core.usage import Usage, Window
@@ -104,6 +105,8 @@ def pause_with(current: Pause | None, new: Pause) -> Pause:
     pause); two usage limits keep the later resume time."""
     if current is None:
         return new
+    if (current.reason, current.message, current.resume_at) == (new.reason, new.message, new.resume_at):
+        return current  # the same pause again: nothing changes, not even since when
     if current.reason is PauseReason.RATE_LIMIT and new.reason is PauseReason.RATE_LIMIT:
         if current.resume_at and new.resume_at and current.resume_at >= new.resume_at:
             return current
@@ -155,6 +158,23 @@ def disk_pause(path: str, error: str, now: dt.datetime) -> Pause:
         f"cannot write {path}: {error}. Running agents go on; new runs start again by themselves "
         "once Overnight can write there (free some space, or fix the permissions)",
     )
+
+
+def setup_pause(command: str, now: dt.datetime) -> Pause:
+    """The agent command is neither a name on PATH nor a path to an executable file."""
+    return Pause(PauseReason.SETUP, now, None,
+                 f"the agent command {command!r} is not found (not on PATH, and not an executable file) — {AGENT_FIX}; "
+                 "the queue starts by itself once it is there")
+
+
+def after_agent_check(paused: Pause | None, command: str, found: bool, now: dt.datetime) -> Pause | None:
+    """The pause after looking for the agent command: a setup pause while it is missing (unless
+    a stronger pause stands), none once it is found again; any other pause stays as it is."""
+    if not found:
+        return pause_with(paused, setup_pause(command, now))
+    if paused is not None and paused.reason is PauseReason.SETUP:
+        return None
+    return paused
 
 
 def resume_due(paused: Pause | None, now: dt.datetime) -> bool:

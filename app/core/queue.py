@@ -51,17 +51,21 @@ class PauseReason(StrEnum):
     NETWORK = "network"
     STATE = "state"
     DISK = "disk"  # a write failed (no space, I/O error, permission); clears once a test write succeeds
+    SETUP = "setup"  # the agent command is not found; clears once it is
 
 
 # A new pause replaces the current one only if it is at least as strong: a usage
-# limit must not clear a pause the user asked for.
+# limit must not clear a pause the user asked for. A missing agent outranks the pauses
+# the usage meter makes (nothing can run until it is there) but never replaces one the
+# user or a broken home made.
 PAUSE_STRENGTH = {
     PauseReason.NETWORK: 0,
     PauseReason.RATE_LIMIT: 1,
     PauseReason.AUTH: 2,
-    PauseReason.DISK: 3,
-    PauseReason.MANUAL: 4,
-    PauseReason.STATE: 5,
+    PauseReason.SETUP: 3,
+    PauseReason.DISK: 4,
+    PauseReason.MANUAL: 5,
+    PauseReason.STATE: 6,
 }
 
 

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from app.core import queue as q
 from app.core.queue import InvestigationStatus, Job, PauseReason, QueueState, Status
 
-# Pauses that only the user can end (the others end by themselves: a reset, a poll, a write).
-USER_PAUSES = (PauseReason.MANUAL, PauseReason.AUTH, PauseReason.STATE)
+# Pauses that wait for the user (the others end by themselves: a reset, a poll, a write). A
+# setup pause ends by itself too, but only once the user has installed the agent or named it.
+USER_PAUSES = (PauseReason.MANUAL, PauseReason.AUTH, PauseReason.STATE, PauseReason.SETUP)
 
 
 def has_work(jobs: Mapping[str, Job]) -> bool:

@@ -7,7 +7,6 @@ from app.engine.events import EngineEvent
 from app.engine.intake import Added, Refused, add_prds, expand
 from app.engine.lock import EngineLock, EngineLocked
 from app.engine.snapshot import Snapshot
-from app.engine.usage import installed_cli_version, tested_versions
 
 __all__ = [
     "Added",
@@ -20,7 +19,5 @@ __all__ = [
     "Snapshot",
     "add_prds",
     "expand",
-    "installed_cli_version",
     "request_sync",
-    "tested_versions",
 ]

@@ -1,7 +1,8 @@
 """What the engine does as time passes: the usage meter's polls, and the clock's duties
-(gate times, config and credentials changes, saved reading positions, the disk check, the
-safety-net rescan, the heartbeat, pruning). Each duty runs on its own: one that fails (a bad
-file, a full disk) is reported and the others go on (docs/BEHAVIOUR.md sections 6 and 9)."""
+(gate times, config and credentials changes, the agent command's presence, saved reading
+positions, the disk check, the safety-net rescan, the heartbeat, pruning). Each duty runs on its
+own: one that fails (a bad file, a full disk) is reported and the others go on
+(docs/BEHAVIOUR.md sections 6 and 9)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from app.core.upkeep import to_prune
 from app.core.usage import UNKNOWN
 from app.engine import folder
 from app.engine.events import Heartbeat
+from app.engine.runner import find_agent
 from app.engine.threads import in_daemon_thread
 from app.engine.usage import VERSION_TIMEOUT, UsageMeter, VersionProbe, credentials_path, meter_url, user_agent
 from app.paths import write_private_atomically
@@ -35,6 +37,9 @@ DISK_CHECK_INTERVAL = 5.0  # a test write while writing fails
 HEARTBEAT_INTERVAL = 60.0
 PRUNE_INTERVAL = 3600.0
 FIRST_POLL_TIMEOUT = 12.0
+AGENT_CHECK_INTERVAL = 3.0  # is the agent command there? (a setup pause ends by itself once it is)
+AGENT_CHECK_TIMEOUT = 60.0  # a PATH entry on a dead network mount: that look is given up
+FIRST_AGENT_CHECK_TIMEOUT = 5.0
 DUTY_ERROR_REPEAT = 60.0  # seconds before the same failure of a duty is reported again
 
 
@@ -47,7 +52,8 @@ class Housekeeping:
         self._heartbeat = Heartbeat(engine.home.heartbeat)
         self._config_mtime: float | None = None
         self._credentials_mtime: float | None = None
-        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0}
+        self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0, "agent": 0.0}
+        self._agent_check: asyncio.Task[None] | None = None  # one look for the agent at a time
         self._duty_errors: dict[str, tuple[str, float]] = {}
 
     async def start(self) -> None:
@@ -55,7 +61,10 @@ class Housekeeping:
         engine = self._engine
         self._credentials_mtime = _mtime(credentials_path(engine.environ))
         moment = asyncio.get_running_loop().time()
-        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment)
+        self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment, agent=moment)
+        # Before anything starts: a missing agent pauses the queue rather than failing its first job.
+        self._agent_check = engine.background(self._check_agent(), engine.chores)
+        await asyncio.wait({self._agent_check}, timeout=FIRST_AGENT_CHECK_TIMEOUT)
         # Off the loop: an HTTP client reads the system's certificates as it is made.
         self._meter = await asyncio.to_thread(UsageMeter, meter_url(engine.config.usage.url, engine.environ),
                                               user_agent(None), engine.environ)
@@ -145,6 +154,7 @@ class Housekeeping:
         duties: list[Callable[[], Awaitable[None] | None]] = [
             self._check_gate_times,
             self._watch_files,
+            self._look_for_agent,
             self._engine.runs.save_offsets,
             self._check_disk,
             self._periodic_rescan,
@@ -191,11 +201,39 @@ class Housekeeping:
         engine = self._engine
         if _mtime(engine.home.config) != self._config_mtime:
             self.load_config()
+            self._last["agent"] = -AGENT_CHECK_INTERVAL  # a new agent.command is looked for at once
             engine.request_tick()
         credentials = _mtime(credentials_path(engine.environ))
         if credentials != self._credentials_mtime:
             self._credentials_mtime = credentials
             self._meter_wake.set()  # fixed credentials end an auth pause at once
+
+    def _look_for_agent(self) -> None:
+        """Every few seconds, in the background: the look must never hold up the other duties."""
+        if self._agent_check is not None and not self._agent_check.done():
+            return
+        if self._due("agent", AGENT_CHECK_INTERVAL):
+            self._agent_check = self._engine.background(self._check_agent(), self._engine.chores)
+
+    async def _check_agent(self) -> None:
+        """A missing agent command pauses the queue (setup); found again, that pause ends."""
+        engine = self._engine
+        command, path = engine.config.agent.command, engine.environ.get("PATH")
+        try:
+            program = await in_daemon_thread(lambda: find_agent(command, path), AGENT_CHECK_TIMEOUT,
+                                             name="find-agent")
+        except TimeoutError:
+            return  # the verdict stands until a look answers
+        if command != engine.config.agent.command:
+            return  # the setting changed meanwhile: the next look is for the new one
+        paused = engine.state.paused
+        after = gates.after_agent_check(paused, command, program is not None, engine.clock.now())
+        if after is paused:
+            return
+        if after is None:
+            engine.clear_pause(f"the agent command {command!r} was found")
+        else:
+            engine.set_pause(after)
 
     async def _check_disk(self) -> None:
         """While writing fails: a test write where it failed, then what the writer still holds."""

@@ -49,6 +49,22 @@ class SpawnError(Exception):
         self.lasting = lasting
 
 
+class AgentMissing(SpawnError):
+    """The agent command names no program: the queue waits for it (a setup pause) rather than
+    failing job after job."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"agent binary {command!r} not found on PATH — install Claude Code or set "
+                         "agent.command in config.yaml to its full path")
+        self.command = command
+
+
+def find_agent(command: str, path: str | None) -> str | None:
+    """The program `command` names: a name looked up in `path` (a PATH value), or a path to an
+    executable file; None when there is none. Blocking: a PATH entry may be a dead network mount."""
+    return shutil.which(command, path=path)
+
+
 # What only the user can fix; any other error in creating the process is the machine's, for now.
 _LASTING_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.EPERM, errno.EISDIR})
 
@@ -126,12 +142,9 @@ class AgentRun:
     async def spawn(self, launch: Launch) -> ProcessId:
         """The process, started; SpawnError when it cannot be, OSError when its files cannot be
         written (the prompt goes through an unnamed file in the run's folder)."""
-        program = shutil.which(launch.argv[0], path=launch.env.get("PATH"))
+        program = find_agent(launch.argv[0], launch.env.get("PATH"))
         if program is None:
-            raise SpawnError(
-                f"agent binary {launch.argv[0]!r} not found on PATH — install Claude Code or set "
-                "agent.command in config.yaml to its full path"
-            )
+            raise AgentMissing(launch.argv[0])
         if not os.path.isdir(launch.cwd):
             raise SpawnError(f"cwd {launch.cwd} does not exist — create it or fix cwd in the PRD")
         with tempfile.TemporaryFile(dir=self.log_path.parent) as stdin, open_private(

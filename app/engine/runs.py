@@ -34,7 +34,7 @@ from app.core.times import iso_ms
 from app.engine import procs, store
 from app.engine.procs import ProcessId
 from app.engine.run_kinds import InvestigationRun, JobRun, RunKind
-from app.engine.runner import AgentRun, Launch, RunEnd, SpawnError
+from app.engine.runner import AgentMissing, AgentRun, Launch, RunEnd, SpawnError
 from app.paths import write_private_atomically
 
 if TYPE_CHECKING:
@@ -135,6 +135,10 @@ class Runs:
         )
         try:
             ident = await run.spawn(launch)
+        except AgentMissing as exc:  # gone since the last look: the queue waits for it
+            engine.set_pause(gates.setup_pause(exc.command, engine.clock.now()))
+            kind.not_started(f"not started: {exc}")
+            return
         except SpawnError as exc:
             if exc.lasting:  # only the user can fix it: no binary, no cwd
                 kind.could_not_start(str(exc))

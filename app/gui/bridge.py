@@ -45,7 +45,7 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self.home = home
         self.snapshot = Snapshot()
-        self._environ = dict(os.environ if environ is None else environ)
+        self.environ = dict(os.environ if environ is None else environ)  # the engine's, and its agents'
         self._engine: Engine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_request: asyncio.Event | None = None
@@ -122,7 +122,7 @@ class EngineBridge(QObject):
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_request = asyncio.Event()
-        engine = Engine(self.home, environ=self._environ)
+        engine = Engine(self.home, environ=self.environ)
         engine.subscribe(self.engineEvent.emit)
         engine.subscribe_state(self._state_changed)
         engine.on_show = self.showRequested.emit

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, 
 
 from app.core.event_names import EventName
 from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
-from app.core.queue import Job, Pause, QueueState
+from app.core.queue import Job, Pause, PauseReason, QueueState
 from app.engine.api import Added, EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import in_background, open_path, reveal_path
@@ -60,6 +60,8 @@ from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
 from app.gui.widgets.pause_banner import PauseBanner
 from app.gui.widgets.queue_panel import QueuePanel
+from app.gui.widgets.safety_note import SafetyNote
+from app.gui.widgets.setup_banner import SetupBanner
 from app.gui.widgets.status_strip import StatusStrip
 from app.gui.window_state import WindowMemory
 from app.paths import read_regular_file
@@ -90,6 +92,7 @@ class MainWindow(QMainWindow):
         self._state = QueueState()
         self._snapshot = bridge.snapshot
         self._prd_shown: tuple[str, str] | None = None
+        self._setup_paused = False
         self._select_when_added: str | None = None
         self.setWindowTitle(f"Overnight — {self.home.root}")
         self.setAcceptDrops(True)
@@ -103,6 +106,7 @@ class MainWindow(QMainWindow):
         if not self.memory.restore(self, self.splitter, self.queue_panel.view.horizontalHeader()):
             self.resize(1200, 800)
         self._apply_state(bridge.snapshot, list(bridge.state.jobs))
+        self.setup_banner.check()
 
     # ================================================================ building
 
@@ -128,6 +132,8 @@ class MainWindow(QMainWindow):
     def _init_central(self) -> None:
         self.usage_strip = StatusStrip(self)
         self.pause_banner = PauseBanner(self)
+        self.setup_banner = SetupBanner(self.home, self.bridge.environ, self)
+        self.safety_note = SafetyNote(self.home, self)
         self.notice = NoticeLine(self)
         splitter = self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setObjectName("queueDetailSplitter")
@@ -141,6 +147,8 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 0, 6, 0)
         layout.addWidget(self.usage_strip)
         layout.addWidget(self.pause_banner)
+        layout.addWidget(self.setup_banner)
+        layout.addWidget(self.safety_note)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.notice)
         self.setCentralWidget(central)
@@ -182,6 +190,7 @@ class MainWindow(QMainWindow):
         self.detail.sourceChosen.connect(self._follow_source)
         self.follower.noteChanged.connect(self.detail.show_transcript_note)
         self.pause_banner.resumeRequested.connect(lambda: self.send_command({"cmd": "resume"}, "Resume"))
+        self.setup_banner.message.connect(lambda text, is_error: self.notice.show_message(text, MESSAGE_MS, is_error))
         self.usage_strip.settingsRequested.connect(self.open_settings)
         self.add_flow.finished.connect(self._prds_added)
         self.add_flow.failed.connect(self.show_error)
@@ -272,6 +281,9 @@ class MainWindow(QMainWindow):
         return job is None or not related.isdisjoint(changed)
 
     def _show_pause(self, paused: Pause | None) -> None:
+        if (paused is not None and paused.reason is PauseReason.SETUP) != self._setup_paused:
+            self._setup_paused = not self._setup_paused
+            self.setup_banner.check()  # the engine has found the agent, or lost it
         self.pause_banner.show_pause(paused, dt.datetime.now(dt.UTC))
         show_paused(self.user_actions["pause"], paused is not None, self)
 

@@ -11,6 +11,7 @@ from tests.support import make_home
 
 @pytest.fixture(autouse=True)
 def window_settings(tmp_path):
+    """The app's own settings (window layout, dismissed notes) are the test's, never the user's."""
     folder = tmp_path / "qt-settings"
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     return folder

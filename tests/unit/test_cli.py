@@ -1,6 +1,7 @@
 """docs/BEHAVIOUR.md section 11: the command line, as a user runs it (real processes, real socket)."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -151,6 +152,13 @@ def test_scripts_run_passes_its_arguments_to_overnight_without_reinstalling(setu
     assert "Installing" not in ran.stdout + ran.stderr + status.stdout + status.stderr
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=environ, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("overnight ")
+    doctor = subprocess.run([str(script), "--home", str(home.root), "doctor"], capture_output=True, text=True,
+                            env={**environ, "PATH": os.defpath}, timeout=120)
+    assert doctor.returncode == 1  # no credentials in this home's user: a check to fix
+    assert f"config: {home.config} is valid" in doctor.stdout
+    [home_line] = [line for line in doctor.stdout.splitlines() if " home: " in line]
+    assert str(home.root) in home_line
+    assert "agent: 'claude' is not found" not in doctor.stdout  # the home's own agent.command was checked
 
 
 def test_add_into_a_home_whose_prds_folder_is_a_file_says_how_to_repair_it(setup, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from html import escape
 
 import PySide6
@@ -10,19 +9,9 @@ from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app import __version__
-from app.core.agent import version_verdict
-from app.engine.api import installed_cli_version, tested_versions
+from app.doctor import agent_check
 from app.gui.desktop import in_background
 from app.paths import Home
-
-
-def agent_line(command: str) -> tuple[bool, str]:
-    """Blocking (runs `<command> --version`): whether the agent is fine to use, in words."""
-    path = shutil.which(command)
-    if path is None:
-        return False, f"{command!r} is not on PATH — install Claude Code, or set agent.command in Settings"
-    fine, verdict = version_verdict(installed_cli_version(path), tested_versions())
-    return fine, f"{path}: Claude Code {verdict}"
 
 
 class AboutDialog(QMessageBox):
@@ -36,13 +25,14 @@ class AboutDialog(QMessageBox):
         self._home = home
         self.agent = "checking the agent…"
         self._show()
-        in_background(lambda: agent_line(agent_command), self._checked)
+        in_background(lambda: agent_check(agent_command), self._checked)
 
     def _checked(self, result: tuple[bool, str] | None, error: BaseException | None) -> None:
         if error is not None or result is None:
             self.agent = f"the agent could not be checked ({error})"
         else:
-            fine, words = result
+            fine, line = result
+            words = line.removeprefix("agent: ")
             self.agent = words if fine else f"⚠ {words}"
         self._show()
 

@@ -19,6 +19,7 @@ REASON_WORDS: Mapping[PauseReason, str] = {
     PauseReason.NETWORK: "the usage meter has been unreachable for 30 minutes",
     PauseReason.STATE: "queue.json could not be read",
     PauseReason.DISK: "Overnight cannot write to its home folder",
+    PauseReason.SETUP: "Claude Code not found",
 }
 
 

@@ -19,5 +19,6 @@ def test_about_shows_the_agent_version_against_the_tested_range(qtbot, idle_wind
     assert f"Qt: {qVersion()} (PySide6 {PySide6.__version__})" in dialog.informativeText()
     missing = AboutDialog(idle_window.home, "no-such-claude", idle_window)
     qtbot.addWidget(missing)
-    qtbot.waitUntil(lambda: "not on PATH" in missing.informativeText(), timeout=10000)
+    qtbot.waitUntil(lambda: "is not found" in missing.informativeText(), timeout=10000)
     assert missing.informativeText().count("⚠") == 1
+    assert "npm install -g @anthropic-ai/claude-code" in missing.informativeText()

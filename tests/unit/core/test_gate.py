@@ -153,3 +153,30 @@ def test_a_pause_reason_from_the_user_is_kept_to_one_short_line():
     pause = gate.manual_pause("lunch\n" + "x" * 500_000, NOW)
     assert len(pause.message) <= gate.MAX_REASON_CHARS
     assert "\n" not in pause.message and pause.message.startswith("lunch x")
+
+
+def test_a_missing_agent_pauses_with_the_command_and_the_fix_and_the_pause_ends_once_it_is_found():
+    setup = gate.after_agent_check(None, "claude", False, NOW)
+    assert setup.reason is PauseReason.SETUP and setup.resume_at is None
+    assert "'claude' is not found" in setup.message
+    assert "npm install -g @anthropic-ai/claude-code, or set agent.command in Settings" in setup.message
+    assert isinstance(decide(paused=setup), Closed)
+    assert gate.after_agent_check(setup, "claude", False, NOW + dt.timedelta(seconds=3)) is setup
+    assert gate.after_agent_check(setup, "claude", True, NOW) is None
+    assert gate.after_agent_check(None, "claude", True, NOW) is None
+
+
+@pytest.mark.parametrize("reason", [PauseReason.MANUAL, PauseReason.STATE, PauseReason.DISK])
+def test_a_missing_agent_never_replaces_a_pause_the_user_or_the_home_made_and_finding_it_leaves_them(reason):
+    stronger = Pause(reason, NOW, None, "x")
+    assert gate.after_agent_check(stronger, "claude", False, NOW) is stronger
+    assert gate.after_agent_check(stronger, "claude", True, NOW) is stronger
+
+
+def test_a_missing_agent_outranks_the_meters_pauses_and_they_do_not_replace_it():
+    setup = gate.setup_pause("claude", NOW)
+    for weaker in (gate.rate_limit_pause(LATER, "five_hour", 60, NOW), Pause(PauseReason.AUTH, NOW, None, "401"),
+                   Pause(PauseReason.NETWORK, NOW, None, "unreachable")):
+        assert gate.after_agent_check(weaker, "claude", False, NOW) == setup
+        assert gate.after_agent_check(weaker, "claude", True, NOW) is weaker
+        assert gate.pause_with(setup, weaker) is setup

@@ -28,6 +28,11 @@ def test_a_pause_only_the_user_can_end_needs_the_user_whatever_the_queue_holds()
     assert needs_user(state(paused=manual), "auto", "fire", None).startswith("paused (manual)")
 
 
+def test_a_missing_agent_needs_the_user_so_until_idle_stops_rather_than_waiting_forever():
+    setup = gates.setup_pause("claude", T0)
+    assert needs_user(state(job("01-a"), paused=setup), "auto", "fire", None).startswith("paused (setup)")
+
+
 def test_a_manual_fire_policy_needs_the_user_only_while_something_waits():
     why = needs_user(state(job("01-a")), "manual", "fire", None)
     assert why == "fire policy is manual: only Force tick starts runs"

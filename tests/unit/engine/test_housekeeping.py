@@ -1,13 +1,14 @@
 """The clock's duties and the usage meter (app/engine/housekeeping.py): pruning, the CLI version
-probe, config changes (docs/BEHAVIOUR.md sections 6 and 9)."""
+probe, config changes, the agent command's presence (docs/BEHAVIOUR.md sections 6 and 9)."""
 
 import asyncio
 import sys
+import threading
 import time
 
 import psutil
 
-from app.core.queue import Status
+from app.core.queue import PauseReason, Status
 from app.engine import housekeeping
 from tests.support import FAKE_AGENT, wait_until
 
@@ -75,3 +76,66 @@ def probe_survivors() -> list[int]:
         except psutil.Error:
             continue
     return found
+
+
+def write_wrapper(path, body=""):
+    """An agent command that runs the stand-in agent."""
+    path.write_text(f'#!/bin/sh\n{body}exec "{sys.executable}" "{FAKE_AGENT}" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+@run
+async def test_a_missing_agent_pauses_the_queue_before_anything_starts_and_the_pause_ends_once_it_appears(
+        tmp_path):
+    agent = tmp_path / "bin" / "claude"
+    r = Running(tmp_path, {"agent": {"command": str(agent)}})
+    r.prd("01-a.md", '@fake text "ran"\n')
+    async with r:
+        paused = r.engine.state.paused
+        assert paused.reason is PauseReason.SETUP
+        assert str(agent) in paused.message and "npm install -g @anthropic-ai/claude-code" in paused.message
+        assert r.engine.needs_user().startswith("paused (setup)")
+        await asyncio.sleep(1)  # a few clock periods: still waiting, nothing failed
+        assert r.status("01-a") is Status.PENDING and not r.named("job.started")
+        agent.parent.mkdir()
+        write_wrapper(agent)
+        await until(lambda: r.status("01-a") is Status.COMPLETED, timeout=20)
+        assert r.engine.state.paused is None
+        assert "was found" in r.named("queue.resumed")[0]["reason"]
+
+
+@run
+async def test_a_config_that_names_an_existing_agent_ends_the_setup_pause_at_once_and_a_manual_pause_stays(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(housekeeping, "AGENT_CHECK_INTERVAL", 3600.0)  # only the config change looks again
+    async with Running(tmp_path, {"agent": {"command": "no-such-claude"}}) as r:
+        assert r.engine.paused_for(PauseReason.SETUP)
+        r.home.config.write_text(r.home.config.read_text().replace("no-such-claude", str(write_wrapper(
+            tmp_path / "claude"))))
+        await until(lambda: r.engine.state.paused is None, timeout=5)
+        await r.engine.handle({"cmd": "pause", "reason": "lunch"})
+        r.home.config.write_text(r.home.config.read_text().replace(str(tmp_path / "claude"), "no-such-claude"))
+        await until(lambda: r.engine.config.agent.command == "no-such-claude")
+        await asyncio.sleep(0.5)
+        assert r.engine.state.paused.message == "lunch"
+
+
+@run
+async def test_a_look_for_the_agent_that_hangs_holds_up_neither_the_start_nor_the_queue(tmp_path, monkeypatch):
+    release = threading.Event()
+
+    def stuck(command, path):
+        release.wait(30)
+        return None
+
+    monkeypatch.setattr(housekeeping, "find_agent", stuck)
+    started = time.monotonic()
+    try:
+        async with Running(tmp_path) as r:
+            assert time.monotonic() - started < housekeeping.FIRST_AGENT_CHECK_TIMEOUT + 3
+            r.prd("01-a.md", '@fake text "ran"\n')
+            await until(lambda: r.status("01-a") is Status.COMPLETED)
+            assert r.engine.worst_lag < 1
+    finally:
+        release.set()

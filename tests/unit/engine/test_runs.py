@@ -82,12 +82,17 @@ async def test_an_agents_orphaned_background_process_does_not_survive_the_run(tm
 
 
 @run
-async def test_a_missing_agent_binary_fails_the_job_with_the_fix_and_no_investigation(tmp_path):
-    async with Running(tmp_path, {"agent": {"command": "no-such-claude"}}) as r:
+async def test_an_agent_command_that_exists_but_cannot_be_run_fails_the_job_with_the_fix_and_no_investigation(
+        tmp_path):
+    agent = tmp_path / "claude"
+    agent.write_bytes(b"\x7fELF but not really")
+    agent.chmod(0o755)
+    async with Running(tmp_path, {"agent": {"command": str(agent)}}) as r:
         r.prd("01-a.md", "hello\n")
         await until(lambda: r.status("01-a") is Status.FAILED)
-        assert "not found on PATH" in r.job("01-a").reason
+        assert f"could not start {agent}" in r.job("01-a").reason
         assert r.job("01-a").investigation is None
+        assert r.engine.state.paused is None
 
 
 @run
