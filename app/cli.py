@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("rerun", "queue a finished job again")):
         one = sub.add_parser(name, parents=[home], help=text)
         one.add_argument("slug")
-    sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
+    doctor = sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
+    doctor.add_argument("--probe-tray", action="store_true", help=argparse.SUPPRESS)  # the tray check's own process
+    desktop = sub.add_parser("install-desktop", parents=[home],
+                             help="add Overnight to the desktop menu (with --autostart: start it at login too)")
+    desktop.add_argument("--autostart", action="store_true", help="start the app at login too")
+    desktop.add_argument("--uninstall", action="store_true",
+                         help="remove what install-desktop wrote (with --autostart: only the autostart entry)")
     return parser
 
 
@@ -89,6 +95,7 @@ def main(argv: Sequence[str]) -> int:
         "cancel": lambda h, a: _send(h, {"cmd": "cancel", "slug": a.slug}, f"cancelling {a.slug}"),
         "rerun": lambda h, a: _send(h, {"cmd": "rerun", "slug": a.slug}, f"{a.slug} queued again"),
         "doctor": _doctor,
+        "install-desktop": _install_desktop,
     }
     try:
         return handlers[command](home, args)
@@ -289,9 +296,31 @@ def _add(home: Home, args: argparse.Namespace) -> int:
 
 
 def _doctor(home: Home, args: argparse.Namespace) -> int:
-    from app.doctor import run_checks
+    from app.doctor import probe_tray, run_checks
+
+    if args.probe_tray:
+        return probe_tray()
 
     checks = run_checks(home)
     for ok, line in checks:
         print(f"{'ok  ' if ok else 'FIX '} {line}")
     return EXIT_OK if all(ok for ok, _ in checks) else EXIT_ERROR
+
+
+# ---------------------------------------------------------------- install-desktop
+
+
+def _install_desktop(home: Home, args: argparse.Namespace) -> int:
+    from app.desktop_entry import Places, install, launch_command, uninstall
+
+    places = Places.for_user()
+    if args.uninstall:
+        said, ok = uninstall(places, autostart_only=args.autostart), True
+    else:
+        command = launch_command(sys.argv[0])
+        if hasattr(args, "home"):
+            command += ["--home", str(home.root)]
+        said, ok = install(places, command, args.autostart)
+    for line in said:
+        print(line)
+    return EXIT_OK if ok else EXIT_ERROR

@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +29,7 @@ from app.engine.usage import (
     tested_versions,
     user_agent,
 )
-from app.paths import Home
+from app.paths import Home, self_command
 
 Check = tuple[bool, str]
 """(fine, the line printed): a line that is not fine says what to fix."""
@@ -124,13 +123,9 @@ def _check_home(home: Home) -> Check:
 
 
 def _check_tray() -> Check:
-    probe = (
-        "from PySide6.QtWidgets import QApplication, QSystemTrayIcon\n"
-        "app = QApplication([])\n"
-        "print('yes' if QSystemTrayIcon.isSystemTrayAvailable() else 'no')\n"
-    )
+    """Asks a process of its own (Qt aborts a process that has no display)."""
     try:
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30,
+        out = subprocess.run([*self_command(), "doctor", "--probe-tray"], capture_output=True, text=True, timeout=30,
                              env={**os.environ}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"tray: could not start Qt ({exc})"
@@ -140,3 +135,13 @@ def _check_tray() -> Check:
     if out.stdout.strip() == "yes":
         return True, "tray: a system tray is available"
     return False, "tray: no system tray here — the app still works from its window"
+
+
+def probe_tray() -> int:
+    """`overnight doctor --probe-tray`, run by `_check_tray`: prints yes or no."""
+    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+    app = QApplication([])
+    print("yes" if QSystemTrayIcon.isSystemTrayAvailable() else "no")
+    app.shutdown()
+    return 0

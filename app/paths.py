@@ -4,6 +4,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,6 +130,14 @@ def resource(*parts: str) -> Path:
     installed = Path(__file__).resolve().parent / "resources"
     base = installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "resources"
     return base.joinpath(*parts)
+
+
+def self_command() -> list[str]:
+    """The command that starts this Overnight again: the built binary (docs/BEHAVIOUR.md section
+    11), else this Python running the package."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "app"]
 
 
 def resolve_home(arg: str | None, environ: Mapping[str, str] = os.environ) -> Home:

@@ -22,8 +22,8 @@ ensure_venv() {
     local hash
     hash="$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
     local stamp="$venv/.installed-$hash${extras:+-$extras}"
-    # An install with the test extras holds everything the app needs too.
-    if [ -e "$stamp" ] || { [ -z "$extras" ] && [ -e "$venv/.installed-$hash-test" ]; }; then
+    # An install with extras (test, package) holds everything the app needs too.
+    if [ -e "$stamp" ] || { [ -z "$extras" ] && compgen -G "$venv/.installed-$hash-*" >/dev/null; }; then
         return 0
     fi
     echo "Installing Overnight${extras:+ with [$extras]} into $venv"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import make_home, overnight, wait_until, write_prd
 
-SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "doctor")
+SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "doctor", "install-desktop")
 
 
 @pytest.fixture
