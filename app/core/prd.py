@@ -407,10 +407,19 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def prd_text(data: bytes) -> str:
+    """The file as text, its lines numbered as in error messages; bytes that are no longer valid
+    UTF-8 are replaced rather than refused."""
+    return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+
+
 def body_of(data: bytes) -> str:
-    """The agent's prompt: the PRD without its frontmatter. Used on files already validated;
-    bytes that are no longer valid UTF-8 are replaced rather than refused."""
-    text = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+    """The agent's prompt: the PRD without its frontmatter. Used on files already validated."""
+    return body_of_text(prd_text(data))
+
+
+def body_of_text(text: str) -> str:
+    """`prd_text` without its frontmatter."""
     if not _YAML.detect(text):
         return text
     try:

@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.core.event_names import EventName
-from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
+from app.core.prd import MAX_PRD_BYTES, prd_text, slug_of
 from app.core.queue import Job, Pause, QueueState
 from app.engine.api import Added, EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
@@ -59,10 +59,10 @@ MESSAGE_MS = 15000
 
 
 def read_prd_body(slug: str, path: Path) -> tuple[str, str | None, str]:
-    """Blocking (briefly: never on a FIFO or a device): (slug, the PRD's body or None, why it could not be read)."""
+    """Blocking (briefly: never on a FIFO or a device): (slug, the PRD's text or None, why it could not be read)."""
     read = read_regular_file(path, MAX_PRD_BYTES)
     if read.data is not None:
-        return slug, body_of(read.data), ""
+        return slug, prd_text(read.data), ""
     why = read.unreadable.problem if read.unreadable else "does not exist"
     return slug, None, f"{path} {why}"
 
@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.contextMenuRequested.connect(lambda where: self.job_menu.popup(where))
         self.detail.jobLinkActivated.connect(self.queue_panel.select_slug)
         self.detail.sourceChosen.connect(self._follow_source)
+        self.detail.editRequested.connect(lambda: self._open_selected_prd(reveal=False))
         self.follower.noteChanged.connect(self.detail.show_transcript_note)
         self.pause_banner.resumeRequested.connect(lambda: self.send_command({"cmd": "resume"}, "Resume"))
         self.usage_strip.settingsRequested.connect(self.open_settings)
