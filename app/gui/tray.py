@@ -104,7 +104,7 @@ class Tray(QObject):
             menu.addAction(_pause_line(paused).capitalize()).setEnabled(False)
         needs_fixing = self._needs_fixing_line()
         if needs_fixing:
-            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self.show_window)
+            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self._show_invalid)
         menu.addSeparator()
         menu.setDefaultAction(menu.addAction(app_icon(), "Show Overnight", self.show_window))
         menu.addAction(icon(pixmap.SP_FileIcon), "New PRD…", self._new_prd)
@@ -129,6 +129,13 @@ class Tray(QObject):
 
     def _open_folder(self) -> None:
         open_path(self._bridge.home.prds)
+
+    def _show_invalid(self) -> None:
+        """The window, with the first PRD that needs fixing selected: its problem, fix and Edit PRD."""
+        self.show_window()
+        invalid = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is Status.INVALID)
+        if invalid:
+            self._window.queue_panel.select_slug(invalid[0])
 
     def _new_prd(self) -> None:
         self.show_window()

@@ -196,13 +196,18 @@ def test_a_failure_while_paused_shows_both_until_the_user_looks(qtbot, bridge, w
     assert tray.look.state is TrayState.PAUSED and not tray.look.failed
 
 
-def test_an_invalid_prd_is_notified_counted_and_named_when_the_queue_finishes(qtbot, bridge, tray, notifications):
+@pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
+def test_an_invalid_prd_is_notified_counted_and_named_when_the_queue_finishes(
+        qtbot, bridge, window, tray, notifications):
     write_prd(bridge.home, "01-bad.md", '---\ntitle: "Fix login\nmodel: sonnet\n---\nDo it.\n')
     qtbot.waitUntil(lambda: any(title == "PRD needs fixing: 01-bad" for title, _ in notifications), timeout=15000)
     text = next(text for title, text in notifications if title == "PRD needs fixing: 01-bad")
     assert "01-bad.md:2:" in text and "closing quote" in text
     assert "1 PRD needs fixing" in tray.tooltip()
     assert "1 PRD needs fixing" in menu_texts(tray)
+    trigger(tray, "1 PRD needs fixing")
+    assert window.isVisible() and window.selected_slug == "01-bad"
+    assert window.detail.edit_prd.isVisible()
 
     write_prd(bridge.home, "02-good.md", '@fake sleep 1\n@fake text "done"\n')
     qtbot.waitUntil(lambda: any(title == "Queue finished" for title, _ in notifications), timeout=15000)
