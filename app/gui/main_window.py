@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.selected_slug: str | None = None
         self._state = QueueState()
         self._snapshot = bridge.snapshot
-        self._prd_shown: tuple[str, str] | None = None
+        self._prd_shown: tuple[str, str, bool] | None = None
         self._select_when_added: str | None = None
         self.setWindowTitle(f"Overnight — {self.home.root}")
         self.setAcceptDrops(True)
@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
             self._load_prd(job)
 
     def _load_prd(self, job: Job) -> None:
-        shown = (job.slug, job.content_hash)
+        shown = (job.slug, job.content_hash, job.error is None)  # an invalid PRD is shown as written
         if shown == self._prd_shown:
             return
         self._prd_shown = shown

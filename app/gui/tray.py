@@ -101,7 +101,8 @@ class Tray(QObject):
         menu.addAction(self._counts_line()).setEnabled(False)
         paused = self._bridge.state.paused
         if paused is not None:
-            menu.addAction(_pause_line(paused).capitalize()).setEnabled(False)
+            line = _pause_line(paused)
+            menu.addAction(line[:1].upper() + line[1:]).setEnabled(False)
         needs_fixing = self._needs_fixing_line()
         if needs_fixing:
             menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self._show_invalid)
@@ -260,9 +261,8 @@ class Tray(QObject):
 
     def _counts_line(self) -> str:
         state = self._bridge.state
-        running, pending, failed = (_count(state, status) for status in (Status.RUNNING, Status.PENDING,
-                                                                         Status.FAILED))
-        return f"{running} running · {pending} pending · {failed} failed"
+        return (f"{_count(state, Status.RUNNING)} running · {_count(state, Status.PENDING)} pending · "
+                f"{_count(state, Status.FAILED)} failed")
 
     def _needs_fixing_line(self) -> str:
         """"1 PRD needs fixing", or "" when every PRD is valid."""

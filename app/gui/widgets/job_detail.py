@@ -33,6 +33,7 @@ from app.core.prd import body_of_text
 from app.core.queue import Investigation, InvestigationStatus, Job
 from app.core.times import local_time
 from app.gui.formatting import (
+    ERROR_COLOR,
     format_cost,
     format_duration,
     status_text,
@@ -191,7 +192,9 @@ class JobDetail(QWidget):
         if line is None or not 0 < line <= len(lines):
             return
         mark = QTextEdit.ExtraSelection()
-        mark.format.setBackground(QColor(229, 72, 77, 60))
+        tint = QColor(ERROR_COLOR)
+        tint.setAlpha(60)
+        mark.format.setBackground(tint)
         mark.format.setProperty(mark.format.Property.FullWidthSelection, True)
         mark.cursor = QTextCursor(self.prd_view.document().findBlockByNumber(line - 1))
         self.prd_view.setExtraSelections([mark])
