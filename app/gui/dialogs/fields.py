@@ -164,6 +164,15 @@ class NumberField(Field):
         self.spin.setValue(float(value))
 
 
+class _ShortNumberBox(QDoubleSpinBox):
+    """A number without trailing zeros: "20", "1.5", not "20.00"."""
+
+    def textFromValue(self, value: float) -> str:
+        text = super().textFromValue(value)
+        point = self.locale().decimalPoint()
+        return text.rstrip("0").removesuffix(point) if point in text else text
+
+
 # The units a duration is shown in, largest first, with their length in seconds.
 DURATION_UNITS = {"h": 3600, "min": 60, "s": 1}
 
@@ -174,7 +183,7 @@ class DurationField(Field):
     def __init__(self, key: str, parent: QWidget, help_text: str) -> None:
         box = QWidget(parent)
         super().__init__(key, box, help_text)
-        self.spin = QDoubleSpinBox(box)
+        self.spin = _ShortNumberBox(box)
         self.spin.setRange(0, NUMBER_LIMIT)
         self.spin.setDecimals(2)
         self.unit = QComboBox(box)

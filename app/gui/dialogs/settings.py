@@ -213,6 +213,8 @@ class SettingsDialog(QDialog):
         ok = config is not None and not self.errors and not waiting
         self._explain(waiting)
         self.save_button.setEnabled(ok and not self._saving)
+        if self.errors and self.height() < self.sizeHint().height():
+            self.resize(self.width(), self.sizeHint().height())  # room for the messages, never smaller
         return ok
 
     def changeEvent(self, event: QEvent) -> None:

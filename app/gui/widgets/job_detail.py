@@ -184,7 +184,7 @@ class JobDetail(QWidget):
             self.prd_view.setMarkdown(body_of_text(text))
 
     def _show_raw(self, text: str, line: int | None) -> None:
-        lines = text.split("\n")
+        lines = text.removesuffix("\n").split("\n")
         width = len(str(len(lines)))
         self.prd_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.prd_view.setPlainText("\n".join(f"{number:>{width}}  {content}"
@@ -243,6 +243,7 @@ class JobDetail(QWidget):
 
     def _show_frontmatter(self, job: Job | None) -> None:
         rows = _frontmatter_rows(job) if job is not None and job.error is None else []
+        self.frontmatter.setVisible(job is None or job.error is None)  # an invalid PRD is shown as written
         self.frontmatter.setRowCount(len(rows))
         for number, (key, value, known) in enumerate(rows):
             key_item = QTableWidgetItem(key)

@@ -180,6 +180,7 @@ def test_durations_are_shown_in_minutes_and_hours_and_saved_in_seconds(qtbot, gu
              for key in ("watchdog.idle", "watchdog.max_duration", "watchdog.kill_after", "investigation.max_duration")}
     assert shown == {"watchdog.idle": (1, "min"), "watchdog.max_duration": (5, "min"),
                      "watchdog.kill_after": (2, "s"), "investigation.max_duration": (30, "min")}
+    assert dialog.fields["watchdog.idle"].spin.text() == "1"  # no trailing zeros
     longest = dialog.fields["watchdog.max_duration"]
     longest.spin.setValue(3)
     longest.unit.setCurrentText("h")

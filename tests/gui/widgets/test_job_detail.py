@@ -66,7 +66,8 @@ def test_an_invalid_prd_is_shown_as_written_with_numbered_lines_and_edit_prd_ask
     detail.show_job(broken, jobs(broken), [])
     detail.show_prd_body("03-broken", text)
     shown = detail.prd_view.toPlainText().splitlines()
-    assert shown[:4] == ["1  ---", "2  title: x", "3    model: sonnet", "4  ---"]
+    assert shown == ["1  ---", "2  title: x", "3    model: sonnet", "4  ---", "5  # Task"]
+    assert not detail.frontmatter.isVisible()  # nothing parsed to show as a table
     assert detail.prd_view.textCursor().block().text() == "3    model: sonnet"
     with qtbot.waitSignal(detail.editRequested):
         detail.edit_prd.click()
