@@ -259,7 +259,7 @@ def _yaml_error(exc: YamlProblem, frontmatter: str, error: Callable[..., PrdErro
 def _yaml_fix(problem: str, text: str, column: int) -> str:
     """What to do about one YAML mistake, told from the parser's words and the line it points at."""
     if "\t" in text[: column + 1] or "tab character" in problem:
-        return "indent with spaces: YAML does not allow tabs"
+        return "replace the tab at the start of this line with spaces (none before a top-level key): YAML refuses tabs"
     if "scanning a quoted scalar" in problem or "end of stream" in problem:
         return "the quote opened on this line is never closed: add the closing quote at the end of the value"
     if "expected ',' or ']'" in problem:
