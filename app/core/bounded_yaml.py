@@ -30,12 +30,13 @@ else:
 
 
 class YamlProblem(ValueError):
-    """What is wrong with a YAML text, and where (1-based line, when known)."""
+    """What is wrong with a YAML text, and where (1-based line and column, when known)."""
 
-    def __init__(self, problem: str, line: int | None = None) -> None:
+    def __init__(self, problem: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(problem)
         self.problem = problem
         self.line = line
+        self.column = column  # 1-based, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +82,22 @@ def read_yaml(text: str) -> Document:
         loader.dispose()
 
 
+# Where the parser notices these, the mistake is already behind it: an unclosed quote or bracket is
+# found at the end of the text, a line without ':' on the line after. Its context points at the start.
+_STARTED_EARLIER = ("while scanning a quoted scalar", "while scanning a simple key", "while parsing a flow")
+
+
 def _problem(exc: yaml.YAMLError) -> YamlProblem:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None) or ""
+    start = getattr(exc, "context_mark", None)
+    if context.startswith(_STARTED_EARLIER) and start is not None:
+        return YamlProblem(f"{problem} {context} that starts at column {start.column + 1}",
+                           start.line + 1, start.column + 1)
     if mark is None:
         return YamlProblem(problem)
-    return YamlProblem(f"{problem} at column {mark.column + 1}", mark.line + 1)
+    return YamlProblem(f"{problem} at column {mark.column + 1}", mark.line + 1, mark.column + 1)
 
 
 def _check_size(root: yaml.Node) -> None:

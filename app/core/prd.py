@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum, unique
 from typing import Any
 
+import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from app.core.bounded_yaml import YamlProblem, read_yaml
@@ -213,9 +214,15 @@ def _split_frontmatter(text: str, error: Callable[..., PrdError]) -> tuple[dict[
             line=1,
         )
     try:
-        meta = read_yaml(fm).data
+        document = read_yaml(fm)
     except YamlProblem as exc:
-        return _yaml_error(exc, error)
+        return _yaml_error(exc, fm, error)
+    duplicate = _duplicate_key(document.node)
+    if duplicate is not None:
+        key, first, second = duplicate
+        return error(f"{key} is set twice, on lines {first} and {second}",
+                     f"keep one of the two {key} lines and delete the other", line=second)
+    meta = document.data
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -235,16 +242,66 @@ def _key_line(frontmatter: str, key: str) -> int | None:
     return None
 
 
-def _yaml_error(exc: YamlProblem, error: Callable[..., PrdError]) -> PrdError:
-    line = exc.line  # the frontmatter's text starts with the rest of line 1: its lines are the file's
-    fix = "fix the YAML between the '---' lines"
-    if "mapping values are not allowed" in exc.problem:
-        fix = 'put quotes around a value that contains ": ", e.g. title: "Fix: login"'
-    elif "aliases" in exc.problem or "alias refers" in exc.problem:
-        fix = "write the values out instead of repeating them through aliases (*name)"
-    elif "digits" in exc.problem:
-        fix = "shorten the number, or put it in quotes to keep it as text"
+def _yaml_error(exc: YamlProblem, frontmatter: str, error: Callable[..., PrdError]) -> PrdError:
+    """The frontmatter's text starts with the rest of line 1, so a line of it is the file's line."""
+    lines = frontmatter.split("\n")
+    line = exc.line
+    text = lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
+    fix = _yaml_fix(exc.problem, text, (exc.column or 1) - 1)
+    if "mapping values are not allowed" in exc.problem and line is not None and not text[:1].isspace():
+        before = lines[line - 2] if line >= 2 else ""
+        if ":" in before and ": " not in before and not before.rstrip().endswith(":"):
+            # "title:x" above: without a space after its ':' that line is no key, and this one continues it.
+            line, fix = line - 1, "put a space after the ':' on this line, e.g. title: Add login"
     return error(f"the frontmatter is not valid YAML ({exc.problem})", fix, line=line)
+
+
+def _yaml_fix(problem: str, text: str, column: int) -> str:
+    """What to do about one YAML mistake, told from the parser's words and the line it points at."""
+    if "\t" in text[: column + 1] or "tab character" in problem:
+        return "replace the tab at the start of this line with spaces (none before a top-level key): YAML refuses tabs"
+    if "scanning a quoted scalar" in problem or "end of stream" in problem:
+        return "the quote opened on this line is never closed: add the closing quote at the end of the value"
+    if "expected ',' or ']'" in problem:
+        return "the list opened with '[' on this line is never closed: add ']' after its last item"
+    if "expected ',' or '}'" in problem:
+        return "the '{' on this line is never closed: add '}' after its last entry"
+    if "expected ':'" in problem:
+        return "write this line as 'key: value', or move the text below the closing '---'"
+    if "mapping values are not allowed" in problem:
+        if text[:1].isspace():
+            return "remove the spaces at the start of this line: top-level keys start at the left edge"
+        return 'put quotes around a value that contains ": ", e.g. title: "Fix: login"'
+    if "did not find expected key" in problem:
+        if text[:column].count('"') % 2 or text[:column].count("'") % 2:
+            return "a quote opened on a line above is closed on this one: close that value on its own line"
+        if text[:column].strip() and not text[:column].strip().startswith("-"):
+            return "put the whole value in quotes: text follows its closing quote"
+        if text.strip().startswith("-"):
+            return "indent the list items under their key alike, e.g. '  - 01-schema' below 'dependsOn:'"
+        return "line this key up with the keys above it (top-level keys start at the left edge)"
+    if "directive" in problem:
+        return "a frontmatter line cannot start with '%': put that value in quotes"
+    if "cannot start any token" in problem:
+        return f"put the value in quotes: YAML does not allow a plain value to start with {text[column:column + 1]!r}"
+    if "alias" in problem:
+        return "write the values out instead of repeating them through aliases (*name)"
+    if "digits" in problem:
+        return "shorten the number, or put it in quotes to keep it as text"
+    return "fix the YAML between the '---' lines"
+
+
+def _duplicate_key(root: yaml.Node | None) -> tuple[str, int, int] | None:
+    """A top-level key written twice (YAML would keep the last silently): (key, first line, second line)."""
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    seen: dict[str, int] = {}
+    for key_node, _value in root.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        if key in seen:
+            return key, seen[key], line
+        seen[key] = line
+    return None
 
 
 def _read_fields(
@@ -350,10 +407,19 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def prd_text(data: bytes) -> str:
+    """The file as text, its lines numbered as in error messages; bytes that are no longer valid
+    UTF-8 are replaced rather than refused."""
+    return data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+
+
 def body_of(data: bytes) -> str:
-    """The agent's prompt: the PRD without its frontmatter. Used on files already validated;
-    bytes that are no longer valid UTF-8 are replaced rather than refused."""
-    text = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
+    """The agent's prompt: the PRD without its frontmatter. Used on files already validated."""
+    return body_of_text(prd_text(data))
+
+
+def body_of_text(text: str) -> str:
+    """`prd_text` without its frontmatter."""
     if not _YAML.detect(text):
         return text
     try:

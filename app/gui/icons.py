@@ -1,6 +1,6 @@
-"""Icons: the app icon and the tray icon for a state with a count badge, drawn from resources/icons,
-the dot in a status's colour that the queue shows beside each status, and the toolbar's glyphs
-painted in the palette's text colour (a black icon is unreadable on a dark palette)."""
+"""Icons: the app icon and the tray icon for a state with a count badge and a failure badge, drawn from
+resources/icons, the dot in a status's colour that the queue shows beside each status, and the
+toolbar's glyphs painted in the palette's text colour (a black icon is unreadable on a dark palette)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from app.core.queue import Status
-from app.gui.formatting import STATUS_COLORS
+from app.gui.formatting import ERROR_COLOR, STATUS_COLORS
 from app.paths import resource
 
 ICONS = resource("icons")
@@ -33,10 +33,12 @@ class TrayState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TrayLook:
-    """What the tray icon shows: the queue's state and how many agents run."""
+    """What the tray icon shows: the queue's state, how many agents run, and whether a job failed
+    that the user has not seen (a badge, so the failure does not hide a pause)."""
 
     state: TrayState
     running: int = 0
+    failed: bool = False
 
 
 def app_icon() -> QIcon:
@@ -52,6 +54,8 @@ def tray_icon(look: TrayLook) -> QIcon:
         pixmap = render_svg(f"tray-{look.state}.svg", size)
         if look.running > 0:
             paint_badge(pixmap, badge_text(look.running))
+        if look.failed:
+            paint_failure_badge(pixmap)
         icon.addPixmap(pixmap)
     return icon
 
@@ -76,15 +80,26 @@ def paint_badge(pixmap: QPixmap, text: str) -> None:
     size = pixmap.width()
     diameter = size * (0.56 if len(text) == 1 else 0.66)
     disc = QRectF(size - diameter, size - diameter, diameter, diameter)
+    _paint_disc(pixmap, disc, BADGE_FILL, text, diameter * (0.68 if len(text) == 1 else 0.52))
+
+
+def paint_failure_badge(pixmap: QPixmap) -> None:
+    """A red disc with a white ring and "!" in the top-right corner: a job failed."""
+    size = pixmap.width()
+    diameter = size * 0.5
+    _paint_disc(pixmap, QRectF(size - diameter, 0, diameter, diameter), QColor(ERROR_COLOR), "!", diameter * 0.72)
+
+
+def _paint_disc(pixmap: QPixmap, disc: QRectF, fill: QColor, text: str, text_size: float) -> None:
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    ring = max(1.0, size / 24)
+    ring = max(1.0, pixmap.width() / 24)
     painter.setPen(QPen(BADGE_RING, ring))
-    painter.setBrush(BADGE_FILL)
+    painter.setBrush(fill)
     painter.drawEllipse(disc.adjusted(ring / 2, ring / 2, -ring / 2, -ring / 2))
     font = QFont()
     font.setBold(True)
-    font.setPixelSize(max(7, round(diameter * (0.68 if len(text) == 1 else 0.52))))
+    font.setPixelSize(max(7, round(text_size)))
     painter.setFont(font)
     painter.setPen(BADGE_RING)
     painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, text)

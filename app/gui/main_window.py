@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.core.event_names import EventName
-from app.core.prd import MAX_PRD_BYTES, body_of, slug_of
+from app.core.prd import MAX_PRD_BYTES, prd_text, slug_of
 from app.core.queue import Job, Pause, PauseReason, QueueState
 from app.engine.api import Added, EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
@@ -71,10 +71,10 @@ MESSAGE_MS = 15000
 
 
 def read_prd_body(slug: str, path: Path) -> tuple[str, str | None, str]:
-    """Blocking (briefly: never on a FIFO or a device): (slug, the PRD's body or None, why it could not be read)."""
+    """Blocking (briefly: never on a FIFO or a device): (slug, the PRD's text or None, why it could not be read)."""
     read = read_regular_file(path, MAX_PRD_BYTES)
     if read.data is not None:
-        return slug, body_of(read.data), ""
+        return slug, prd_text(read.data), ""
     why = read.unreadable.problem if read.unreadable else "does not exist"
     return slug, None, f"{path} {why}"
 
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.selected_slug: str | None = None
         self._state = QueueState()
         self._snapshot = bridge.snapshot
-        self._prd_shown: tuple[str, str] | None = None
+        self._prd_shown: tuple[str, str, bool] | None = None
         self._setup_paused = False
         self._select_when_added: str | None = None
         self.setWindowTitle(f"Overnight — {self.home.root}")
@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.prdFormatRequested.connect(self.open_prd_format)
         self.detail.jobLinkActivated.connect(self.queue_panel.select_slug)
         self.detail.sourceChosen.connect(self._follow_source)
+        self.detail.editRequested.connect(lambda: self._open_selected_prd(reveal=False))
         self.follower.noteChanged.connect(self.detail.show_transcript_note)
         self.pause_banner.resumeRequested.connect(lambda: self.send_command({"cmd": "resume"}, "Resume"))
         self.setup_banner.message.connect(lambda text, is_error: self.notice.show_message(text, MESSAGE_MS, is_error))
@@ -361,7 +362,7 @@ class MainWindow(QMainWindow):
             self._load_prd(job)
 
     def _load_prd(self, job: Job) -> None:
-        shown = (job.slug, job.content_hash)
+        shown = (job.slug, job.content_hash, job.error is None)  # an invalid PRD is shown as written
         if shown == self._prd_shown:
             return
         self._prd_shown = shown

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 
 from app.core.event_names import EventName
 from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueState, Status
+from app.core.text import pluralize
 from app.core.times import local_time
 from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
@@ -46,6 +47,7 @@ class Tray(QObject):
         self._engine_error: str | None = None
         self._reported_failures: set[str] = set()  # run ids
         self._unseen_failures: set[str] = set()  # run ids failed since the user last looked
+        self._reported_invalid: set[tuple[str, str]] = set()  # (slug, content hash)
         self._queue_ran = alive(bridge.state.jobs) > 0
         self._look: TrayLook | None = None
         self._icon.setContextMenu(self._menu)
@@ -97,14 +99,23 @@ class Tray(QObject):
         icon = menu.style().standardIcon
         pixmap = QStyle.StandardPixmap
         menu.addAction(self._counts_line()).setEnabled(False)
+        paused = self._bridge.state.paused
+        if paused is not None:
+            line = _pause_line(paused)
+            menu.addAction(line[:1].upper() + line[1:]).setEnabled(False)
+        needs_fixing = self._needs_fixing_line()
+        if needs_fixing:
+            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self._show_invalid)
         menu.addSeparator()
         menu.setDefaultAction(menu.addAction(app_icon(), "Show Overnight", self.show_window))
+        menu.addAction(icon(pixmap.SP_FileIcon), "New PRD…", self._new_prd)
         if self._bridge.state.paused is None:
             menu.addAction(icon(pixmap.SP_MediaPause), "Pause", self._pause)
         else:
             menu.addAction(icon(pixmap.SP_MediaPlay), "Resume", self._resume)
         menu.addAction(icon(pixmap.SP_MediaSeekForward), "Force tick", self._force_tick)
         menu.addAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self._open_folder)
+        menu.addAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", self._settings)
         menu.addSeparator()
         menu.addAction("Quit", self.quitRequested.emit)
 
@@ -120,6 +131,21 @@ class Tray(QObject):
     def _open_folder(self) -> None:
         open_path(self._bridge.home.prds)
 
+    def _show_invalid(self) -> None:
+        """The window, with the first PRD that needs fixing selected: its problem, fix and Edit PRD."""
+        self.show_window()
+        invalid = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is Status.INVALID)
+        if invalid:
+            self._window.queue_panel.select_slug(invalid[0])
+
+    def _new_prd(self) -> None:
+        self.show_window()
+        self._window.open_new_prd()
+
+    def _settings(self) -> None:
+        self.show_window()
+        self._window.open_settings()
+
     def _report_refusal(self, answer: dict[str, Any]) -> None:
         if not answer.get("ok"):
             self._notify("Overnight", answer.get("error", "the engine refused"), MessageIcon.Warning)
@@ -133,6 +159,8 @@ class Tray(QObject):
             job = state.jobs.get(slug)
             if job is not None and self._is_new_failure(job):
                 self._job_failed(job)
+            elif job is not None and self._is_newly_invalid(job):
+                self._job_invalid(job)
         self._follow_drain(state)
         self._refresh()
 
@@ -161,6 +189,18 @@ class Tray(QObject):
             and last.run_id not in self._reported_failures
             and last.finished_at >= self._watching_since
         )
+
+    def _is_newly_invalid(self, job: Job) -> bool:
+        return (
+            job.status is Status.INVALID
+            and (job.slug, job.content_hash) not in self._reported_invalid
+            and job.updated_at >= self._watching_since
+        )
+
+    def _job_invalid(self, job: Job) -> None:
+        self._reported_invalid.add((job.slug, job.content_hash))
+        text = job.error.one_line() if job.error is not None else job.reason
+        self._notify(f"PRD needs fixing: {job.slug}", text, MessageIcon.Warning)
 
     def _job_failed(self, job: Job) -> None:
         run_id = job.last.run_id
@@ -191,10 +231,11 @@ class Tray(QObject):
     def _current_look(self) -> TrayLook:
         state = self._bridge.state
         working = sum(1 for job in state.jobs.values() if job.is_busy)
+        if state.paused is not None and not self._engine_error and not self._bridge.snapshot.problems:
+            # Paused stays in sight; a failure the user has not seen yet adds its badge.
+            return TrayLook(TrayState.PAUSED, working, failed=bool(self._unseen_failures))
         if self._problems():
             return TrayLook(TrayState.ERROR, working)
-        if state.paused is not None:
-            return TrayLook(TrayState.PAUSED, working)
         if working:
             return TrayLook(TrayState.RUNNING, working)
         return TrayLook(TrayState.IDLE)
@@ -213,16 +254,22 @@ class Tray(QObject):
         state = self._bridge.state
         lines = ["Overnight" + (f" — {_pause_line(state.paused)}" if state.paused else "")]
         lines.append(self._counts_line())
+        lines.append(self._needs_fixing_line())
         lines.append(_usage_line(state.usage, dt.datetime.now(dt.UTC)))
         lines += self._problems()
-        return "\n".join(lines)
+        return "\n".join(line for line in lines if line)
 
     def _counts_line(self) -> str:
-        jobs = self._bridge.state.jobs.values()
-        running = sum(1 for job in jobs if job.status is Status.RUNNING)
-        pending = sum(1 for job in jobs if job.status is Status.PENDING)
-        failed = sum(1 for job in jobs if job.status is Status.FAILED)
-        return f"{running} running · {pending} pending · {failed} failed"
+        state = self._bridge.state
+        return (f"{_count(state, Status.RUNNING)} running · {_count(state, Status.PENDING)} pending · "
+                f"{_count(state, Status.FAILED)} failed")
+
+    def _needs_fixing_line(self) -> str:
+        """"1 PRD needs fixing", or "" when every PRD is valid."""
+        invalid = _count(self._bridge.state, Status.INVALID)
+        if not invalid:
+            return ""
+        return f"{pluralize(invalid, 'PRD')} need{'s' if invalid == 1 else ''} fixing"
 
     # ------------------------------------------------------------ the user looks
 
@@ -246,10 +293,15 @@ class Tray(QObject):
 
 
 def _drained_text(state: QueueState) -> str:
-    jobs = state.jobs.values()
-    completed = sum(1 for job in jobs if job.status is Status.COMPLETED)
-    failed = sum(1 for job in jobs if job.status is Status.FAILED)
-    return f"Nothing left to run: {completed} completed, {failed} failed."
+    done = f"{_count(state, Status.COMPLETED)} completed, {_count(state, Status.FAILED)} failed"
+    invalid = _count(state, Status.INVALID)
+    if invalid:
+        return f"{done}; {pluralize(invalid, 'invalid PRD')} waiting for a fix."
+    return f"Nothing left to run: {done}."
+
+
+def _count(state: QueueState, status: Status) -> int:
+    return sum(1 for job in state.jobs.values() if job.status is status)
 
 
 def _usage_line(usage: Usage, now: dt.datetime) -> str:

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtGui import QColor
 
 from app.core.queue import Status
-from app.gui.formatting import STATUS_COLORS
+from app.gui.formatting import ERROR_COLOR, STATUS_COLORS
 from app.gui.icons import ICONS, TrayLook, TrayState, app_icon, badge_text, glyph_icon, status_icon, tray_icon
 
 
@@ -21,6 +21,14 @@ def test_each_tray_state_looks_different_and_a_running_count_adds_a_badge(qtbot)
     assert running != image(tray_icon(TrayLook(TrayState.RUNNING)))
     assert running != image(tray_icon(TrayLook(TrayState.RUNNING, 12)))
     assert [badge_text(count) for count in (1, 9, 10, 42)] == ["1", "9", "9+", "9+"]
+
+
+def test_an_unseen_failure_adds_a_red_badge_to_the_paused_icon(qtbot):
+    paused = image(tray_icon(TrayLook(TrayState.PAUSED)))
+    failed = image(tray_icon(TrayLook(TrayState.PAUSED, failed=True)))
+    assert failed != paused
+    assert failed.pixelColor(failed.width() - 4, 8) == QColor(ERROR_COLOR)  # the badge's top-right disc
+    assert failed.pixelColor(8, failed.height() - 8) == paused.pixelColor(8, failed.height() - 8)
 
 
 def test_the_app_icon_is_drawn_at_every_size_a_desktop_asks_for(qtbot):

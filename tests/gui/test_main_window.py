@@ -4,8 +4,11 @@ import datetime as dt
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 
 from app.core.queue import CurrentRun, PauseReason, QueueState, Status
 from app.engine.api import Snapshot
@@ -134,6 +137,39 @@ def test_an_invalid_prd_shows_its_problem_and_fix_in_the_detail_pane(qtbot, wind
     assert "parallelGroup is 'soon'" in error_box.text()
     assert "use a whole number from 0 to" in error_box.text()
     assert not window.user_actions["run"].isEnabled()
+
+
+class UrlRecorder(QObject):
+    """Stands in for the desktop's handler of file URLs: records what the app asked to open."""
+
+    def __init__(self):
+        super().__init__()
+        self.opened = []
+
+    @Slot(QUrl)
+    def open(self, url):
+        self.opened.append(Path(url.toLocalFile()))
+
+
+@pytest.fixture
+def file_urls():
+    recorder = UrlRecorder()
+    QDesktopServices.setUrlHandler("file", recorder, "open")
+    yield recorder
+    QDesktopServices.unsetUrlHandler("file")
+
+
+def test_an_invalid_prd_shows_its_raw_text_at_the_bad_line_and_edit_prd_opens_it(qtbot, window, file_urls):
+    prd = write_prd(window.home, "03-broken.md", '---\ntitle: "Fix login\nmodel: sonnet\n---\nDo it.\n')
+    wait_for_status(qtbot, window, "03-broken", "invalid", timeout=5000)
+    window.queue_panel.select_slug("03-broken")
+    assert f"{prd}:2" in window.detail.error_box.text() and "closing quote" in window.detail.error_box.text()
+    qtbot.waitUntil(lambda: '2  title: "Fix login' in window.detail.prd_view.toPlainText(), timeout=5000)
+    assert window.detail.prd_view.toPlainText().splitlines()[0] == "1  ---"
+    assert window.detail.prd_view.textCursor().block().text() == '2  title: "Fix login'  # the line at fault
+
+    qtbot.mouseClick(window.detail.edit_prd, Qt.MouseButton.LeftButton)
+    assert file_urls.opened == [prd]
 
 
 def test_cancel_from_the_context_menu_stops_a_running_job_and_archive_waits_for_it(qtbot, window):

@@ -121,8 +121,8 @@ def test_an_invalid_config_turns_the_icon_to_error_with_the_problem_in_the_toolt
 
 
 def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
-    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause", "Force tick",
-                                "Open folder", "", "Quit"]
+    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "New PRD…", "Pause",
+                                "Force tick", "Open folder", "Settings…", "", "Quit"]
 
     trigger(tray, "Pause")
     qtbot.waitUntil(lambda: bridge.state.paused is not None and window.pause_banner.isVisibleTo(window), timeout=5000)
@@ -171,6 +171,55 @@ def test_a_usage_limit_pause_is_notified_with_its_resume_time(qtbot, bridge, tra
     write_prd(bridge.home, "01-limited.md", '@fake ratelimit {"reset_in": 3600}\n')
     qtbot.waitUntil(lambda: any(title.startswith("Queue paused until ") for title, _ in notifications),
                     timeout=15000)
-    text = next(text for title, text in notifications if title.startswith("Queue paused"))
+    title, text = next((title, text) for title, text in notifications if title.startswith("Queue paused"))
     assert "limit reached" in text
     qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED, timeout=5000)
+    until = title.removeprefix("Queue paused ")
+    assert until in tray.tooltip()
+    assert any(text.startswith("Paused (") and text.endswith(until) for text in menu_texts(tray))
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
+def test_a_failure_while_paused_shows_both_until_the_user_looks(qtbot, bridge, window, tray, notifications):
+    write_prd(bridge.home, "01-broken.md", "@fake sleep 1\n@fake max_turns\n")
+    qtbot.waitUntil(lambda: tray.look.state is TrayState.RUNNING, timeout=15000)
+    paused = icon_image(tray)
+    trigger(tray, "Pause")
+    qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED, timeout=5000)
+    qtbot.waitUntil(lambda: any(title == "Job failed: 01-broken" for title, _ in notifications), timeout=15000)
+    qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED and tray.look.failed, timeout=5000)
+    assert "1 job failed since you last looked" in tray.tooltip()
+    assert "paused (manual)" in tray.tooltip()
+    assert icon_image(tray) != paused
+
+    tray.show_window()
+    assert tray.look.state is TrayState.PAUSED and not tray.look.failed
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
+def test_an_invalid_prd_is_notified_counted_and_named_when_the_queue_finishes(
+        qtbot, bridge, window, tray, notifications):
+    write_prd(bridge.home, "01-bad.md", '---\ntitle: "Fix login\nmodel: sonnet\n---\nDo it.\n')
+    qtbot.waitUntil(lambda: any(title == "PRD needs fixing: 01-bad" for title, _ in notifications), timeout=15000)
+    text = next(text for title, text in notifications if title == "PRD needs fixing: 01-bad")
+    assert "01-bad.md:2:" in text and "closing quote" in text
+    assert "1 PRD needs fixing" in tray.tooltip()
+    assert "1 PRD needs fixing" in menu_texts(tray)
+    trigger(tray, "1 PRD needs fixing")
+    assert window.isVisible() and window.selected_slug == "01-bad"
+    assert window.detail.edit_prd.isVisible()
+
+    write_prd(bridge.home, "02-good.md", '@fake sleep 1\n@fake text "done"\n')
+    qtbot.waitUntil(lambda: any(title == "Queue finished" for title, _ in notifications), timeout=15000)
+    assert ("Queue finished", "1 completed, 0 failed; 1 invalid PRD waiting for a fix.") in notifications
+    assert [title for title, _ in notifications].count("PRD needs fixing: 01-bad") == 1
+
+
+@pytest.mark.qt_log_ignore(OFFSCREEN_LIMITS)
+@pytest.mark.parametrize(("entry", "dialog_name"), [("New PRD…", "NewPrdDialog"), ("Settings…", "SettingsDialog")])
+def test_new_prd_and_settings_from_the_menu_open_the_window_and_its_dialog(qtbot, window, tray, entry, dialog_name):
+    window.hide()
+    trigger(tray, entry)
+    assert window.isVisible()
+    qtbot.waitUntil(lambda: any(type(child).__name__ == dialog_name and child.isVisible()
+                                for child in window.children()), timeout=5000)

@@ -1,29 +1,26 @@
 """The settings dialog: one field per key of config.yaml, validated with the engine's own rules as
 the user types; a bad value is marked at its field and nothing is saved until every value is good.
+The default folder and the agent command must also exist (checked off the GUI thread): with a
+missing one every pending PRD would turn invalid. Save says why it is off and links to the field.
 The engine notices the saved file and reloads it by itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
-    QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,183 +34,29 @@ from app.config import (
     config_to_mapping,
     save_config,
 )
+from app.doctor import agent_check
 from app.gui.desktop import in_background
+from app.gui.dialogs.fields import (
+    BoolField,
+    ChoiceField,
+    DurationField,
+    Field,
+    IntField,
+    ListField,
+    NumberField,
+    PathField,
+    TextField,
+    folder_problem,
+    program_problem,
+)
 from app.gui.formatting import ERROR_COLOR
 
-# Wider than what is allowed, so an out-of-range value is explained by the engine's rule, not silently clamped.
-NUMBER_LIMIT = 10_000_000
-
-
-class Field(QObject):
-    """One setting's editor: reads and writes a plain value, says when it changed, shows its error."""
-
-    changed = Signal()
-
-    def __init__(self, key: str, editor: QWidget, help_text: str) -> None:
-        super().__init__(editor)
-        self.key = key
-        self.editor = editor
-        self.error = QLabel(editor.parentWidget())
-        self.error.setStyleSheet(f"color: {ERROR_COLOR};")
-        self.error.setWordWrap(True)
-        self.error.setVisible(False)
-        editor.setToolTip(help_text)
-
-    def value(self) -> Any:
-        raise NotImplementedError
-
-    def set_value(self, value: Any) -> None:
-        raise NotImplementedError
-
-    def show_error(self, message: str | None) -> None:
-        self.error.setVisible(message is not None)
-        self.error.setText(message or "")
-        outline = f"{type(self.editor).__name__} {{ border: 1px solid {ERROR_COLOR}; }}"
-        self.editor.setStyleSheet(outline if message is not None else "")
-
-
-class TextField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str, empty_means: str = "") -> None:
-        line = QLineEdit(parent)
-        line.setPlaceholderText(empty_means)
-        super().__init__(key, line, help_text)
-        self.line = line
-        self._empty_is_none = bool(empty_means)
-        self.line.textChanged.connect(self.changed)
-
-    def value(self) -> Any:
-        text = self.line.text()
-        return None if self._empty_is_none and not text.strip() else text
-
-    def set_value(self, value: Any) -> None:
-        self.line.setText("" if value is None else str(value))
-
-
-class IntField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str, suffix: str = "") -> None:
-        spin = QSpinBox(parent)
-        spin.setRange(0, NUMBER_LIMIT)
-        spin.setSuffix(suffix)
-        super().__init__(key, spin, help_text)
-        self.spin = spin
-        self.spin.valueChanged.connect(self.changed)
-
-    def value(self) -> Any:
-        return self.spin.value()
-
-    def set_value(self, value: Any) -> None:
-        self.spin.setValue(int(value))
-
-
-class NumberField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str, suffix: str = "") -> None:
-        spin = QDoubleSpinBox(parent)
-        spin.setRange(0, NUMBER_LIMIT)
-        spin.setDecimals(1)
-        spin.setSuffix(suffix)
-        super().__init__(key, spin, help_text)
-        self.spin = spin
-        self.spin.valueChanged.connect(self.changed)
-
-    def value(self) -> Any:
-        number = self.spin.value()
-        return int(number) if number.is_integer() else number
-
-    def set_value(self, value: Any) -> None:
-        self.spin.setValue(float(value))
-
-
-class ChoiceField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str, choices: Sequence[str]) -> None:
-        combo = QComboBox(parent)
-        combo.addItems(list(choices))
-        super().__init__(key, combo, help_text)
-        self.combo = combo
-        self.combo.currentTextChanged.connect(self.changed)
-
-    def value(self) -> Any:
-        return self.combo.currentText()
-
-    def set_value(self, value: Any) -> None:
-        self.combo.setCurrentText(str(value))
-
-
-class BoolField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str) -> None:
-        check = QCheckBox(parent)
-        super().__init__(key, check, help_text)
-        self.check = check
-        self.check.toggled.connect(self.changed)
-
-    def value(self) -> Any:
-        return self.check.isChecked()
-
-    def set_value(self, value: Any) -> None:
-        self.check.setChecked(bool(value))
-
-
-class ListField(Field):
-    """A list of strings: double-click an item to edit it; Add and Remove beside the list."""
-
-    def __init__(self, key: str, parent: QWidget, help_text: str) -> None:
-        box = QWidget(parent)
-        super().__init__(key, box, help_text)
-        self.items = QListWidget(box)
-        self.items.setMaximumHeight(90)
-        self.add_button = QPushButton("Add", box)
-        self.remove_button = QPushButton("Remove", box)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
-        layout = QHBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.items, 1)
-        layout.addLayout(buttons)
-        self.items.itemChanged.connect(self.changed)
-        self.items.model().rowsRemoved.connect(self.changed)
-        self.add_button.clicked.connect(self.add_item)
-        self.remove_button.clicked.connect(self.remove_current)
-
-    def value(self) -> Any:
-        return [self.items.item(row).text() for row in range(self.items.count())]
-
-    def set_value(self, value: Any) -> None:
-        self.items.clear()
-        for text in value:
-            self._append(str(text))
-
-    def add_item(self, text: str = "") -> None:
-        item = self._append(text if isinstance(text, str) else "")
-        self.items.setCurrentItem(item)
-        self.items.editItem(item)
-        self.changed.emit()
-
-    def remove_current(self) -> None:
-        row = self.items.currentRow()
-        if row >= 0:
-            self.items.takeItem(row)
-
-    def _append(self, text: str) -> QListWidgetItem:
-        item = QListWidgetItem(text)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-        self.items.addItem(item)
-        return item
-
-    def show_error(self, message: str | None) -> None:
-        super().show_error(message)
-        outline = f"QListWidget {{ border: 1px solid {ERROR_COLOR}; }}"
-        self.items.setStyleSheet(outline if message is not None else "")
-        self.editor.setStyleSheet("")
-
-
 # (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
-SECONDS = " s"
 PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "default_cwd", "Default folder",
-     lambda p: TextField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",
-                         empty_means="~ (your home folder)")),
+     lambda p: PathField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",
+                         folder_problem, folder=True, empty_means="~ (your home folder)")),
     ("General", "concurrency_cap", "Concurrency cap",
      lambda p: IntField("concurrency_cap", p, "how many agents run at once (OVERNIGHT_MAX_CONCURRENCY overrides)")),
     ("General", "fire_policy", "Fire policy",
@@ -229,7 +72,8 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "retry_interrupted", "Retry interrupted runs",
      lambda p: IntField("retry_interrupted", p, "how often a run interrupted by a restart is retried")),
     ("Agent", "agent.command", "Command",
-     lambda p: TextField("agent.command", p, "the claude program: a name on PATH or an absolute path")),
+     lambda p: PathField("agent.command", p, "the claude program: a name on PATH or an absolute path",
+                         program_problem, folder=False)),
     ("Agent", "agent.model", "Model", lambda p: TextField("agent.model", p, "the model of PRDs without their own")),
     ("Agent", "agent.extra_args", "Extra arguments",
      lambda p: ListField("agent.extra_args", p, "added to every agent's command line, one argument per item")),
@@ -242,24 +86,24 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("Investigation", "investigation.max_concurrent", "At most at once",
      lambda p: IntField("investigation.max_concurrent", p, "investigations running at the same time")),
     ("Investigation", "investigation.max_duration", "Longest run",
-     lambda p: NumberField("investigation.max_duration", p, "an investigation is stopped after this", SECONDS)),
+     lambda p: DurationField("investigation.max_duration", p, "an investigation is stopped after this")),
     ("Usage meter", "usage.url", "URL", lambda p: TextField("usage.url", p, "the usage meter's address")),
     ("Usage meter", "usage.poll_seconds", "Poll every",
-     lambda p: NumberField("usage.poll_seconds", p, "how often the meter is read", SECONDS)),
+     lambda p: DurationField("usage.poll_seconds", p, "how often the meter is read")),
     ("Usage meter", "usage.resume_margin", "Resume margin",
-     lambda p: NumberField("usage.resume_margin", p, "wait this long after a usage reset before starting", SECONDS)),
+     lambda p: DurationField("usage.resume_margin", p, "wait this long after a usage reset before starting")),
     ("Usage meter", "usage.when_unknown", "When unknown",
      lambda p: ChoiceField("usage.when_unknown", p, "start runs (fire) or wait (hold) when usage is unknown",
                            WHEN_UNKNOWN)),
     ("Watchdogs", "watchdog.post_result_grace", "After the result",
-     lambda p: NumberField("watchdog.post_result_grace", p, "a run still alive this long after its result is stopped",
-                           SECONDS)),
+     lambda p: DurationField("watchdog.post_result_grace", p,
+                             "a run still alive this long after its result is stopped")),
     ("Watchdogs", "watchdog.kill_after", "Kill after",
-     lambda p: NumberField("watchdog.kill_after", p, "SIGKILL this long after SIGTERM", SECONDS)),
+     lambda p: DurationField("watchdog.kill_after", p, "SIGKILL this long after SIGTERM")),
     ("Watchdogs", "watchdog.idle", "Idle",
-     lambda p: NumberField("watchdog.idle", p, "a run with no output for this long is stopped", SECONDS)),
+     lambda p: DurationField("watchdog.idle", p, "a run with no output for this long is stopped")),
     ("Watchdogs", "watchdog.max_duration", "Longest run",
-     lambda p: NumberField("watchdog.max_duration", p, "a run is stopped after this", SECONDS)),
+     lambda p: DurationField("watchdog.max_duration", p, "a run is stopped after this")),
 )
 
 
@@ -273,9 +117,13 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.config_path = config_path
         self.fields: dict[str, Field] = {}
+        self.labels: dict[str, tuple[int, str]] = {}  # key → (its tab, its label)
         self.errors: dict[str, str] = {}
         self.valid_config: Config | None = config
         self._saving = False
+        self._save_error = ""
+        self._checked: dict[str, tuple[Any, str | None]] = {}  # path key → (value checked, its problem)
+        self._checking: dict[str, Any] = {}  # path key → the value being checked
         self._init_pages()
         self._init_buttons(problems)
         self._load(config)
@@ -295,10 +143,23 @@ class SettingsDialog(QDialog):
             field = build(page)
             cell = QVBoxLayout()
             cell.setSpacing(2)
-            cell.addWidget(field.editor)
+            cell.addWidget(field.widget)
             cell.addWidget(field.error)
+            if key == "agent.command":
+                cell.addLayout(self._init_agent_test(page))
             form.addRow(f"{label}:", cell)
             self.fields[key] = field
+            self.labels[key] = (PAGES.index(page_name), label)
+
+    def _init_agent_test(self, page: QWidget) -> QHBoxLayout:
+        self.test_button = QPushButton("Test", page)
+        self.test_button.setToolTip("Run the command with --version and show what it answers")
+        self.test_result = QLabel(page)
+        self.test_result.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.test_result, 1)
+        return row
 
     def _init_buttons(self, problems: Sequence[str]) -> None:
         self.notice = QLabel(self)
@@ -326,6 +187,9 @@ class SettingsDialog(QDialog):
     def _connect_signals(self) -> None:
         for field in self.fields.values():
             field.changed.connect(self.validate)
+        self.fields["agent.command"].changed.connect(self.test_result.clear)
+        self.test_button.clicked.connect(self.test_agent)
+        self.message.linkActivated.connect(self.show_field)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
@@ -337,19 +201,109 @@ class SettingsDialog(QDialog):
             (nested.setdefault(section, {}) if section else nested)[name] = field.value()
         return nested
 
+    # ------------------------------------------------------------ validating
+
     def validate(self) -> bool:
         config, errors = config_from_mapping(self.mapping())
         self.valid_config = config
         self.errors = {error.key: error.describe() for error in errors}
+        waiting = [key for key in self._path_keys() if key not in self.errors and not self._path_verdict(key)]
         for key, field in self.fields.items():
             field.show_error(self.errors.get(key))
-        others = [error for error in errors if error.key not in self.fields]
-        self.message.setText("\n".join(error.describe() for error in others))
-        self.save_button.setEnabled(config is not None and not self._saving)
-        return config is not None
+        ok = config is not None and not self.errors and not waiting
+        self._explain(waiting)
+        self.save_button.setEnabled(ok and not self._saving)
+        if self.errors and self.height() < self.sizeHint().height():
+            self.resize(self.width(), self.sizeHint().height())  # room for the messages, never smaller
+        return ok
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Back from creating the missing folder or installing the agent: look at the paths again."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self._checked = {key: checked for key, checked in self._checked.items() if checked[1] is None}
+            self.validate()
+
+    def _path_keys(self) -> list[str]:
+        return [key for key, field in self.fields.items() if isinstance(field, PathField)]
+
+    def _path_verdict(self, key: str) -> bool:
+        """Whether the path's check has answered for its current value (a problem goes to `errors`);
+        if not, the check is started off the GUI thread."""
+        field = self.fields[key]
+        assert isinstance(field, PathField)
+        value = field.value()
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] == value:
+            if checked[1] is not None:
+                self.errors[key] = checked[1]
+            return True
+        if self._checking.get(key) != value:
+            self._checking[key] = value
+            check = field.check
+            in_background(lambda: _run_check(key, value, check), self._path_checked)
+        return False
+
+    def _path_checked(self, result: tuple[str, Any, str | None] | None, _error: BaseException | None) -> None:
+        if result is None:
+            return
+        key, value, problem = result
+        self._checked[key] = (value, problem)
+        if self._checking.get(key) == value:
+            del self._checking[key]
+        self.validate()
+        if problem is not None and key in self.errors and self.labels[key][0] != self.tabs.currentIndex():
+            self.show_field(key)
+
+    def _explain(self, waiting: list[str]) -> None:
+        """Why Save is off, in the message (each setting a link to its field), its tooltip, and the tabs' icons."""
+        reasons = list(self.errors.items())
+        reasons += [(key, "checking…") for key in waiting]
+        plain = [f"{self._where(key)}: {problem}" if key in self.labels else problem for key, problem in reasons]
+        html = [f'<a href="{escape(key)}">{escape(self._where(key))}</a>: {escape(problem)}' if key in self.labels
+                else escape(problem) for key, problem in reasons]
+        heading = []
+        if reasons:
+            heading = ["Save is off until these are fixed:" if self.errors else "Save waits for these checks:"]
+        saving = [self._save_error] if self._save_error else []
+        self.message.setText("<br>".join([escape(line) for line in saving + heading] + html))
+        self.save_button.setToolTip("\n".join(heading + plain))
+        pages_with_errors = {self.labels[key][0] for key in self.errors if key in self.labels}
+        warning = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        for index in range(self.tabs.count()):
+            self.tabs.setTabIcon(index, warning if index in pages_with_errors else QIcon())
+
+    def _where(self, key: str) -> str:
+        page, label = self.labels[key]
+        return f"{PAGES[page]} → {label}"
+
+    def show_field(self, key: str) -> None:
+        """Bring a setting's tab to the front, its editor focused."""
+        if key in self.fields:
+            self.tabs.setCurrentIndex(self.labels[key][0])
+            self.fields[key].editor.setFocus()
+
+    # ------------------------------------------------------------ the agent's test
+
+    def test_agent(self) -> None:
+        """`<command> --version`, off the GUI thread; the answer or the error shows beside Test."""
+        command = str(self.fields["agent.command"].value()).strip()
+        self.test_button.setEnabled(False)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText(f"running {command} --version…")
+        in_background(lambda: agent_check(command), self._tested)
+
+    def _tested(self, result: tuple[bool, str] | None, error: BaseException | None) -> None:
+        self.test_button.setEnabled(True)
+        fine, words = result if result is not None else (False, f"the command could not be run ({error})")
+        self.test_result.setStyleSheet("" if fine else f"color: {ERROR_COLOR};")
+        self.test_result.setText(words.removeprefix("agent: "))
+
+    # ------------------------------------------------------------ saving
 
     def save(self) -> None:
         """Write config.yaml when every value is good; the dialog closes once it is written."""
+        self._save_error = ""
         if self._saving or not self.validate() or self.valid_config is None:
             return
         config, path = self.valid_config, self.config_path
@@ -360,11 +314,19 @@ class SettingsDialog(QDialog):
     def _written(self, _result: object, error: BaseException | None) -> None:
         self._saving = False
         if error is not None:
-            self.message.setText(f"config.yaml could not be saved: {error}")
+            self._save_error = f"config.yaml could not be saved: {error}"
             self.validate()
             return
         self.saved.emit(self.valid_config)
         self.accept()
+
+
+def _run_check(key: str, value: Any, check: Callable[[Any], str | None]) -> tuple[str, Any, str | None]:
+    """Blocking: (key, value, what is wrong with the path or None)."""
+    try:
+        return key, value, check(value)
+    except (OSError, ValueError) as exc:
+        return key, value, f"{value} could not be checked: {exc}"
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

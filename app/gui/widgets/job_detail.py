@@ -1,5 +1,6 @@
-"""The selected job: its error and fix when invalid, links to related jobs, its live transcript,
-its PRD rendered as markdown with the frontmatter as a table, and the facts of its runs."""
+"""The selected job: its error and fix when invalid (with a button to edit the file), links to related
+jobs, its live transcript, its PRD rendered as markdown with the frontmatter as a table (an invalid
+PRD as its raw text with numbered lines, the line at fault marked), and the facts of its runs."""
 
 from __future__ import annotations
 
@@ -10,24 +11,29 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.prd import body_of_text
 from app.core.queue import Investigation, InvestigationStatus, Job
 from app.core.times import local_time
 from app.gui.formatting import (
+    ERROR_COLOR,
     format_cost,
     format_duration,
     status_text,
@@ -53,6 +59,7 @@ DETAIL_FIELDS = (
 
 class JobDetail(QWidget):
     jobLinkActivated = Signal(str)
+    editRequested = Signal()  # open the selected PRD in the user's editor
     sourceChosen = Signal(object)  # TranscriptSource | None
 
     def __init__(self, transcript_model: TranscriptModel, parent: QWidget | None = None) -> None:
@@ -79,6 +86,8 @@ class JobDetail(QWidget):
         self.error_box.setStyleSheet(_ERROR_STYLE)
         self.error_box.setWordWrap(True)
         self.error_box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.edit_prd = QPushButton("Edit PRD", self)
+        self.edit_prd.setToolTip("Open the PRD in your editor; saving the fixed file re-validates it")
         self.links = QLabel(self)
         self.links.setWordWrap(True)
 
@@ -133,12 +142,16 @@ class JobDetail(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.error_box)
+        error_row = QHBoxLayout()
+        error_row.addWidget(self.error_box, 1)
+        error_row.addWidget(self.edit_prd, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(error_row)
         layout.addWidget(self.links)
         layout.addWidget(self.tabs, 1)
 
     def _connect_signals(self) -> None:
         self.links.linkActivated.connect(self._link_activated)
+        self.edit_prd.clicked.connect(self.editRequested)
         self.source_combo.activated.connect(self._source_picked)
 
     # ------------------------------------------------------------ showing a job
@@ -156,14 +169,37 @@ class JobDetail(QWidget):
             self.prd_view.clear()
         self._show_sources(sources, keep_choice=same_job)
 
-    def show_prd_body(self, slug: str, body: str | None, problem: str = "") -> None:
-        """The PRD's body, read off the GUI thread; ignored when another job is selected by now."""
+    def show_prd_body(self, slug: str, text: str | None, problem: str = "") -> None:
+        """The PRD's text, read off the GUI thread; ignored when another job is selected by now.
+        A valid PRD's body is rendered; an invalid one is shown as written, its line at fault marked."""
         if self.job is None or self.job.slug != slug:
             return
-        if body is None:
+        self.prd_view.setExtraSelections([])
+        self.prd_view.setFont(self.font())
+        if text is None:
             self.prd_view.setPlainText(problem)
+        elif self.job.error is not None:
+            self._show_raw(text, self.job.error.line)
         else:
-            self.prd_view.setMarkdown(body)
+            self.prd_view.setMarkdown(body_of_text(text))
+
+    def _show_raw(self, text: str, line: int | None) -> None:
+        lines = text.removesuffix("\n").split("\n")
+        width = len(str(len(lines)))
+        self.prd_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.prd_view.setPlainText("\n".join(f"{number:>{width}}  {content}"
+                                             for number, content in enumerate(lines, 1)))
+        if line is None or not 0 < line <= len(lines):
+            return
+        mark = QTextEdit.ExtraSelection()
+        tint = QColor(ERROR_COLOR)
+        tint.setAlpha(60)
+        mark.format.setBackground(tint)
+        mark.format.setProperty(mark.format.Property.FullWidthSelection, True)
+        mark.cursor = QTextCursor(self.prd_view.document().findBlockByNumber(line - 1))
+        self.prd_view.setExtraSelections([mark])
+        self.prd_view.setTextCursor(mark.cursor)
+        self.prd_view.ensureCursorVisible()
 
     def show_transcript_note(self, note: str) -> None:
         """What the transcript follower says: waiting for output, no file written."""
@@ -189,6 +225,7 @@ class JobDetail(QWidget):
     def _show_error(self, job: Job | None) -> None:
         error = job.error if job is not None else None
         self.error_box.setVisible(error is not None)
+        self.edit_prd.setVisible(error is not None)
         if error is None:
             return
         where = f"{error.path}:{error.line}" if error.line else error.path
@@ -206,6 +243,7 @@ class JobDetail(QWidget):
 
     def _show_frontmatter(self, job: Job | None) -> None:
         rows = _frontmatter_rows(job) if job is not None and job.error is None else []
+        self.frontmatter.setVisible(job is None or job.error is None)  # an invalid PRD is shown as written
         self.frontmatter.setRowCount(len(rows))
         for number, (key, value, known) in enumerate(rows):
             key_item = QTableWidgetItem(key)

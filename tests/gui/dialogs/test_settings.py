@@ -1,8 +1,14 @@
-"""The settings dialog: engine rules shown at the field, nothing saved until valid, a valid change saved."""
+"""The settings dialog: engine rules shown at the field, paths that must exist checked off the GUI thread,
+nothing saved until valid (and Save saying why), durations in minutes and hours, a valid change saved."""
+
+import sys
+
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.config import ALL_KEYS, load_config
 from app.gui.dialogs import settings
-from app.gui.dialogs.settings import SettingsDialog
+from app.gui.dialogs.settings import PAGES, SettingsDialog
+from tests.support import make_home
 
 
 def open_dialog(qtbot, home):
@@ -10,7 +16,13 @@ def open_dialog(qtbot, home):
     dialog = SettingsDialog(home.config, loaded.config)
     qtbot.addWidget(dialog)
     dialog.show()
+    checked(qtbot, dialog)
     return dialog, loaded.config
+
+
+def checked(qtbot, dialog):
+    """Wait until the folder and the agent command have been looked at on disk."""
+    qtbot.waitUntil(lambda: "checking…" not in dialog.message.text(), timeout=5000)
 
 
 def test_every_setting_has_a_field_filled_with_the_current_value(qtbot, gui_home):
@@ -75,3 +87,108 @@ def test_an_empty_list_item_is_refused_where_the_rule_says_so(qtbot, gui_home):
     env_remove.remove_current()
     assert not env_remove.error.isVisible()
     assert dialog.save_button.isEnabled()
+
+
+def test_a_default_folder_that_does_not_exist_is_refused_before_save_with_the_reason(qtbot, gui_home, tmp_path):
+    home, _environ, project = gui_home
+    dialog, _config = open_dialog(qtbot, home)
+    folder = dialog.fields["default_cwd"]
+    missing = tmp_path / "no-such-project"
+    folder.line.setText(str(missing))
+    qtbot.waitUntil(lambda: folder.error.isVisible(), timeout=5000)
+    assert folder.error.text() == f"{missing} does not exist — create it, or choose an existing folder with Browse"
+    assert not dialog.save_button.isEnabled()
+    assert f"General → Default folder: {missing} does not exist" in dialog.save_button.toolTip()
+    assert "Save is off until these are fixed:" in dialog.message.text()
+    assert not dialog.tabs.tabIcon(PAGES.index("General")).isNull()
+
+    (project / "README.md").write_text("a file\n")
+    folder.line.setText(str(project / "README.md"))
+    qtbot.waitUntil(lambda: "is a file, not a folder" in folder.error.text(), timeout=5000)
+
+    folder.line.setText(str(missing))
+    qtbot.waitUntil(lambda: "does not exist" in folder.error.text(), timeout=5000)
+    terminal = QWidget()  # the user goes to another window, creates the folder, and comes back
+    qtbot.addWidget(terminal)
+    terminal.show()
+    terminal.activateWindow()
+    qtbot.waitUntil(lambda: not dialog.isActiveWindow(), timeout=5000)
+    missing.mkdir()
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=5000)
+    assert not folder.error.isVisible() and dialog.save_button.toolTip() == ""
+    assert dialog.tabs.tabIcon(PAGES.index("General")).isNull()
+
+
+def test_an_agent_command_that_does_not_exist_brings_its_tab_forward_and_a_link_leads_back(qtbot, tmp_path):
+    missing = tmp_path / "bin" / "claude"
+    home, _environ, _project = make_home(tmp_path, {"agent": {"command": str(missing)}})
+    loaded = load_config(home.config)
+    dialog = SettingsDialog(home.config, loaded.config)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    command = dialog.fields["agent.command"]
+    qtbot.waitUntil(lambda: command.error.isVisible(), timeout=5000)
+    assert command.error.text() == f"{missing} does not exist — choose the claude program with Browse"
+    assert dialog.tabs.currentIndex() == PAGES.index("Agent")
+    assert not dialog.save_button.isEnabled()
+
+    dialog.tabs.setCurrentIndex(PAGES.index("General"))
+    dialog.message.linkActivated.emit("agent.command")
+    assert dialog.tabs.currentIndex() == PAGES.index("Agent")
+
+    command.line.setText("surely-no-such-program-here")
+    qtbot.waitUntil(lambda: "is not a program on PATH" in command.error.text(), timeout=5000)
+    command.line.setText(sys.executable)
+    qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=5000)
+
+
+def test_test_runs_the_agent_with_version_and_shows_its_answer_or_the_error(qtbot, gui_home, tmp_path):
+    dialog, _config = open_dialog(qtbot, gui_home[0])
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: "Claude Code 2.1.197" in dialog.test_result.text(), timeout=15000)
+    assert dialog.test_button.isEnabled()
+
+    silent = tmp_path / "silent-claude"
+    silent.write_text("#!/bin/sh\necho 'no such option' >&2\nexit 2\n")
+    silent.chmod(0o755)
+    dialog.fields["agent.command"].line.setText(str(silent))
+    assert dialog.test_result.text() == ""  # an answer about the previous command is gone
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: "did not answer" in dialog.test_result.text(), timeout=15000)
+    assert "color" in dialog.test_result.styleSheet()
+
+
+def test_browse_puts_the_chosen_folder_in_the_field(qtbot, gui_home, tmp_path):
+    dialog, _config = open_dialog(qtbot, gui_home[0])
+    chosen = tmp_path / "elsewhere"
+    chosen.mkdir()
+    folder = dialog.fields["default_cwd"]
+    folder.browse_button.click()
+    chooser = folder.chooser
+    assert isinstance(chooser, QFileDialog) and chooser.isVisible()
+    assert chooser.fileMode() is QFileDialog.FileMode.Directory
+    chooser.selectFile(str(chosen))
+    chooser.accept()
+    assert folder.value() == str(chosen)
+
+
+def test_durations_are_shown_in_minutes_and_hours_and_saved_in_seconds(qtbot, gui_home):
+    home = gui_home[0]
+    dialog, _config = open_dialog(qtbot, home)
+    shown = {key: (dialog.fields[key].spin.value(), dialog.fields[key].unit.currentText())
+             for key in ("watchdog.idle", "watchdog.max_duration", "watchdog.kill_after", "investigation.max_duration")}
+    assert shown == {"watchdog.idle": (1, "min"), "watchdog.max_duration": (5, "min"),
+                     "watchdog.kill_after": (2, "s"), "investigation.max_duration": (30, "min")}
+    assert dialog.fields["watchdog.idle"].spin.text() == "1"  # no trailing zeros
+    longest = dialog.fields["watchdog.max_duration"]
+    longest.spin.setValue(3)
+    longest.unit.setCurrentText("h")
+    poll = dialog.fields["usage.poll_seconds"]
+    poll.spin.setValue(1.5)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    saved = load_config(home.config).config
+    assert saved.watchdog.max_duration == 3 * 3600
+    assert saved.usage.poll_seconds == 90
+    assert saved.watchdog.idle == 60

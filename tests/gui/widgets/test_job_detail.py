@@ -29,10 +29,11 @@ def test_an_invalid_prd_shows_where_its_problem_is_and_how_to_fix_it(detail):
     assert "parallelGroup is 'soon'" in text  # markup escaped, apostrophes as written
     assert "use a whole number" in text and "/prds/03-broken.md:4" in text
     assert detail.frontmatter.rowCount() == 0  # the frontmatter of a file that did not parse is not trusted
+    assert detail.edit_prd.isVisible()
 
     fixed = replace(broken, status=Status.PENDING, error=None)
     detail.show_job(fixed, jobs(fixed), [])
-    assert not detail.error_box.isVisible()
+    assert not detail.error_box.isVisible() and not detail.edit_prd.isVisible()
     owner = detail.frontmatter.item(detail.frontmatter.rowCount() - 1, 0)
     assert owner.text() == "owner" and owner.font().italic()  # a key Overnight does not use
 
@@ -56,3 +57,22 @@ def test_a_prd_body_read_for_a_job_no_longer_selected_is_not_shown(detail):
     assert detail.prd_view.toPlainText() == ""
     detail.show_prd_body("02-b", "# Second")
     assert detail.prd_view.toPlainText() == "Second"
+
+
+def test_an_invalid_prd_is_shown_as_written_with_numbered_lines_and_edit_prd_asks_to_open_it(qtbot, detail):
+    text = "---\ntitle: x\n  model: sonnet\n---\n# Task\n"
+    error = PrdError("/prds/03-broken.md", 3, "the frontmatter is not valid YAML", "remove the spaces")
+    broken = job("03-broken", Status.INVALID, error=error)
+    detail.show_job(broken, jobs(broken), [])
+    detail.show_prd_body("03-broken", text)
+    shown = detail.prd_view.toPlainText().splitlines()
+    assert shown == ["1  ---", "2  title: x", "3    model: sonnet", "4  ---", "5  # Task"]
+    assert not detail.frontmatter.isVisible()  # nothing parsed to show as a table
+    assert detail.prd_view.textCursor().block().text() == "3    model: sonnet"
+    with qtbot.waitSignal(detail.editRequested):
+        detail.edit_prd.click()
+
+    fixed = replace(broken, status=Status.PENDING, error=None)
+    detail.show_job(fixed, jobs(fixed), [])
+    detail.show_prd_body("03-broken", text.replace("  model", "model"))
+    assert detail.prd_view.toPlainText() == "Task"  # valid again: the body rendered, without its frontmatter

@@ -129,6 +129,46 @@ def test_bad_yaml_is_invalid_with_the_file_line(prds):
     assert err.line is not None and err.line >= 3
 
 
+# Real YAML mistakes: the frontmatter's lines, the one at fault (as the user sees it in the file,
+# where line 1 is the opening '---'), and words the fix must say.
+YAML_MISTAKES = [
+    pytest.param(["title: x", "  model: sonnet"], "  model: sonnet", "remove the spaces", id="indented-key"),
+    pytest.param(["title: x", "dependsOn:", "  - a", " - b"], " - b", "indent the list items", id="list-indent"),
+    pytest.param(["title: x", "dependsOn:", "  - a", " model: y"], " model: y", "line this key up",
+                 id="key-indent-after-list"),
+    pytest.param(['title: "Fix login', "model: sonnet"], 'title: "Fix login', "closing quote",
+                 id="unclosed-double-quote"),
+    pytest.param(["model: sonnet", "title: 'Fix login"], "title: 'Fix login", "closing quote",
+                 id="unclosed-single-quote-last"),
+    pytest.param(['title: "Fix login', 'model: "sonnet"'], 'model: "sonnet"', "quote opened on a line above",
+                 id="quote-closed-a-line-later"),
+    pytest.param(["title: x", "\tmodel: sonnet"], "\tmodel: sonnet", "replace the tab", id="tab-before-key"),
+    pytest.param(["dependsOn:", "\t- a"], "\t- a", "replace the tab", id="tab-before-item"),
+    pytest.param(["title: x", "model: a", "title: y"], "title: y", "keep one of the two title lines",
+                 id="duplicate-key"),
+    pytest.param(["title: Fix: login"], "title: Fix: login", "quotes around a value", id="colon-in-value"),
+    pytest.param(["title:x", "model: y"], "title:x", "space after the ':'", id="no-space-after-colon"),
+    pytest.param(["dependsOn: [a, b", "model: x"], "dependsOn: [a, b", "add ']'", id="unclosed-bracket"),
+    pytest.param(["model: x", "meta: {a: 1"], "meta: {a: 1", "add '}'", id="unclosed-brace-last"),
+    pytest.param(["title: x", "just some words", "model: y"], "just some words", "'key: value'",
+                 id="line-without-colon"),
+    pytest.param(["title: @home"], "title: @home", "start with '@'", id="at-sign"),
+    pytest.param(['title: "a" b'], 'title: "a" b', "whole value in quotes", id="text-after-quote"),
+    pytest.param(["title: x", "%foo"], "%foo", "'%'", id="percent"),
+    pytest.param(["title: *x"], "title: *x", "aliases", id="undefined-alias"),
+]
+
+
+@pytest.mark.parametrize("line_ends", ["\n", "\r\n"])
+@pytest.mark.parametrize(("frontmatter", "at_fault", "fix"), YAML_MISTAKES)
+def test_a_yaml_mistake_names_its_own_line_and_what_to_do(prds, frontmatter, at_fault, fix, line_ends):
+    text = line_ends.join(["---", *frontmatter, "---", "Do the task.", ""])
+    err = error_of(write(prds, "01-x.md", text))
+    lines = text.split(line_ends)
+    assert err.line is not None and lines[err.line - 1] == at_fault, (err.line, err.problem)
+    assert fix in err.fix
+
+
 def test_an_unquoted_colon_in_a_title_suggests_quoting(prds):
     err = error_of(write(prds, "01-x.md", "---\ntitle: Fix: the login\n---\nbody"))
     assert err.line == 2
