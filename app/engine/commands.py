@@ -13,6 +13,7 @@ from app.core import queue as q
 from app.core import queue_json
 from app.core.batching import waiting_reason
 from app.core.event_names import EventName
+from app.core.investigation import approved, discarded, held_plans
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
@@ -60,6 +61,10 @@ class Commands:
                 self._job_command(cmd, self._job(slug))
             elif cmd == "archive":
                 await self._archive(self._job(slug))
+            elif cmd == "approve":
+                await self._approve(self._held(slug, cmd))
+            elif cmd == "discard":
+                await self._discard(slug)
             elif cmd == "show":
                 if engine.on_show is None:
                     raise CommandError("this engine has no window (it was started with `overnight run`)")
@@ -121,6 +126,49 @@ class Commands:
         engine.drop(job.slug, "archived by the user")
         engine.history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
         engine.emit(EventName.PRD_ARCHIVED, slug=job.slug, to=str(moved) if moved else None)
+
+    def _held(self, slug: Any, cmd: str) -> Job:
+        """The failed job whose investigation holds the fix plan `slug`."""
+        if not isinstance(slug, str) or not slug:
+            raise CommandError(f"{cmd} needs the slug of a fix plan awaiting approval")
+        held = held_plans(self._engine.state.jobs)
+        job = held.get(slug.removesuffix(".md"))
+        if job is None:
+            shown = slug if len(slug) <= 140 else slug[:139] + "…"
+            waiting = ", ".join(sorted(held)) or "none"
+            raise CommandError(f"no fix plan {shown!r} awaits approval (awaiting approval: {waiting})")
+        return job
+
+    async def _approve(self, job: Job) -> None:
+        """Moves the held fix plan into prds/, where it is read and runs like any PRD."""
+        engine = self._engine
+        assert job.investigation is not None
+        plan = job.investigation.fix_plan_slug
+        try:
+            moved = await asyncio.to_thread(folder.approve_plan, engine.home, plan)
+        except FileExistsError as exc:
+            raise CommandError(f"prds/{plan}.md exists already and is never overwritten; archive or rename "
+                               f"it, then approve {plan} again") from exc
+        except OSError as exc:
+            raise CommandError(f"{plan} could not be moved into prds/ ({exc.strerror or exc}); "
+                               f"discard it if its file is gone") from exc
+        engine.put(approved(engine.state.jobs[job.slug], engine.clock.now()))
+        engine.folder.read_now(moved.name)  # so it is linked and queued at once
+        engine.history({"event": "fixplan.approved", "slug": plan, "investigationOf": job.slug})
+        engine.emit(EventName.FIXPLAN_APPROVED, slug=plan, investigationOf=job.slug, to=str(moved))
+
+    async def _discard(self, slug: Any) -> None:
+        """Discards what `slug` names: a fix plan awaiting approval is moved into
+        fix-plans/discarded/ (never deleted) and the job it was written for says so."""
+        job = self._held(slug, "discard")
+        engine = self._engine
+        assert job.investigation is not None
+        plan = job.investigation.fix_plan_slug
+        kept = await asyncio.to_thread(folder.discard_plan, engine.home, plan)
+        engine.put(discarded(engine.state.jobs[job.slug], str(kept) if kept else None, engine.clock.now()))
+        engine.history({"event": "fixplan.discarded", "slug": plan, "investigationOf": job.slug,
+                        "to": str(kept) if kept else None})
+        engine.emit(EventName.FIXPLAN_DISCARDED, slug=plan, investigationOf=job.slug, to=str(kept) if kept else None)
 
     def status(self) -> dict[str, Any]:
         engine = self._engine
