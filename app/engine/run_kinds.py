@@ -284,9 +284,11 @@ class InvestigationRun(RunKind):
             engine.runs.usage_limit_hit(done.limit)
         if not done.ended:
             return
-        self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
         if holds_plan(done.jobs[self.slug]):
             engine.emit(EventName.FIXPLAN_HELD, slug=inv.fix_plan_slug, investigationOf=self.slug, path=str(held))
+            self._announce_end(done.fix_plan, done.reason, done.leaves_queue, held=True)
+        else:
+            self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
         if done.history is not None:
             engine.history(done.history)
 
@@ -303,10 +305,11 @@ class InvestigationRun(RunKind):
         engine.commit(replace(engine.state, jobs=jobs))
         self._announce_end(None, reason, jobs[self.slug].file_gone)
 
-    def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool) -> None:
+    def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool, held: bool = False) -> None:
+        """`held`: the fix plan awaits the user's approval under fix-plans/ (the event says so)."""
         engine = self.engine
         engine.emit(EventName.INVESTIGATION_FINISHED, "info" if fix_plan else "warning", slug=self.slug,
-                    fixPlan=fix_plan, reason=reason)
+                    fixPlan=fix_plan, reason=reason, **({"held": True} if held else {}))
         if leaves_queue:
             engine.drop(self.slug, "its PRD was removed during its investigation")
         engine.request_tick()
