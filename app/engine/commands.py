@@ -13,7 +13,7 @@ from app.core import queue as q
 from app.core import queue_json
 from app.core.batching import waiting_reason
 from app.core.event_names import EventName
-from app.core.investigation import approved, discarded, held_plans
+from app.core.investigation import approved, discarded, held_plans, holds_plan
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
@@ -101,7 +101,8 @@ class Commands:
                     # A reset under a live run would let the job start again beside it.
                     what = "running" if job.is_busy else job.status.value
                     raise CommandError(f"{job.slug} is {what}; only a waiting or finished job can be reset")
-                fresh = replace(job, runs=0, last=None, investigation=None, fix_plan_slug=None, interrupted_retries=0)
+                held = job.investigation if holds_plan(job) else None  # a plan awaiting approval stays shown
+                fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
                 if job.status not in q.TERMINAL:

@@ -3,6 +3,7 @@ awaiting approval, its PRD in the detail pane, and Approve or Discard from the J
 
 import pytest
 
+from app.gui.tray import Tray
 from tests.gui.test_main_window import RUN_TIMEOUT, status_in_table, wait_for_status
 from tests.support import make_home, write_prd
 
@@ -44,3 +45,20 @@ def test_discard_puts_the_held_plan_aside_and_its_row_goes(qtbot, window):
     assert (window.home.fix_plans / "discarded" / "03-fix-broken.md").exists()
     window.queue_panel.select_slug("03-broken")
     assert "fix plan 03-fix-broken was discarded by the user" in window.detail.links.text()
+
+
+@pytest.fixture
+def notifications(bridge, window):
+    """What the tray notifies, as (title, text); the tray lives until the test ends."""
+    shown = []
+    tray = Tray(bridge, window, notify=lambda title, text, _icon: shown.append((title, text)))
+    yield shown
+    tray.deleteLater()
+
+
+def test_the_tray_says_a_fix_plan_awaits_approval_not_that_it_is_queued(qtbot, bridge, notifications):
+    write_prd(bridge.home, "03-broken.md", "@fake max_turns\n")
+    qtbot.waitUntil(lambda: ("Fix plan awaiting approval",
+                             "03-fix-broken.md was written for 03-broken; approve it to run it.") in notifications,
+                    timeout=RUN_TIMEOUT)
+    assert not any(title == "Fix plan written" for title, _text in notifications)

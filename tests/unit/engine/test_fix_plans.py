@@ -99,3 +99,13 @@ async def test_a_held_fix_plan_survives_a_restart_and_an_approval_cut_short_is_l
         assert r.job("03-fix-broken").investigation_of == "03-broken"
     finally:
         await r.stop(stop_jobs=True)
+
+
+@run
+async def test_resetting_the_failed_job_keeps_its_fix_plan_awaiting_approval(tmp_path):
+    async with Running(tmp_path, HELD) as r:
+        await held_plan(r)
+        await r.engine.handle({"cmd": "pause"})
+        assert await r.engine.handle({"cmd": "reset", "slug": "03-broken"}) == {"ok": True}
+        assert r.status("03-broken") is Status.PENDING and r.investigation("03-broken") is InvestigationStatus.HELD
+        assert await r.engine.handle({"cmd": "approve", "slug": "03-fix-broken"}) == {"ok": True}
