@@ -4,7 +4,7 @@ status it answers with (docs/BEHAVIOUR.md sections 9 and 11)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -150,10 +150,12 @@ class Commands:
         except FileExistsError as exc:
             raise CommandError(f"prds/{plan}.md exists already and is never overwritten; archive or rename "
                                f"it, then approve {plan} again") from exc
+        except FileNotFoundError as exc:
+            raise CommandError(f"fix-plans/{plan}.md is gone; discard {plan} to clear it") from exc
         except OSError as exc:
-            raise CommandError(f"{plan} could not be moved into prds/ ({exc.strerror or exc}); "
-                               f"discard it if its file is gone") from exc
-        engine.put(approved(engine.state.jobs[job.slug], engine.clock.now()))
+            raise CommandError(f"{plan} could not be moved into prds/ ({exc.strerror or exc}); check the "
+                               f"permissions of {engine.home.prds}") from exc
+        self._settle_held(job.slug, lambda held: approved(held, engine.clock.now()))
         engine.folder.read_now(moved.name)  # so it is linked and queued at once
         engine.history({"event": "fixplan.approved", "slug": plan, "investigationOf": job.slug})
         engine.emit(EventName.FIXPLAN_APPROVED, slug=plan, investigationOf=job.slug, to=str(moved))
@@ -166,10 +168,16 @@ class Commands:
         assert job.investigation is not None
         plan = job.investigation.fix_plan_slug
         kept = await asyncio.to_thread(folder.discard_plan, engine.home, plan)
-        engine.put(discarded(engine.state.jobs[job.slug], str(kept) if kept else None, engine.clock.now()))
-        engine.history({"event": "fixplan.discarded", "slug": plan, "investigationOf": job.slug,
-                        "to": str(kept) if kept else None})
-        engine.emit(EventName.FIXPLAN_DISCARDED, slug=plan, investigationOf=job.slug, to=str(kept) if kept else None)
+        to = str(kept) if kept else None
+        self._settle_held(job.slug, lambda held: discarded(held, to, engine.clock.now()))
+        engine.history({"event": "fixplan.discarded", "slug": plan, "investigationOf": job.slug, "to": to})
+        engine.emit(EventName.FIXPLAN_DISCARDED, slug=plan, investigationOf=job.slug, to=to)
+
+    def _settle_held(self, slug: str, settle: Callable[[Job], Job]) -> None:
+        """The job's record after its held plan was moved, unless it changed meanwhile (archived, say)."""
+        job = self._engine.state.jobs.get(slug)
+        if job is not None and holds_plan(job):
+            self._engine.put(settle(job))
 
     def status(self) -> dict[str, Any]:
         engine = self._engine

@@ -109,3 +109,15 @@ async def test_resetting_the_failed_job_keeps_its_fix_plan_awaiting_approval(tmp
         assert await r.engine.handle({"cmd": "reset", "slug": "03-broken"}) == {"ok": True}
         assert r.status("03-broken") is Status.PENDING and r.investigation("03-broken") is InvestigationStatus.HELD
         assert await r.engine.handle({"cmd": "approve", "slug": "03-fix-broken"}) == {"ok": True}
+
+
+@run
+async def test_a_held_plan_whose_file_is_gone_cannot_be_approved_and_discarding_it_clears_it(tmp_path):
+    async with Running(tmp_path, HELD) as r:
+        await held_plan(r)
+        (r.home.fix_plans / "03-fix-broken.md").rename(tmp_path / "moved-away.md")
+        answer = await r.engine.handle({"cmd": "approve", "slug": "03-fix-broken"})
+        assert answer == {"ok": False, "error": "fix-plans/03-fix-broken.md is gone; discard 03-fix-broken to clear it"}
+        assert await r.engine.handle({"cmd": "discard", "slug": "03-fix-broken"}) == {"ok": True}
+        assert r.investigation("03-broken") is InvestigationStatus.DISCARDED
+        assert r.named("fixplan.discarded")[0]["to"] is None
