@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("resume", parents=[home], help="end a pause")
     sub.add_parser("tick", parents=[home], help="start a batch now, whatever the gate says (clears a pause)")
     for name, text in (("cancel", "stop a running job, or cancel a pending one"),
-                       ("rerun", "queue a finished job again")):
+                       ("rerun", "queue a finished job again"),
+                       ("approve", "run a held fix plan (it moves into prds/)"),
+                       ("discard", "put a held fix plan aside in fix-plans/discarded/ (it is kept)")):
         one = sub.add_parser(name, parents=[home], help=text)
         one.add_argument("slug")
     doctor = sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
@@ -94,6 +96,8 @@ def main(argv: Sequence[str]) -> int:
         "tick": lambda h, a: _send(h, {"cmd": "tick"}, "ticked"),
         "cancel": lambda h, a: _send(h, {"cmd": "cancel", "slug": a.slug}, f"cancelling {a.slug}"),
         "rerun": lambda h, a: _send(h, {"cmd": "rerun", "slug": a.slug}, f"{a.slug} queued again"),
+        "approve": lambda h, a: _send(h, {"cmd": "approve", "slug": a.slug}, f"{a.slug} moved into prds/"),
+        "discard": lambda h, a: _send(h, {"cmd": "discard", "slug": a.slug}, f"{a.slug} kept in fix-plans/discarded/"),
         "doctor": _doctor,
         "install-desktop": _install_desktop,
     }

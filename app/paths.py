@@ -51,6 +51,11 @@ class Home:
         return self.root / "prds-archive"
 
     @property
+    def fix_plans(self) -> Path:
+        """Fix plans held for the user's approval (`investigation.auto_run: false`)."""
+        return self.root / "fix-plans"
+
+    @property
     def runs(self) -> Path:
         return self.root / "runs"
 
@@ -76,7 +81,7 @@ class Home:
 
     @property
     def folders(self) -> tuple[Path, ...]:
-        return (self.prds, self.archive, self.runs, self.logs)
+        return (self.prds, self.archive, self.fix_plans, self.runs, self.logs)
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / _single_name(run_id, "run id")

@@ -42,6 +42,7 @@ class InvestigationConfig:
     model: str = "opus"
     max_concurrent: int = 1
     max_duration: float = 1800
+    auto_run: bool = True  # False: fix plans wait under fix-plans/ until the user approves them
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ _SCHEMA: dict[str, _Rule | _Section] = {
         "model": _text("a model alias or name, e.g. opus"),
         "max_concurrent": _integer(1),
         "max_duration": _seconds_above_zero(),
+        "auto_run": _Rule("true or false", lambda v: isinstance(v, bool)),
     }),
     "usage": _Section(UsageConfig, {
         "url": _Rule("an http:// or https:// URL", _is_http_url),

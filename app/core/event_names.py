@@ -53,3 +53,6 @@ class EventName(StrEnum):
     INVESTIGATION_STARTED = "investigation.started"
     INVESTIGATION_ADOPTED = "investigation.adopted"
     INVESTIGATION_FINISHED = "investigation.finished"
+    FIXPLAN_HELD = "fixplan.held"  # a fix plan waits under fix-plans/ for the user's approval
+    FIXPLAN_APPROVED = "fixplan.approved"  # moved into prds/: it runs like any PRD
+    FIXPLAN_DISCARDED = "fixplan.discarded"  # moved into fix-plans/discarded/

@@ -150,25 +150,31 @@ def finish_investigation(
     fix_plan_written: bool,
     rules: RunEndRules,
     now: dt.datetime,
+    held_at: str | None = None,
 ) -> InvestigationFinished:
     """An investigation ends with the fix plan it wrote, or without one; one that met a usage
-    limit or was stopped by the user quitting, before writing it, waits for its turn again."""
+    limit or was stopped by the user quitting, before writing it, waits for its turn again.
+    `held_at`: it wrote the plan there, under fix-plans/, to wait for the user's approval."""
     job = jobs[slug]
     inv = job.investigation
     assert inv is not None
     limit = _limit_hit(outcome, rules, now) if outcome.kind is OutcomeKind.RATE_LIMITED else None
-    if not fix_plan_written and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN):
+    held = held_at is not None and not fix_plan_written
+    written = fix_plan_written or held
+    if not written and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN):
         why = f"usage limit: {outcome.reason}" if limit else "stopped when Overnight quit"
         return InvestigationFinished(waiting(jobs, slug, why), False, why, None, limit, None, False)
     if fix_plan_written:
         status, reason = InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}"
+    elif held:
+        status, reason = InvestigationStatus.HELD, f"wrote {inv.fix_plan_slug}; it awaits your approval"
     else:
         status = InvestigationStatus.NO_FIX_PLAN
         reason = "the investigation ended without writing the fix plan"
         if outcome.kind is not OutcomeKind.COMPLETED:
             reason += f" ({outcome.reason})"
-    after = end_investigation(jobs, slug, status, reason, now)
-    fix_plan = inv.fix_plan_slug if fix_plan_written else None
+    after = end_investigation(jobs, slug, status, reason, now, held_at if held else None)
+    fix_plan = inv.fix_plan_slug if written else None
     history = {"event": "run.finished", "kind": "investigation", "slug": slug, "runId": inv.failed_run_id,
                "outcome": outcome.kind, "reason": outcome.reason, "fixPlan": fix_plan}
     return InvestigationFinished(after, True, reason, fix_plan, None, history, after[slug].file_gone)
@@ -186,12 +192,13 @@ def waiting(jobs: Mapping[str, Job], slug: str, why: str) -> dict[str, Job]:
 
 
 def end_investigation(
-    jobs: Mapping[str, Job], slug: str, status: InvestigationStatus, reason: str, now: dt.datetime
+    jobs: Mapping[str, Job], slug: str, status: InvestigationStatus, reason: str, now: dt.datetime,
+    plan_path: str | None = None,
 ) -> dict[str, Job]:
     """The investigation is over; a fix plan it wrote is linked to the job it fixes."""
     job = jobs[slug]
     assert job.investigation is not None
-    inv = replace(job.investigation, status=status, finished_at=now, pid=None, reason=reason)
+    inv = replace(job.investigation, status=status, finished_at=now, pid=None, reason=reason, plan_path=plan_path)
     after = dict(jobs)
     after[slug] = replace(job, investigation=inv)
     if status is InvestigationStatus.WROTE_FIX_PLAN and inv.fix_plan_slug in after:

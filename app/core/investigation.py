@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 from app.core.prd import without_group_prefix
-from app.core.queue import Job
+from app.core.queue import InvestigationStatus, Job, Status
 from app.core.stream import StreamReader
 from app.core.transcript import render_text
 
@@ -26,17 +29,66 @@ def fix_plan_slug(slug: str, group: int) -> str:
     return prefix + base[: _MAX_SLUG - len(prefix)]
 
 
+def fix_plan_path(slug: str, *, prds: Path, fix_plans: Path, auto_run: bool) -> Path:
+    """Where the investigator writes the fix plan `slug`: into prds/, where it runs at once, or
+    (`investigation.auto_run: false`) into fix-plans/, where it waits for the user's approval."""
+    return (prds if auto_run else fix_plans) / f"{slug}.md"
+
+
 def should_investigate(jobs: Mapping[str, Job], job: Job, *, spawn_error: bool, enabled: bool) -> bool:
     """Failed jobs get one investigation, unless the failure was Overnight's own (a missing
     binary or cwd: an agent cannot fix that), the job is itself a fix plan (no recursion),
-    or a fix plan for it exists already."""
+    or a fix plan for it exists already (in prds/, or held for the user's approval)."""
     return (
         enabled
         and not spawn_error
         and not is_fix_plan(job.slug)
         and job.fix_plan_slug is None
         and fix_plan_slug(job.slug, job.group) not in jobs
+        and not holds_plan(job)
     )
+
+
+# ---------------------------------------------------------------- held fix plans
+
+
+def holds_plan(job: Job) -> bool:
+    """The job's investigation wrote its fix plan under fix-plans/, where it waits for the user."""
+    return job.investigation is not None and job.investigation.status is InvestigationStatus.HELD
+
+
+def held_plans(jobs: Mapping[str, Job]) -> dict[str, Job]:
+    """Every held fix plan's slug → the failed job whose investigation wrote it."""
+    return {job.investigation.fix_plan_slug: job for job in jobs.values()
+            if holds_plan(job) and job.investigation is not None}
+
+
+def approved(job: Job, now: dt.datetime) -> Job:
+    """The held fix plan went into prds/: from here it is a fix plan like any other."""
+    assert job.investigation is not None
+    inv = replace(job.investigation, status=InvestigationStatus.WROTE_FIX_PLAN, plan_path=None,
+                  reason=f"wrote {job.investigation.fix_plan_slug}; approved by the user")
+    return replace(job, investigation=inv, updated_at=now)
+
+
+def discarded(job: Job, kept_at: str | None, now: dt.datetime) -> Job:
+    """The user discarded the held fix plan; `kept_at` is where the file was put aside (None: it was gone)."""
+    assert job.investigation is not None
+    where = f" (kept at {kept_at})" if kept_at else ""
+    inv = replace(job.investigation, status=InvestigationStatus.DISCARDED, plan_path=kept_at,
+                  reason=f"its fix plan {job.investigation.fix_plan_slug} was discarded by the user{where}")
+    return replace(job, investigation=inv, updated_at=now)
+
+
+def held_plan_row(job: Job) -> Job:
+    """How a held fix plan shows in the queue: a row of its own, waiting for the user, in the
+    failed job's group and folder."""
+    assert job.investigation is not None
+    slug = job.investigation.fix_plan_slug
+    return Job(slug=slug, title=f"Fix: {job.title}", cwd=job.cwd, group=job.group, status=Status.PENDING,
+               created_at=job.investigation.finished_at or job.updated_at,
+               updated_at=job.investigation.finished_at or job.updated_at, content_hash="",
+               reason="awaiting approval: approve it to run it, or discard it", investigation_of=job.slug)
 
 
 def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:

@@ -118,6 +118,8 @@ class InvestigationStatus(StrEnum):
     RUNNING = "running"
     WROTE_FIX_PLAN = "wrote_fix_plan"
     NO_FIX_PLAN = "no_fix_plan"
+    HELD = "held"  # its fix plan waits under fix-plans/ for the user's approval
+    DISCARDED = "discarded"  # the user discarded the held fix plan (kept under fix-plans/discarded/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class Investigation:
     finished_at: dt.datetime | None = None
     log_path: str | None = None
     reason: str = ""
+    plan_path: str | None = None  # where a held fix plan waits, or where a discarded one was put
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,7 @@ def _investigation_to_json(i: Investigation | None) -> dict[str, Any] | None:
         "finishedAt": iso_ms(i.finished_at),
         "logPath": i.log_path,
         "reason": i.reason,
+        "planPath": i.plan_path,
     }
 
 
@@ -198,6 +199,7 @@ def _investigation_from_json(d: Mapping[str, Any] | None) -> Investigation | Non
         finished_at=_optional_moment(d.get("finishedAt")),
         log_path=d.get("logPath"),
         reason=d.get("reason", ""),
+        plan_path=d.get("planPath"),
     )
 
 

@@ -371,6 +371,11 @@ def dependencies_met(jobs: Mapping[str, Job], job: Job) -> bool:
 # ---------------------------------------------------------------- fix plans
 
 
+# An investigation ended without its plan in prds/; the plan appearing there (written late, an
+# approval whose record a crash cut short, a discarded plan put back by hand) is linked all the same.
+_ENDED_ELSEWHERE = frozenset({InvestigationStatus.NO_FIX_PLAN, InvestigationStatus.HELD, InvestigationStatus.DISCARDED})
+
+
 def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> bool:
     """A fix plan that an investigation was asked to write records where it came from (True:
     it was linked)."""
@@ -381,8 +386,8 @@ def link_fix_plan(jobs: dict[str, Job], fix_slug: str) -> bool:
             jobs[job.slug] = replace(
                 job,
                 fix_plan_slug=fix_slug,
-                investigation=replace(inv, status=InvestigationStatus.WROTE_FIX_PLAN)
-                if inv.status is InvestigationStatus.NO_FIX_PLAN
+                investigation=replace(inv, status=InvestigationStatus.WROTE_FIX_PLAN, plan_path=None)
+                if inv.status in _ENDED_ELSEWHERE
                 else inv,
             )
             jobs[fix_slug] = replace(fix, investigation_of=job.slug)

@@ -4,7 +4,7 @@ status it answers with (docs/BEHAVIOUR.md sections 9 and 11)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from app.core import queue as q
 from app.core import queue_json
 from app.core.batching import waiting_reason
 from app.core.event_names import EventName
+from app.core.investigation import approved, discarded, held_plans, holds_plan
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
@@ -60,6 +61,10 @@ class Commands:
                 self._job_command(cmd, self._job(slug))
             elif cmd == "archive":
                 await self._archive(self._job(slug))
+            elif cmd == "approve":
+                await self._approve(self._held(slug, cmd))
+            elif cmd == "discard":
+                await self._discard(slug)
             elif cmd == "show":
                 if engine.on_show is None:
                     raise CommandError("this engine has no window (it was started with `overnight run`)")
@@ -96,7 +101,8 @@ class Commands:
                     # A reset under a live run would let the job start again beside it.
                     what = "running" if job.is_busy else job.status.value
                     raise CommandError(f"{job.slug} is {what}; only a waiting or finished job can be reset")
-                fresh = replace(job, runs=0, last=None, investigation=None, fix_plan_slug=None, interrupted_retries=0)
+                held = job.investigation if holds_plan(job) else None  # a plan awaiting approval stays shown
+                fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
                 if job.status not in q.TERMINAL:
@@ -121,6 +127,57 @@ class Commands:
         engine.drop(job.slug, "archived by the user")
         engine.history({"event": "archived", "slug": job.slug, "to": str(moved) if moved else None})
         engine.emit(EventName.PRD_ARCHIVED, slug=job.slug, to=str(moved) if moved else None)
+
+    def _held(self, slug: Any, cmd: str) -> Job:
+        """The failed job whose investigation holds the fix plan `slug`."""
+        if not isinstance(slug, str) or not slug:
+            raise CommandError(f"{cmd} needs the slug of a fix plan awaiting approval")
+        held = held_plans(self._engine.state.jobs)
+        job = held.get(slug.removesuffix(".md"))
+        if job is None:
+            shown = slug if len(slug) <= 140 else slug[:139] + "…"
+            waiting = ", ".join(sorted(held)) or "none"
+            raise CommandError(f"no fix plan {shown!r} awaits approval (awaiting approval: {waiting})")
+        return job
+
+    async def _approve(self, job: Job) -> None:
+        """Moves the held fix plan into prds/, where it is read and runs like any PRD."""
+        engine = self._engine
+        assert job.investigation is not None
+        plan = job.investigation.fix_plan_slug
+        try:
+            moved = await asyncio.to_thread(folder.approve_plan, engine.home, plan)
+        except FileExistsError as exc:
+            raise CommandError(f"prds/{plan}.md exists already and is never overwritten; archive or rename "
+                               f"it, then approve {plan} again") from exc
+        except FileNotFoundError as exc:
+            raise CommandError(f"fix-plans/{plan}.md is gone; discard {plan} to clear it") from exc
+        except OSError as exc:
+            raise CommandError(f"{plan} could not be moved into prds/ ({exc.strerror or exc}); check the "
+                               f"permissions of {engine.home.prds}") from exc
+        self._settle_held(job.slug, lambda held: approved(held, engine.clock.now()))
+        engine.folder.read_now(moved.name)  # so it is linked and queued at once
+        engine.history({"event": "fixplan.approved", "slug": plan, "investigationOf": job.slug})
+        engine.emit(EventName.FIXPLAN_APPROVED, slug=plan, investigationOf=job.slug, to=str(moved))
+
+    async def _discard(self, slug: Any) -> None:
+        """Discards what `slug` names: a fix plan awaiting approval is moved into
+        fix-plans/discarded/ (never deleted) and the job it was written for says so."""
+        job = self._held(slug, "discard")
+        engine = self._engine
+        assert job.investigation is not None
+        plan = job.investigation.fix_plan_slug
+        kept = await asyncio.to_thread(folder.discard_plan, engine.home, plan)
+        to = str(kept) if kept else None
+        self._settle_held(job.slug, lambda held: discarded(held, to, engine.clock.now()))
+        engine.history({"event": "fixplan.discarded", "slug": plan, "investigationOf": job.slug, "to": to})
+        engine.emit(EventName.FIXPLAN_DISCARDED, slug=plan, investigationOf=job.slug, to=to)
+
+    def _settle_held(self, slug: str, settle: Callable[[Job], Job]) -> None:
+        """The job's record after its held plan was moved, unless it changed meanwhile (archived, say)."""
+        job = self._engine.state.jobs.get(slug)
+        if job is not None and holds_plan(job):
+            self._engine.put(settle(job))
 
     def status(self) -> dict[str, Any]:
         engine = self._engine

@@ -1,5 +1,5 @@
-"""Reading prds/ (the listing and the files, off the event loop and never stuck), and moving a
-PRD into prds-archive/.
+"""Reading prds/ (the listing and the files, off the event loop and never stuck), moving a
+PRD into prds-archive/, and moving a held fix plan into prds/ or aside.
 
 Whatever sits in the folder, one name cannot stop the others: a name that cannot be
 listed or read becomes that PRD's problem (an invalid row), and a read that hangs (a dead
@@ -19,7 +19,7 @@ from pathlib import Path
 from app.core.prd import MAX_PRD_BYTES, Unreadable, is_ignored
 from app.core.reconcile import FileChange
 from app.engine.threads import call_soon, resolve
-from app.paths import Home, Signature, read_regular_file, signature
+from app.paths import FOLDER_MODE, Home, Signature, read_regular_file, signature
 
 READ_TIMEOUT = 10.0  # seconds one file may take before it is listed as unreadable
 PROGRESS_CHECK = 0.1
@@ -110,13 +110,32 @@ def _too_slow() -> Unreadable:
 
 def archive_prd(home: Home, slug: str) -> Path | None:
     """Blocking: the PRD moved into prds-archive/ under a name not taken yet (never deleted)."""
-    source = home.prds / f"{slug}.md"
+    return _move_aside(home.prds / f"{slug}.md", home.archive)
+
+
+def approve_plan(home: Home, slug: str) -> Path:
+    """Blocking: the held fix plan moved from fix-plans/ into prds/. Raises FileExistsError when
+    prds/ has a file of that name (it is never overwritten), FileNotFoundError when the plan is gone."""
+    source, target = home.fix_plans / f"{slug}.md", home.prds / f"{slug}.md"
+    os.link(source, target)  # refuses an existing target, where a rename would replace it
+    source.unlink()
+    return target
+
+
+def discard_plan(home: Home, slug: str) -> Path | None:
+    """Blocking: the held fix plan moved into fix-plans/discarded/ (never deleted); None if it was gone."""
+    return _move_aside(home.fix_plans / f"{slug}.md", home.fix_plans / "discarded")
+
+
+def _move_aside(source: Path, folder: Path) -> Path | None:
+    """`source` moved into `folder` under a name not taken yet (`name.2.md`, …)."""
     if not source.exists():
         return None
-    target = home.archive / source.name
+    folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
+    target = folder / source.name
     counter = 1
     while target.exists():
         counter += 1
-        target = home.archive / f"{slug}.{counter}.md"
+        target = folder / f"{source.stem}.{counter}.md"
     shutil.move(source, target)
     return target

@@ -17,7 +17,7 @@ from app.core import queue as q
 from app.core.agent import run_marker
 from app.core.event_names import EventName
 from app.core.finish import end_investigation, finish_investigation, finish_run, waiting
-from app.core.investigation import investigation_prompt, transcript_tail
+from app.core.investigation import fix_plan_path, holds_plan, investigation_prompt, transcript_tail
 from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
@@ -237,7 +237,8 @@ class InvestigationRun(RunKind):
         prd = await engine.folder.read_prd(self.slug)
         body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
         tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
-        fix_path = engine.home.prds / f"{inv.fix_plan_slug}.md"
+        fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
+                                 auto_run=engine.config.investigation.auto_run)
         return investigation_prompt(job=job, reason=job.last.reason, body=body, transcript=tail,
                                     log_path=str(failed_log), fix_path=str(fix_path)).encode()
 
@@ -271,17 +272,23 @@ class InvestigationRun(RunKind):
         now = engine.clock.now()
         outcome = classify(end.summary, end.exit, now, engine.local_tz)
         engine.runs.write_outcome(self, outcome, end, now)
-        written = (engine.home.prds / f"{inv.fix_plan_slug}.md").exists()
+        name = f"{inv.fix_plan_slug}.md"
+        written = (engine.home.prds / name).exists()
+        held = engine.home.fix_plans / name
         if written:
-            engine.folder.read_now(f"{inv.fix_plan_slug}.md")  # so the link is made at once
+            engine.folder.read_now(name)  # so the link is made at once
         done = finish_investigation(engine.state.jobs, self.slug, outcome, end.stop_reason, written,
-                                    engine.run_end_rules(), now)
+                                    engine.run_end_rules(), now, held_at=str(held) if held.exists() else None)
         engine.commit(replace(engine.state, jobs=done.jobs))
         if done.limit is not None:
             engine.runs.usage_limit_hit(done.limit)
         if not done.ended:
             return
-        self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
+        if holds_plan(done.jobs[self.slug]):
+            engine.emit(EventName.FIXPLAN_HELD, slug=inv.fix_plan_slug, investigationOf=self.slug, path=str(held))
+            self._announce_end(done.fix_plan, done.reason, done.leaves_queue, held=True)
+        else:
+            self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
         if done.history is not None:
             engine.history(done.history)
 
@@ -298,10 +305,11 @@ class InvestigationRun(RunKind):
         engine.commit(replace(engine.state, jobs=jobs))
         self._announce_end(None, reason, jobs[self.slug].file_gone)
 
-    def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool) -> None:
+    def _announce_end(self, fix_plan: str | None, reason: str, leaves_queue: bool, held: bool = False) -> None:
+        """`held`: the fix plan awaits the user's approval under fix-plans/ (the event says so)."""
         engine = self.engine
         engine.emit(EventName.INVESTIGATION_FINISHED, "info" if fix_plan else "warning", slug=self.slug,
-                    fixPlan=fix_plan, reason=reason)
+                    fixPlan=fix_plan, reason=reason, **({"held": True} if held else {}))
         if leaves_queue:
             engine.drop(self.slug, "its PRD was removed during its investigation")
         engine.request_tick()

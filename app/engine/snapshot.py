@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from app.config import Config
 from app.core.batching import waiting_reason
 from app.core.gate import Decision, Open
-from app.core.queue import QueueState, Status
+from app.core.investigation import held_plan_row, held_plans
+from app.core.queue import Job, QueueState, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,12 @@ class Snapshot:
         """Why a pending job is not runnable yet (its dependencies, its investigation), or None."""
         job = self.state.jobs.get(slug)
         return waiting_reason(self.state.jobs, job) if job is not None else None
+
+    def held_plans(self) -> dict[str, Job]:
+        """Fix plans awaiting the user's approval, each as the row the queue shows for it."""
+        return {slug: held_plan_row(job) for slug, job in held_plans(self.state.jobs).items()}
+
+    def held_path(self, slug: str) -> str | None:
+        """Where the held fix plan `slug` waits (under fix-plans/), or None if `slug` is not one."""
+        job = held_plans(self.state.jobs).get(slug)
+        return job.investigation.plan_path if job is not None and job.investigation is not None else None

@@ -346,7 +346,15 @@ class MainWindow(QMainWindow):
     # ================================================================ the selected job
 
     def selected_job(self) -> Job | None:
-        return self._state.jobs.get(self.selected_slug) if self.selected_slug else None
+        """The selected row's job (a fix plan awaiting approval shows as one of its own)."""
+        if not self.selected_slug:
+            return None
+        return self._state.jobs.get(self.selected_slug) or self._snapshot.held_plans().get(self.selected_slug)
+
+    def _prd_path(self, slug: str) -> Path:
+        """The row's PRD: in prds/, or under fix-plans/ while it awaits approval."""
+        held = self._snapshot.held_path(slug)
+        return Path(held) if held else self.home.prds / f"{slug}.md"
 
     def _select(self, slug: str | None) -> None:
         if slug != self.selected_slug:
@@ -366,7 +374,7 @@ class MainWindow(QMainWindow):
         if shown == self._prd_shown:
             return
         self._prd_shown = shown
-        slug, path = job.slug, self.home.prds / f"{job.slug}.md"
+        slug, path = job.slug, self._prd_path(job.slug)
         in_background(lambda: read_prd_body(slug, path), self._prd_read)
 
     def _prd_read(self, result: tuple[str, str | None, str] | None, error: BaseException | None) -> None:
@@ -381,7 +389,8 @@ class MainWindow(QMainWindow):
 
     def _update_job_actions(self) -> None:
         job = self.selected_job()
-        enabled = applicable_actions(job, bool(self.detail.sources)) if job is not None else set()
+        held = job is not None and self.queue_model.is_held(job.slug)
+        enabled = applicable_actions(job, bool(self.detail.sources), held) if job is not None else set()
         for key in JOB_ACTIONS:
             self.user_actions[key].setEnabled(key in enabled)
 
@@ -406,7 +415,7 @@ class MainWindow(QMainWindow):
     def _open_selected_prd(self, reveal: bool) -> None:
         if self.selected_slug is None:
             return
-        path = self.home.prds / f"{self.selected_slug}.md"
+        path = self._prd_path(self.selected_slug)
         opened = reveal_path(path) if reveal else open_path(path)
         if not opened:
             self.show_error(f"Could not open {path}")

@@ -41,6 +41,7 @@ from app.gui.icons import status_icon
 Index = QModelIndex | QPersistentModelIndex
 
 SLUG_ROLE = Qt.ItemDataRole.UserRole + 1
+AWAITING_APPROVAL = "awaiting approval"  # the status a held fix plan's row shows
 
 # Most urgent first, for sorting by status.
 STATUS_ORDER: Mapping[Status, int] = {
@@ -92,6 +93,7 @@ class QueueModel(QAbstractTableModel):
         self._slugs: list[str] = []
         self._row_of: dict[str, int] = {}
         self._jobs: dict[str, Job] = {}
+        self._held: set[str] = set()  # rows that are fix plans awaiting approval, not jobs
         self._waiting: Callable[[str], str | None] = Snapshot().waiting  # why a pending job waits
         self._now = dt.datetime.now(dt.UTC)
         self._sort_column = Column.GROUP
@@ -106,12 +108,16 @@ class QueueModel(QAbstractTableModel):
         since the last call."""
         state = snapshot.state
         self._waiting = snapshot.waiting
-        self._remove([slug for slug in self._slugs if slug not in state.jobs])
-        new = [slug for slug in state.jobs if slug not in self._row_of]
+        held = snapshot.held_plans()
+        rows = {**state.jobs, **held} if held else state.jobs
+        self._remove([slug for slug in self._slugs if slug not in rows])
+        new = [slug for slug in rows if slug not in self._row_of]
         touched = self._touched(state, set(changed)) - set(new)
+        touched |= {slug for slug in held if slug in self._row_of and self._jobs[slug] != held[slug]}
+        self._held = set(held)
         for slug in touched:
-            self._jobs[slug] = state.jobs[slug]
-        self._insert(new, state)
+            self._jobs[slug] = rows[slug]
+        self._insert(new, rows)
         self._emit_changed(sorted(self._row_of[slug] for slug in touched), 0, len(Column) - 1)
         if new or (touched and self._sort_column is not Column.GROUP):
             self._keep_sorted([*new, *touched])
@@ -176,13 +182,13 @@ class QueueModel(QAbstractTableModel):
             self._reindex()
             self.endRemoveRows()
 
-    def _insert(self, new: Sequence[str], state: QueueState) -> None:
+    def _insert(self, new: Sequence[str], rows: Mapping[str, Job]) -> None:
         if not new:
             return
         first = len(self._slugs)
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
         for slug in new:
-            self._jobs[slug] = state.jobs[slug]
+            self._jobs[slug] = rows[slug]
             self._slugs.append(slug)
         self._reindex()
         self.endInsertRows()
@@ -210,6 +216,10 @@ class QueueModel(QAbstractTableModel):
     def status_counts(self) -> Counter[Status]:
         """How many rows have each status."""
         return Counter(job.status for job in self._jobs.values())
+
+    def is_held(self, slug: str) -> bool:
+        """The row is a fix plan awaiting the user's approval."""
+        return slug in self._held
 
     def reason_at(self, row: int) -> str:
         job = self.job_at(row)
@@ -251,7 +261,7 @@ class QueueModel(QAbstractTableModel):
             case Column.TITLE:
                 return job.title if job.title == job.slug else f"{job.title}  ({job.slug})"
             case Column.STATUS:
-                return status_text(job)
+                return AWAITING_APPROVAL if job.slug in self._held else status_text(job)
             case Column.CWD:
                 return job.cwd
             case Column.STARTED:

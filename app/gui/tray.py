@@ -169,7 +169,12 @@ class Tray(QObject):
         if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
             self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
-        elif event.event == EventName.INVESTIGATION_FINISHED and event.fields.get("fixPlan"):
+        elif event.event == EventName.FIXPLAN_HELD:
+            fields = event.fields
+            self._notify("Fix plan awaiting approval", f"{fields['slug']}.md was written for "
+                         f"{fields.get('investigationOf')}; approve it to run it.", MessageIcon.Information)
+        elif event.event == EventName.INVESTIGATION_FINISHED and event.fields.get("fixPlan") and not event.fields.get(
+                "held"):
             fields = event.fields
             self._notify("Fix plan written",
                          f"{fields['fixPlan']}.md was written for {fields.get('slug')} and is queued.",

@@ -26,6 +26,8 @@ JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
     "reset": ("Reset to pending", "reset"),
     "skip": ("Skip", "skip"),
     "rerun": ("Re-run", "rerun"),
+    "approve": ("Approve", "approve"),
+    "discard": ("Discard", "discard"),
     "open_log": ("Open log", None),
     "open_prd": ("Open PRD", None),
     "reveal": ("Reveal in folder", None),
@@ -36,8 +38,11 @@ JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
 QUEUE_KEYS = ("open_prd", "archive")
 
 
-def applicable_actions(job: Job, has_log: bool) -> set[str]:
-    """The job actions that make sense for `job` now (the engine has the last word)."""
+def applicable_actions(job: Job, has_log: bool, held: bool = False) -> set[str]:
+    """The job actions that make sense for `job` now (the engine has the last word); `held`: the
+    row is a fix plan awaiting approval, which is approved or discarded (and its file opened)."""
+    if held:
+        return {"approve", "discard", "open_prd", "reveal"}
     busy = job.is_busy
     stopping = job.current is not None and job.current.stopping is not None
     settled = job.status in TERMINAL and not busy
@@ -82,6 +87,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     actions["archive"].setToolTip("Move the PRD file into prds-archive/ (never deleted)")
     for key, keys in SHORTCUTS.items():
         actions[key].setShortcuts([QKeySequence(sequence) for sequence in keys])
+    actions["approve"].setToolTip("Move the fix plan into prds/, where it runs like any PRD")
+    actions["discard"].setToolTip("Put the fix plan aside in fix-plans/discarded/ (never deleted)")
     return actions
 
 

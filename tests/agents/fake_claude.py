@@ -15,7 +15,7 @@ Without a result or exit the script ends with a successful result.
 With FAKE_CLAUDE_RUNS=<file> in its environment, each run appends its OVERNIGHT_RUN marker
 to that file as it starts: how tests count the runs that really happened.
 
-An investigation prompt (it names an absolute `…/prds/NN-fix-….md` path on a line of its
+An investigation prompt (it names an absolute `…/prds/` or `…/fix-plans/NN-fix-….md` path on a line of its
 own) plays `@investigator` lines instead, the failed PRD's own `@fake` lines being only
 quoted there: `write-fix-plan` (the default), `nothing`, and the verbs above.
 """
@@ -69,7 +69,7 @@ def result(turns: int, is_error: bool = False, subtype: str = "success", text: s
           "terminal_reason": "completed", "uuid": str(uuid.uuid4()), **extra})
 
 
-FIX_PLAN_LINE = re.compile(r"^\s+(/\S+/prds/\d+-fix-\S+\.md)$", re.MULTILINE)
+FIX_PLAN_LINE = re.compile(r"^\s+(/\S+/(?:prds|fix-plans)/\d+-fix-\S+\.md)$", re.MULTILINE)
 
 
 def directives(prompt: str, prefix: str) -> list[tuple[str, object]]:

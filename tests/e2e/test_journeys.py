@@ -200,6 +200,31 @@ def test_a_failing_job_gets_an_investigation_whose_fix_plan_the_real_cli_writes_
     assert investigation and "Payments page" in investigation[0]
 
 
+def test_with_auto_run_off_the_fix_plan_waits_for_approval_then_runs(overnight):
+    o = overnight(investigation={"auto_run": False})
+    o.prd("03-payments.md", '@agent error {"status": 500, "retry": false}\n', title="Payments page")
+    assert o.run_until_idle(timeout=180) == 0  # a plan awaiting approval is nothing left to run
+    held = o.home.fix_plans / "03-fix-payments.md"
+    assert o.wait_event("fixplan.held", slug="03-fix-payments")["path"] == str(held)
+    assert held.exists() and not (o.home.prds / "03-fix-payments.md").exists()
+    assert o.jobs()["03-payments"]["investigation"]["status"] == "held"
+    assert "03-fix-payments" not in o.jobs()
+
+    def overnight_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app", *args, "--home", str(o.home.root)], env=o.environ,
+                              capture_output=True, text=True, timeout=60)
+
+    o.start()
+    wait_until(lambda: json.loads(overnight_cli("status", "--json").stdout)["engine"], timeout=30)
+    approve = overnight_cli("approve", "03-fix-payments")
+    assert approve.returncode == 0, approve.stderr
+    assert o.wait_event("job.finished", slug="03-fix-payments", timeout=120)["outcome"] == "completed"
+    jobs = o.jobs()
+    assert jobs["03-payments"]["fixPlanSlug"] == "03-fix-payments"
+    assert jobs["03-fix-payments"]["investigationOf"] == "03-payments"
+    assert jobs["03-fix-payments"]["title"] == "Fix: Payments page"
+
+
 def test_a_usage_limit_mid_queue_pauses_until_the_reported_reset_and_resumes_after_it(overnight):
     o = overnight(concurrency_cap=1)
     o.prd("01-before.md", '@agent text "before"\n')

@@ -48,10 +48,11 @@ is the number of assistant turns already in ``messages``, so conversations are s
 An unknown verb or an argument that is not JSON is answered 400, which ends the run with an error.
 
 Investigation mode: a prompt with a line that is only an absolute path ending in
-``/prds/<digits>-fix-<name>.md`` plays ``@investigator`` lines instead (the ``@agent`` lines it
-quotes from the failed PRD are ignored): ``write-fix-plan [{"body": "..."}]`` (the default: a Write
-of that path with a valid fix-plan PRD, then ``text "fix plan written"``), ``nothing`` (``text
-"could not find the cause"``), ``sleep`` and ``hang``. The fix plan's ``title``, ``cwd`` and
+``/prds/<digits>-fix-<name>.md`` (or ``/fix-plans/…``, a plan held for approval) plays
+``@investigator`` lines instead (the ``@agent`` lines it quotes from the failed PRD are ignored):
+``write-fix-plan [{"body": "..."}]`` (the default: a Write of that path with a valid fix-plan PRD,
+then ``text "fix plan written"``), ``nothing`` (``text "could not find the cause"``), ``sleep`` and
+``hang``. The fix plan's ``title``, ``cwd`` and
 ``parallelGroup`` come from the ``key: value`` lines around the prompt's ``title: "Fix: ..."`` line
 (else from the first such lines anywhere, else from the path and the CLI's cwd); its default body ends
 with ``@agent text "fix applied"``, so running it completes.
@@ -92,7 +93,7 @@ INVESTIGATOR_VERBS = frozenset({"write-fix-plan", "nothing", "sleep", "hang"})
 LINGER_WAKE_SECONDS = 2
 
 _DIRECTIVE = re.compile(r"^\s*(@agent|@investigator)\s+(\S+)[ \t]*(.*?)\s*$")
-_FIX_PLAN_PATH = re.compile(r"^\s*(/.*/prds/(\d+)-fix-([A-Za-z0-9._-]+)\.md)\s*$")
+_FIX_PLAN_PATH = re.compile(r"^\s*(/.*/(?:prds|fix-plans)/(\d+)-fix-([A-Za-z0-9._-]+)\.md)\s*$")
 _KEY_VALUE = re.compile(r"^\s*[A-Za-z][\w-]*:(\s|$)")
 _WORKING_DIRECTORY = re.compile(r"Primary working directory: (.+)")
 _ERROR_TYPES = {

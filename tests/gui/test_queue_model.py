@@ -5,9 +5,9 @@ from dataclasses import replace
 from PySide6.QtCore import Qt
 
 from app.core.prd import PrdError
-from app.core.queue import LastRun, QueueState, Status
+from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Status
 from app.engine.api import Snapshot
-from app.gui.queue_model import STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
+from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
 from tests.gui.recorder import Recorder
 from tests.unit.core.factories import T0, job, jobs
 
@@ -114,3 +114,28 @@ def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmod
     proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
     assert shown()[0] == "00-new"
     qtmodeltester.check(proxy)
+
+
+def test_a_held_fix_plan_is_a_row_awaiting_approval_until_it_becomes_its_job(qtmodeltester):
+    plan = Investigation(InvestigationStatus.HELD, "01-fix-a", "run-1", plan_path="/h/fix-plans/01-fix-a.md")
+    failed = job("01-a", Status.FAILED, investigation=plan, title="Add login")
+    model = QueueModel()
+    proxy = QueueProxy()
+    proxy.setSourceModel(model)
+    state = QueueState(jobs=jobs(failed, job("02-b", Status.COMPLETED)))
+    model.apply(Snapshot(state), list(state.jobs))
+    qtmodeltester.check(model)
+    assert cell(model, "01-fix-a", Column.STATUS) == "awaiting approval"
+    assert cell(model, "01-fix-a", Column.TITLE) == "Fix: Add login  (01-fix-a)"
+    assert "awaiting approval" in cell(model, "01-fix-a", Column.REASON)
+    proxy.set_statuses(STATUS_FILTERS[StatusFilter.ACTIVE])  # it waits, for the user
+    assert [proxy.index(row, Column.GROUP).data(SLUG_ROLE) for row in range(proxy.rowCount())] == ["01-fix-a"]
+
+    recorder = Recorder(model)
+    approved = {**state.jobs, "01-a": replace(failed, investigation=replace(
+        plan, status=InvestigationStatus.WROTE_FIX_PLAN, plan_path=None)), "01-fix-a": job("01-fix-a")}
+    model.apply(Snapshot(QueueState(jobs=approved)), ["01-a", "01-fix-a"])
+    assert ("reset",) not in recorder.take() and not model.is_held("01-fix-a")
+    assert cell(model, "01-fix-a", Column.STATUS) == "pending"
+    model.apply(Snapshot(QueueState(jobs=jobs(failed))), ["02-b"])
+    assert model.is_held("01-fix-a") and cell(model, "01-fix-a", Column.STATUS) == "awaiting approval"

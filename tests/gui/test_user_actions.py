@@ -34,3 +34,8 @@ def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(
     assert actions["pause"].text() == "Resume" and actions["pause"].toolTip() == "Let new runs start again"
     show_paused(actions["pause"], False, window)
     assert actions["pause"].text() == "Pause"
+
+
+def test_a_fix_plan_awaiting_approval_is_approved_or_discarded_not_run():
+    assert applicable_actions(job("01-fix-a"), has_log=False, held=True) == {"approve", "discard", "open_prd", "reveal"}
+    assert not {"approve", "discard"} & applicable_actions(job("01-fix-a", Status.FAILED), has_log=True)

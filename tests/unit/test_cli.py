@@ -12,7 +12,8 @@ import pytest
 
 from tests.support import make_home, overnight, wait_until, write_prd
 
-SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "doctor", "install-desktop")
+SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "approve", "discard",
+               "doctor", "install-desktop")
 
 
 @pytest.fixture
@@ -105,6 +106,36 @@ def test_commands_reach_the_running_engine_and_a_second_engine_is_refused(setup)
         wait_until(lambda: '"completed"' in overnight("status", "--json", "--home", str(home.root), env=environ).stdout)
         refused = overnight("rerun", "no-such-job", "--home", str(home.root), env=environ)
         assert refused.returncode == 1 and "no job 'no-such-job'" in refused.stderr
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(20) == 0
+
+
+def test_approve_runs_a_held_fix_plan_and_an_unknown_slug_is_refused(tmp_path):
+    home, environ, _ = make_home(tmp_path, {"investigation": {"auto_run": False}})
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", "--home", str(home.root)],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+    def investigation():
+        status = json.loads(overnight("status", "--json", "--home", str(home.root), env=environ).stdout)
+        jobs = {job["slug"]: job for job in status["jobs"]}
+        return jobs, (jobs["03-broken"]["investigation"] or {}) if "03-broken" in jobs else {}
+
+    try:
+        write_prd(home, "03-broken.md", "@fake max_turns\n")
+        wait_until(lambda: investigation()[1].get("status") == "held", timeout=30)
+        jobs, held = investigation()
+        assert held["planPath"] == str(home.fix_plans / "03-fix-broken.md") and "03-fix-broken" not in jobs
+
+        refused = overnight("approve", "03-broken", "--home", str(home.root), env=environ)
+        assert refused.returncode == 1
+        assert "no fix plan '03-broken' awaits approval (awaiting approval: 03-fix-broken)" in refused.stderr
+        approved = overnight("approve", "03-fix-broken", "--home", str(home.root), env=environ)
+        assert approved.returncode == 0 and "03-fix-broken moved into prds/" in approved.stdout
+        wait_until(lambda: investigation()[0].get("03-fix-broken", {}).get("status") == "completed", timeout=30)
+        assert investigation()[0]["03-broken"]["fixPlanSlug"] == "03-fix-broken"
     finally:
         engine.send_signal(signal.SIGTERM)
         assert engine.wait(20) == 0

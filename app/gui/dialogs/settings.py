@@ -87,6 +87,8 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
      lambda p: IntField("investigation.max_concurrent", p, "investigations running at the same time")),
     ("Investigation", "investigation.max_duration", "Longest run",
      lambda p: DurationField("investigation.max_duration", p, "an investigation is stopped after this")),
+    ("Investigation", "investigation.auto_run", "Run fix plans at once",
+     lambda p: BoolField("investigation.auto_run", p, "off: a fix plan waits under fix-plans/ until you approve it")),
     ("Usage meter", "usage.url", "URL", lambda p: TextField("usage.url", p, "the usage meter's address")),
     ("Usage meter", "usage.poll_seconds", "Poll every",
      lambda p: DurationField("usage.poll_seconds", p, "how often the meter is read")),

@@ -26,7 +26,7 @@ DOCUMENTED_DEFAULTS = {
     "keep_finished_days": 7,
     "retry_interrupted": 1,
     "agent": {"command": "claude", "model": "sonnet", "extra_args": [], "env_remove": []},
-    "investigation": {"enabled": True, "model": "opus", "max_concurrent": 1, "max_duration": 1800},
+    "investigation": {"enabled": True, "model": "opus", "max_concurrent": 1, "max_duration": 1800, "auto_run": True},
     "usage": {
         "url": "https://api.anthropic.com/api/oauth/usage",
         "poll_seconds": 120,
@@ -97,6 +97,7 @@ INVALID = [
     ("investigation.model", None, "model"),
     ("investigation.max_concurrent", 0, ">= 1"),
     ("investigation.max_duration", 0, "> 0"),
+    ("investigation.auto_run", "no", "true or false"),
     ("usage.url", "ftp://example.com/usage", "http:// or https://"),
     ("usage.url", "api.anthropic.com/api/oauth/usage", "http:// or https://"),
     ("usage.url", "https://", "http:// or https://"),

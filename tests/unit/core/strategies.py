@@ -85,6 +85,7 @@ investigations = st.builds(
     finished_at=st.none() | times,
     log_path=st.none() | text,
     reason=text,
+    plan_path=st.none() | text,
 )
 errors = st.builds(
     PrdError,

@@ -148,3 +148,13 @@ def test_an_investigation_cut_short_by_a_usage_limit_or_a_quit_waits_for_its_tur
     assert not quit_.ended and quit_.jobs["01-a"].investigation.status is InvestigationStatus.WAITING
     # What it wrote before the limit counts.
     assert investigated("rate_limited", written=True, queue=jobs(FAILED, job("01-fix-a"))).ended
+
+
+def test_an_investigation_that_wrote_its_plan_to_fix_plans_holds_it_for_approval():
+    ended = Outcome(OutcomeKind.COMPLETED, "why")
+    done = finish_investigation(jobs(FAILED), "01-a", ended, None, False, RULES, NOW,
+                                held_at="/h/fix-plans/01-fix-a.md")
+    held = done.jobs["01-a"].investigation
+    assert done.ended and done.fix_plan == "01-fix-a"
+    assert held.status is InvestigationStatus.HELD and held.plan_path == "/h/fix-plans/01-fix-a.md"
+    assert "awaits your approval" in held.reason and done.jobs["01-a"].fix_plan_slug is None

@@ -1,20 +1,26 @@
 """docs/BEHAVIOUR.md section 8: when a failed job is investigated, what the investigator is told,
 where the fix plan goes."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from app.core.investigation import (
+    approved,
+    discarded,
+    fix_plan_path,
     fix_plan_slug,
+    held_plan_row,
+    held_plans,
     investigation_prompt,
     is_fix_plan,
     should_investigate,
     transcript_tail,
 )
-from app.core.queue import Status
+from app.core.queue import Investigation, InvestigationStatus, Status
 
-from .factories import job, jobs
+from .factories import T0, job, jobs
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "cli-2.1.197"
 
@@ -105,3 +111,39 @@ def test_the_transcript_tail_starting_mid_line_skips_the_partial_line_and_keeps_
     text = transcript_tail(data[len(data) // 3:], limit=200)
     assert len(text) <= 201
     assert "done (write)" in text
+
+
+# ---------------------------------------------------------------- held fix plans
+
+HELD = Investigation(InvestigationStatus.HELD, "01-fix-a", "run-1", plan_path="/h/fix-plans/01-fix-a.md")
+
+
+def test_the_fix_plan_goes_into_prds_or_waits_in_fix_plans_when_it_does_not_run_at_once():
+    folders = {"prds": Path("/h/prds"), "fix_plans": Path("/h/fix-plans")}
+    assert fix_plan_path("01-fix-a", **folders, auto_run=True) == Path("/h/prds/01-fix-a.md")
+    assert fix_plan_path("01-fix-a", **folders, auto_run=False) == Path("/h/fix-plans/01-fix-a.md")
+
+
+def test_a_job_whose_fix_plan_awaits_approval_is_not_investigated_again():
+    failed = job("01-a", Status.FAILED, investigation=HELD)
+    assert not should_investigate(jobs(failed), failed, spawn_error=False, enabled=True)
+
+
+def test_held_plans_name_the_job_they_were_written_for_and_show_as_a_row_of_their_own():
+    failed = job("01-a", Status.FAILED, investigation=HELD, title="Add login")
+    assert held_plans(jobs(failed, job("02-b", Status.FAILED))) == {"01-fix-a": failed}
+    row = held_plan_row(failed)
+    assert (row.slug, row.title, row.group, row.investigation_of) == ("01-fix-a", "Fix: Add login", 1, "01-a")
+    assert "awaiting approval" in row.reason
+
+
+def test_an_approved_plan_is_a_written_fix_plan_and_a_discarded_one_says_where_it_was_kept():
+    failed = job("01-a", Status.FAILED, investigation=HELD)
+    now = T0 + dt.timedelta(hours=1)
+    ok = approved(failed, now)
+    assert ok.investigation.status is InvestigationStatus.WROTE_FIX_PLAN and ok.investigation.plan_path is None
+    gone = discarded(failed, "/h/fix-plans/discarded/01-fix-a.md", now)
+    assert gone.investigation.status is InvestigationStatus.DISCARDED and gone.status is Status.FAILED
+    assert gone.investigation.plan_path == "/h/fix-plans/discarded/01-fix-a.md"
+    assert "discarded by the user (kept at /h/fix-plans/discarded/01-fix-a.md)" in gone.investigation.reason
+    assert not held_plans(jobs(ok)) and not held_plans(jobs(gone))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from app.core import queue_json
 from app.core.outcome import OutcomeKind, StopReason
 from app.core.prd import PrdError, PrdErrorKind
-from app.core.queue import LastRun, Status
+from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Status
 from app.core.queue_json import QueueFileError
 
 from .factories import T0, job
@@ -48,3 +48,12 @@ def test_stop_reasons_outcomes_and_error_kinds_are_written_as_their_plain_names(
     assert written[1]["last"]["outcome"] == "rate_limited"
     assert written[2]["error"]["kind"] == "dependency"
     assert [queue_json.job_from_json(d) for d in written] == [running, finished, invalid]
+
+
+def test_a_queue_json_from_before_held_fix_plans_reads_with_no_plan_path():
+    failed = job("01-a", Status.FAILED, investigation=Investigation(InvestigationStatus.HELD, "01-fix-a", "run-1",
+                                                                      plan_path="/home/fix-plans/01-fix-a.md"))
+    document = json.loads(json.dumps(queue_json.state_to_json(QueueState(jobs={"01-a": failed}))))
+    assert document["jobs"][0]["investigation"]["planPath"] == "/home/fix-plans/01-fix-a.md"
+    del document["jobs"][0]["investigation"]["planPath"]
+    assert queue_json.state_from_json(document).jobs["01-a"].investigation.plan_path is None

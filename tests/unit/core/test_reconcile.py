@@ -306,3 +306,11 @@ def test_only_new_changed_or_retryable_files_need_parsing(folder):
     assert rec.needs_parse(job, "other hash")
     assert rec.needs_parse(None, job.content_hash)
     assert rec.needs_parse(job, job.content_hash, reparse=True)
+
+
+def test_a_held_fix_plan_found_in_prds_is_linked_as_written():
+    held = Investigation(InvestigationStatus.HELD, "01-fix-a", "run-1", plan_path="/h/fix-plans/01-fix-a.md")
+    queue = {"01-a": job("01-a", Status.FAILED, investigation=held), "01-fix-a": job("01-fix-a")}
+    assert rec.link_fix_plan(queue, "01-fix-a")
+    assert queue["01-a"].investigation.status is InvestigationStatus.WROTE_FIX_PLAN
+    assert queue["01-a"].investigation.plan_path is None and queue["01-fix-a"].investigation_of == "01-a"

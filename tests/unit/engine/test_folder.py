@@ -8,6 +8,8 @@ import pytest
 
 from app.core.prd import MAX_PRD_BYTES
 from app.engine import folder
+from app.engine.folder import approve_plan, discard_plan
+from app.paths import Home, ensure_home
 
 from .harness import run
 
@@ -93,3 +95,27 @@ async def test_a_read_that_hangs_is_given_up_alone_and_the_rest_are_read(prds, m
     by_name = {read.change.name: read.change for read in reads}
     assert by_name["01-a.md"].data == b"01-a.md\n" and by_name["03-c.md"].data == b"03-c.md\n"
     assert "could not be read within" in by_name["02-stuck.md"].unreadable.problem
+
+
+def test_approving_a_held_plan_moves_it_into_prds_but_never_over_a_file_there(tmp_path):
+    home = Home(tmp_path / "home")
+    ensure_home(home)
+    (home.fix_plans / "01-fix-a.md").write_text("the plan")
+    (home.prds / "01-fix-a.md").write_text("the user's")
+    with pytest.raises(FileExistsError):
+        approve_plan(home, "01-fix-a")
+    assert (home.prds / "01-fix-a.md").read_text() == "the user's"
+    (home.prds / "01-fix-a.md").unlink()
+    assert approve_plan(home, "01-fix-a") == home.prds / "01-fix-a.md"
+    assert (home.prds / "01-fix-a.md").read_text() == "the plan" and not (home.fix_plans / "01-fix-a.md").exists()
+
+
+def test_a_discarded_plan_is_kept_under_a_name_not_taken_yet(tmp_path):
+    home = Home(tmp_path / "home")
+    ensure_home(home)
+    for text in ("first", "second"):
+        (home.fix_plans / "01-fix-a.md").write_text(text)
+        discard_plan(home, "01-fix-a")
+    assert (home.fix_plans / "discarded" / "01-fix-a.md").read_text() == "first"
+    assert (home.fix_plans / "discarded" / "01-fix-a.2.md").read_text() == "second"
+    assert discard_plan(home, "01-fix-a") is None
