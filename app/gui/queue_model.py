@@ -47,8 +47,8 @@ AWAITING_APPROVAL = "awaiting approval"  # the status a held fix plan's row show
 STATUS_ORDER: Mapping[Status, int] = {
     status: rank
     for rank, status in enumerate(
-        (Status.RUNNING, Status.FAILED, Status.INVALID, Status.PENDING, Status.COMPLETED, Status.CANCELLED,
-         Status.SKIPPED)
+        (Status.RUNNING, Status.NEEDS_REVIEW, Status.FAILED, Status.INVALID, Status.PENDING, Status.COMPLETED,
+         Status.CANCELLED, Status.SKIPPED)
     )
 }
 
