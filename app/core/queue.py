@@ -301,5 +301,15 @@ def cancel_pending(job: Job, now: dt.datetime) -> Job:
     return _move(job, Status.CANCELLED, now, reason="cancelled before it started")
 
 
+def accept(job: Job, reason: str, now: dt.datetime) -> Job:
+    """The user took a `needs_review` job's work as it is: it counts as completed."""
+    return _move(job, Status.COMPLETED, now, reason=reason)
+
+
+def discard_review(job: Job, now: dt.datetime) -> Job:
+    """The user threw a `needs_review` job's work away."""
+    return _move(job, Status.CANCELLED, now, reason="its work was discarded by the user")
+
+
 def skip(job: Job, now: dt.datetime) -> Job:
     return _move(job, Status.SKIPPED, now, reason="skipped by the user")

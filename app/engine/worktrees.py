@@ -181,16 +181,21 @@ class Worktrees:
         if tip is None:
             raise _Missing(missing_reason("branch", ws.branch))
         place = self._integration_worktree(ws.repo, integration)
-        stat = parse_numstat(git(ws.repo, "diff", "--numstat", ws.base, tip).stdout)
-        ancestor = git(place, "merge-base", "--is-ancestor", tip, "HEAD", check=False).returncode == 0
-        if not ancestor:  # a merge finished before a restart is never made twice
-            done = git(place, "merge", "--no-ff", "--no-verify", "-m", message, tip, env=_identity(ws.repo),
-                       check=False)
-            if done.returncode != 0:
-                files = git(place, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-                git(place, "merge", "--abort", check=False)
-                return Settled(replace(ws, diffstat=stat), conflict_reason(integration, files))
-        merged = replace(ws, merged=True, merge_commit=_commit_of(place, "HEAD"), diffstat=stat)
+        try:
+            stat = parse_numstat(git(ws.repo, "diff", "--numstat", ws.base, tip).stdout)
+            ancestor = git(place, "merge-base", "--is-ancestor", tip, "HEAD", check=False).returncode == 0
+            if not ancestor:  # a merge finished before a restart is never made twice
+                done = git(place, "merge", "--no-ff", "--no-verify", "-m", message, tip, env=_identity(ws.repo),
+                           check=False)
+                if done.returncode != 0:
+                    files = git(place, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+                    git(place, "merge", "--abort", check=False)
+                    return Settled(replace(ws, diffstat=stat), conflict_reason(integration, files))
+            commit = _commit_of(place, "HEAD")
+        finally:
+            # Between merges the branch is free: the user may check it out, resolve a conflict on it.
+            git(place, "checkout", "-q", "--detach", check=False)
+        merged = replace(ws, merged=True, merge_commit=commit, diffstat=stat)
         self._remove(ws.repo, ws.path)
         return Settled(merged)
 
@@ -201,11 +206,22 @@ class Worktrees:
         if not os.path.isdir(place):
             git(repo, "worktree", "prune")
             os.makedirs(os.path.dirname(place), exist_ok=True)
-            git(repo, "worktree", "add", place, integration)
-        else:
-            git(place, "merge", "--abort", check=False)
-            git(place, "reset", "-q", "--hard", "HEAD")
+            git(repo, "worktree", "add", "-q", "--detach", place)
+        git(place, "merge", "--abort", check=False)
+        git(place, "reset", "-q", "--hard", "HEAD")
+        git(place, "checkout", "-q", integration)
         return place
+
+    async def contained(self, ws: Workspace, integration: str) -> bool | None:
+        """Whether the integration branch holds the job's branch (None: the branch is gone)."""
+        return await self._off_loop(self._contained, ws, integration)
+
+    def _contained(self, ws: Workspace, integration: str) -> bool | None:
+        tip = _commit_of(ws.repo, f"refs/heads/{ws.branch}")
+        if tip is None:
+            return None
+        done = git(ws.repo, "merge-base", "--is-ancestor", tip, f"refs/heads/{integration}", check=False)
+        return done.returncode == 0
 
     # ------------------------------------------------------------ upkeep
 

@@ -174,3 +174,55 @@ async def test_a_merge_already_made_before_a_restart_is_not_made_twice(tmp_path)
     assert again.workspace.merge_commit == first.workspace.merge_commit
     merges = git(repo, "log", "--merges", "--format=%s", "overnight/queue").splitlines()
     assert merges == ["overnight: Once (01-once)"]
+
+
+@run
+async def test_a_conflict_merged_by_hand_is_accepted_and_merge_says_what_is_still_in_the_way(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    async with Running(tmp_path, WORKTREE) as r:
+        r.prd("01-left.md", write("shared.txt", "left"), cwd=str(repo))
+        r.prd("01-right.md", write("shared.txt", "right"), cwd=str(repo))
+        await until(lambda: Status.NEEDS_REVIEW in {r.status("01-left"), r.status("01-right")}, timeout=30)
+        loser = next(s for s in ("01-left", "01-right") if r.status(s) is Status.NEEDS_REVIEW)
+        branch = r.job(loser).workspace.branch
+        again = await r.engine.handle({"cmd": "merge", "slug": loser})
+        assert again == {"ok": False, "error": f"{loser} does not merge into overnight/queue: shared.txt"}
+        refused = await r.engine.handle({"cmd": "accept", "slug": loser})
+        assert not refused["ok"] and f"{branch} is not in overnight/queue yet" in refused["error"]
+        # The user resolves it by hand on the integration branch, in a checkout of their own.
+        mine = tmp_path / "resolve"
+        git(repo, "worktree", "add", "-q", str(mine), "overnight/queue")
+        subprocess.run(["git", "merge", branch], cwd=mine, capture_output=True)
+        (mine / "shared.txt").write_text("both\n")
+        git(mine, "commit", "-q", "-am", "resolved")
+        assert await r.engine.handle({"cmd": "accept", "slug": loser}) == {"ok": True}
+        assert r.status(loser) is Status.COMPLETED
+        assert not Path(r.job(loser).workspace.path).exists()
+        winner = "01-left" if loser == "01-right" else "01-right"
+        wrong = await r.engine.handle({"cmd": "merge", "slug": winner})
+        assert wrong == {"ok": False, "error": f"{winner} is completed; merge applies to a job that needs review"}
+
+
+@run
+async def test_discard_removes_the_worktree_and_branch_and_rerun_starts_afresh(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    before = checkout_state(repo)
+    async with Running(tmp_path, WORKTREE) as r:
+        r.prd("01-idle.md", '@fake text "nothing"\n', cwd=str(repo))
+        r.prd("02-also.md", '@fake text "nothing"\n', cwd=str(repo), dependsOn=["01-idle"])
+        await until(lambda: r.status("01-idle") is Status.NEEDS_REVIEW, timeout=20)
+        assert r.status("02-also") is Status.PENDING  # it depends on a job that needs review
+        kept = r.job("01-idle").workspace
+        assert await r.engine.handle({"cmd": "rerun", "slug": "01-idle"}) == {"ok": True}
+        await until(lambda: r.status("01-idle") is Status.NEEDS_REVIEW and r.job("01-idle").runs == 2, timeout=20)
+        assert r.job("01-idle").workspace.branch == "overnight/01-idle-2"
+        assert "overnight/01-idle" in git(repo, "branch", "--list", kept.branch)  # the first run's branch stays
+        ws = r.job("01-idle").workspace
+        assert await r.engine.handle({"cmd": "discard", "slug": "01-idle"}) == {"ok": True}
+        assert r.status("01-idle") is Status.CANCELLED
+        assert not Path(ws.path).exists() and git(repo, "branch", "--list", ws.branch) == ""
+        r.prd("03-done.md", '@fake text "checked"\n', cwd=str(repo), expectChanges=True)
+        await until(lambda: r.status("03-done") is Status.NEEDS_REVIEW, timeout=20)
+        assert await r.engine.handle({"cmd": "accept", "slug": "03-done"}) == {"ok": True}
+        assert r.status("03-done") is Status.COMPLETED
+    assert checkout_state(repo) == before
