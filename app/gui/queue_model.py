@@ -338,7 +338,7 @@ STATUS_FILTERS: Mapping[str, frozenset[Status] | None] = {
     StatusFilter.ACTIVE: frozenset({Status.PENDING, Status.RUNNING}),
     StatusFilter.PROBLEMS: frozenset({Status.FAILED, Status.INVALID}),
     StatusFilter.FINISHED: frozenset({Status.COMPLETED, Status.CANCELLED, Status.SKIPPED}),
-    **{status.value.capitalize(): frozenset({status}) for status in Status},
+    **{status.value.replace("_", " ").capitalize(): frozenset({status}) for status in Status},
 }
 
 

@@ -1,6 +1,7 @@
 """Jobs in git worktrees (app/engine/worktrees.py; docs/BEHAVIOUR.md section 13): real git
 repositories, a real engine, the stand-in agent writing files."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -226,3 +227,21 @@ async def test_discard_removes_the_worktree_and_branch_and_rerun_starts_afresh(t
         assert await r.engine.handle({"cmd": "accept", "slug": "03-done"}) == {"ok": True}
         assert r.status("03-done") is Status.COMPLETED
     assert checkout_state(repo) == before
+
+
+@run
+async def test_a_failed_worktree_job_is_investigated_in_its_worktree_and_its_fix_plan_continues_its_branch(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    async with Running(tmp_path, WORKTREE) as r:
+        r.prd("03-half.md", write("half.txt", "half") + "@fake max_turns\n", cwd=str(repo))
+        await until(lambda: r.status("03-fix-half") is Status.COMPLETED, timeout=30)
+        failed = r.job("03-half")
+        assert failed.status is Status.FAILED and Path(failed.workspace.path).is_dir()  # kept for inspection
+        assert "half.txt" in files_on(repo, failed.workspace.branch)  # its leftovers were committed
+        plan = r.job("03-fix-half")
+        assert plan.base == failed.workspace.branch and plan.workspace.base == git(
+            repo, "rev-parse", failed.workspace.branch).strip()
+        assert {"half.txt", "fixed.txt"} <= files_on(repo, "overnight/queue")
+        log = r.home.run_dir(failed.last.run_id) / "03-half.investigation.jsonl"
+        init = json.loads(log.read_text().splitlines()[0])
+        assert init["cwd"] == failed.workspace.path  # the investigation ran in the failed job's worktree
