@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from app.core.queue import Status
 from app.core.workspace import Workspace
 from app.engine.worktrees import Worktrees
@@ -245,3 +247,45 @@ async def test_a_failed_worktree_job_is_investigated_in_its_worktree_and_its_fix
         log = r.home.run_dir(failed.last.run_id) / "03-half.investigation.jsonl"
         init = json.loads(log.read_text().splitlines()[0])
         assert init["cwd"] == failed.workspace.path  # the investigation ran in the failed job's worktree
+
+
+@run
+async def test_switching_the_default_workspace_to_worktree_checks_the_waiting_prds_again(tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    async with Running(tmp_path, {"fire_policy": "manual"}) as r:
+        r.prd("01-here.md", "x\n", cwd=str(plain))
+        await until(lambda: r.status("01-here") is Status.PENDING)
+        settings = yaml.safe_load(r.home.config.read_text())
+        settings["workspace"] = {"mode": "worktree"}
+        r.home.config.write_text(yaml.safe_dump(settings))
+        await until(lambda: r.status("01-here") is Status.INVALID)
+        assert f"cwd {plain} is not inside a git work tree" in r.job("01-here").reason
+
+
+@run
+async def test_a_merge_a_crash_left_half_made_is_aborted_before_the_next_one(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    worktrees = Worktrees(str(tmp_path / "home"))
+    first = await worktrees.create(str(repo), "01-a", None, "overnight/queue")
+    (Path(first.path) / "a.txt").write_text("a\n")
+    done = await worktrees.settle(first, title="A", slug="01-a", completed=True, expect_changes=True,
+                                  integration="overnight/queue")
+    assert done.workspace.merged
+    # A crash in the middle of a merge: the private worktree holds a conflicted, unfinished merge.
+    place = next((tmp_path / "home" / "worktrees").glob("*/.integration"))
+    git(place, "checkout", "-q", "overnight/queue")
+    git(place, "checkout", "-q", "-b", "overnight/side", "HEAD~1")
+    (place / "a.txt").write_text("other\n")
+    git(place, "add", "-A")
+    git(place, "commit", "-q", "-m", "side")
+    git(place, "checkout", "-q", "overnight/queue")
+    subprocess.run(["git", "merge", "overnight/side"], cwd=place, capture_output=True)
+    assert (Path(git(place, "rev-parse", "--git-dir").strip()) / "MERGE_HEAD").exists()
+    second = await worktrees.create(str(repo), "01-b", None, "overnight/queue")
+    (Path(second.path) / "b.txt").write_text("b\n")
+    settled = await worktrees.settle(second, title="B", slug="01-b", completed=True, expect_changes=True,
+                                     integration="overnight/queue")
+    assert settled.review is None and settled.workspace.merged
+    assert git(repo, "show", "overnight/queue:a.txt") == "a\n"  # nothing of the half-made merge
+    assert {"a.txt", "b.txt"} <= files_on(repo, "overnight/queue")
