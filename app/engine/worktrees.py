@@ -157,8 +157,8 @@ class Worktrees:
                 return await self._off_loop(self._merge, ws, merge_message(title, slug), integration)
         except _Missing as gone:
             return Settled(ws, str(gone))
-        except GitError as exc:
-            return Settled(ws, f"its work could not be merged ({exc})")
+        except (GitError, OSError, TimeoutError) as exc:  # the run must still end: the job says why
+            return Settled(ws, f"its work could not be merged ({exc or type(exc).__name__})")
 
     def _commit_leftovers(self, ws: Workspace, slug: str) -> Workspace:
         if not os.path.isdir(ws.path):

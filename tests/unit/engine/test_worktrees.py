@@ -289,3 +289,22 @@ async def test_a_merge_a_crash_left_half_made_is_aborted_before_the_next_one(tmp
     assert settled.review is None and settled.workspace.merged
     assert git(repo, "show", "overnight/queue:a.txt") == "a\n"  # nothing of the half-made merge
     assert {"a.txt", "b.txt"} <= files_on(repo, "overnight/queue")
+
+
+@run
+async def test_an_integration_branch_the_user_has_checked_out_is_left_alone_and_the_job_says_why(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    worktrees = Worktrees(str(tmp_path / "home"))
+    ws = await worktrees.create(str(repo), "01-a", None, "overnight/queue")
+    (Path(ws.path) / "a.txt").write_text("a\n")
+    git(repo, "checkout", "-q", "overnight/queue")  # the user looks at it in their own checkout
+    before = checkout_state(repo)
+    settled = await worktrees.settle(ws, title="A", slug="01-a", completed=True, expect_changes=True,
+                                     integration="overnight/queue")
+    assert not settled.workspace.merged
+    assert "could not be merged" in settled.review and "already" in settled.review
+    assert checkout_state(repo) == before
+    git(repo, "checkout", "-q", "main")
+    again = await worktrees.settle(ws, title="A", slug="01-a", completed=True, expect_changes=True,
+                                   integration="overnight/queue")
+    assert again.review is None and again.workspace.merged
