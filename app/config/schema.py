@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from app.core.gate import GatePolicy
 from app.core.text import shorten
-from app.core.workspace import DEFAULT_INTEGRATION_BRANCH, MODES, is_branch_name
+from app.core.workspace import BRANCH_PREFIX, DEFAULT_INTEGRATION_BRANCH, MODES, is_branch_name
 
 CONFIG_FILE_NAME = "config.yaml"
 MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
@@ -230,8 +230,8 @@ _SCHEMA: dict[str, _Rule | _Section] = {
     }),
     "workspace": _Section(WorkspaceConfig, {
         "mode": _one_of(MODES),
-        "branch": _Rule("a branch name git accepts, e.g. overnight/queue",
-                        lambda v: isinstance(v, str) and is_branch_name(v)),
+        "branch": _Rule("a branch name git accepts under overnight/, e.g. overnight/queue",
+                        lambda v: isinstance(v, str) and v.startswith(BRANCH_PREFIX) and is_branch_name(v)),
     }),
 }
 

@@ -69,6 +69,6 @@ valid_configs = st.builds(
     workspace=st.builds(
         WorkspaceConfig,
         mode=st.sampled_from(["shared", "worktree"]),
-        branch=st.sampled_from(["overnight/queue", "integration", "team/night-2"]),
+        branch=st.sampled_from(["overnight/queue", "overnight/night", "overnight/team/night-2"]),
     ),
 )

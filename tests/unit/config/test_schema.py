@@ -115,6 +115,7 @@ INVALID = [
     ("workspace.branch", "has space", "branch name"),
     ("workspace.branch", "overnight/..queue", "branch name"),
     ("workspace.branch", "", "branch name"),
+    ("workspace.branch", "main", "under overnight/"),
 ]
 
 
