@@ -1,0 +1,126 @@
+"""Jobs in git worktrees end to end (docs/BEHAVIOUR.md section 13): `overnight run` driving the
+real Claude Code CLI against the fake Anthropic API in a real git repository, asserted from git,
+the queue, the --json-logs events and what the agent saw.
+
+They run against the newest CLI only: the git work is Overnight's own, and what the CLI does here
+(write a file, run a command in its cwd) is what the journeys in test_journeys.py check on every
+tested version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_journeys import MESSAGES, Overnight, running_sets
+from tests.fakes.anthropic import FakeAnthropic
+
+QUEUE = "overnight/queue"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def make_repo(path: Path) -> Path:
+    """A repository with one commit, a stash entry, an edited tracked file and an untracked one:
+    a user's checkout in the middle of their own work."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.com")
+    (path / "README.md").write_text("the project\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "start")
+    (path / "README.md").write_text("stashed by the user\n")
+    git(path, "stash", "-q")
+    (path / "README.md").write_text("edited by the user, not committed\n")
+    (path / "notes.txt").write_bytes(b"the user's own unsaved notes\x00\xff\n")
+    return path
+
+
+def checkout_state(repo: Path) -> tuple[str | bytes, ...]:
+    """What the user has of their checkout: HEAD, the branch, `git status`, the stash, the bytes
+    of the edited and the untracked file."""
+    return (git(repo, "rev-parse", "HEAD"), git(repo, "branch", "--show-current"),
+            git(repo, "status", "--porcelain", "--untracked-files=all"), git(repo, "stash", "list"),
+            (repo / "README.md").read_bytes(), (repo / "notes.txt").read_bytes())
+
+
+def write(name: str, content: str) -> str:
+    """A script that waits a second (so the jobs of a group overlap), then writes the file."""
+    arg = json.dumps({"file_path": name, "content": content})
+    return f'@agent sleep 1\n@agent write {arg}\n@agent text "wrote"\n'
+
+
+def tool_results(fake: FakeAnthropic) -> list[str]:
+    """The text of every tool result the CLI sent back to the model."""
+    texts = []
+    for request in fake.requests_to(MESSAGES):
+        for message in request.body.get("messages", []):
+            for block in message["content"] if isinstance(message["content"], list) else []:
+                if block.get("type") == "tool_result":
+                    content = block["content"]
+                    texts.append(content if isinstance(content, str) else " ".join(b.get("text", "") for b in content))
+    return texts
+
+
+@pytest.fixture
+def overnight(tmp_path: Path, fake: FakeAnthropic, claude: Path) -> Iterator[Callable[..., Overnight]]:
+    made: list[Overnight] = []
+
+    def make(**config: Any) -> Overnight:
+        made.append(Overnight(tmp_path, fake, claude, {"concurrency_cap": 2, **config}))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.stop()
+
+
+def test_a_group_runs_in_parallel_worktrees_lands_on_the_queue_branch_and_the_next_group_sees_it(overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    before = checkout_state(repo)
+    o.prd("01-alpha.md", write("alpha.txt", "from alpha"), cwd=str(repo))
+    o.prd("01-beta.md", write("beta.txt", "from beta"), cwd=str(repo))
+    read = '@agent bash {"command": "pwd; cat alpha.txt beta.txt | tee seen.txt"}\n@agent text "read them"\n'
+    o.prd("02-gamma.md", read, cwd=str(repo))
+    assert o.run_until_idle(timeout=60) == 0
+    assert {job["status"] for job in o.jobs().values()} == {"completed"}
+    assert ["01-alpha", "01-beta"] in running_sets(o.events)  # both agents at work at once
+    assert git(repo, "show", f"{QUEUE}:alpha.txt") == "from alpha"
+    assert git(repo, "show", f"{QUEUE}:beta.txt") == "from beta"
+    subjects = git(repo, "log", "--format=%s", QUEUE).splitlines()
+    assert {"overnight: 01-alpha (01-alpha)", "overnight: 01-beta (01-beta)",
+            "overnight: 02-gamma (02-gamma)"} <= set(subjects)
+    assert {e["slug"] for e in o.named("job.merged")} == {"01-alpha", "01-beta", "02-gamma"}
+    gamma = o.jobs()["02-gamma"]["workspace"]
+    [seen] = {text for text in tool_results(o.fake) if gamma["path"] in text}
+    assert "from alpha" in seen and "from beta" in seen  # group 2 started from group 1's merged work
+    assert git(repo, "show", f"{QUEUE}:seen.txt") == "from alphafrom beta"  # left uncommitted, merged
+    assert Path(gamma["path"]).is_relative_to(o.home.root / "worktrees")
+    assert checkout_state(repo) == before
+
+
+def test_two_jobs_writing_one_file_differently_merge_one_and_leave_the_other_for_review(overnight, tmp_path):
+    o = overnight()
+    repo = make_repo(tmp_path / "repo")
+    before = checkout_state(repo)
+    o.prd("01-left.md", write("shared.txt", "left's version"), cwd=str(repo), workspace="worktree")
+    o.prd("01-right.md", write("shared.txt", "right's version"), cwd=str(repo), workspace="worktree")
+    assert o.run_until_idle(timeout=60) == 0
+    jobs = o.jobs()
+    [merged] = [slug for slug, job in jobs.items() if job["status"] == "completed"]
+    [review] = [slug for slug, job in jobs.items() if job["status"] == "needs_review"]
+    assert jobs[review]["reason"] == f"does not merge into {QUEUE}: shared.txt"
+    assert o.wait_event("job.needs_review", slug=review)["reason"] == jobs[review]["reason"]
+    assert git(repo, "show", f"{QUEUE}:shared.txt") == f"{merged.removeprefix('01-')}'s version"
+    kept = jobs[review]["workspace"]
+    assert (Path(kept["path"]) / "shared.txt").read_text() == f"{review.removeprefix('01-')}'s version"
+    assert not kept["merged"] and jobs[merged]["workspace"]["merged"]
+    assert checkout_state(repo) == before
