@@ -2,6 +2,7 @@
 """Benchmarks of the engine (not tests), with real files, processes and the folder watcher.
 
     .venv/bin/python scripts/bench_engine.py [--drops 50] [--tail-agents 16] [--tail-seconds 10]
+        [--worktree-jobs 20] [--repo-files 5000] [--only-worktrees]
 
   drop → start      a PRD renamed into prds/ → the agent process exists (`job.started`); target p95 < 300 ms
   exit → next start an agent exits → the next queued agent exists (cap 1);             target p95 < 100 ms
@@ -11,6 +12,12 @@
                     runs: how long until all are in the queue, and the event loop's longest stall (engine.lag);
                     target: no stall over 250 ms
   loop lag          the longest stall of the event loop in each of the benchmarks above
+  worktree job      `workspace: worktree` on a git repo of 5,000 files: a job's worktree and branch made,
+                    one file written, its branch committed and merged into overnight/queue, the worktree
+                    removed (app/engine/worktrees.py alone); target p95 < 1.5 s per job. Also: a bare
+                    `git worktree add` on that repo, the part of it that is git's own checkout
+  worktree start    drop → start with `workspace.mode: worktree` on that repo (the engine makes the worktree
+                    before the agent starts); target p95 < 2 s. Also: the agent exits → `job.merged`
 
 The agent is a trivial Python script that prints real stream-JSON lines (tests/agents/fake_claude.py).
 """
@@ -23,6 +30,7 @@ import itertools
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +41,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.core.workspace import DEFAULT_INTEGRATION_BRANCH  # noqa: E402
 from app.engine.engine import Engine  # noqa: E402
 from app.engine.events import EngineEvent  # noqa: E402
 from app.engine.lag import LagMonitor  # noqa: E402
@@ -46,6 +55,9 @@ if "--version" in sys.argv:
     sys.exit(0)
 sys.stdin.read()
 marks = os.environ["BENCH_MARKS"]
+if os.environ.get("BENCH_WRITE"):  # a change in its cwd (the job's worktree), to be merged
+    with open(f"bench-{os.environ['OVERNIGHT_RUN'].replace('/', '-')}.txt", "w") as f:
+        f.write("work\\n")
 line = json.dumps({"type": "result", "subtype": "success", "is_error": False, "num_turns": 1,
                    "duration_ms": 1, "total_cost_usd": 0, "result": "ok"})
 with open(marks, "a") as f:
@@ -122,17 +134,22 @@ class Bench:
 async def drop_to_start(drops: int) -> list[float]:
     with tempfile.TemporaryDirectory() as folder:
         async with Bench(Path(folder), {}, {}) as bench:
-            samples = []
-            for index in range(drops):
-                slug = f"01-drop{index:03d}"
-                before = len(bench.seen("job.finished"))
-                dropped = time.time()
-                write_prd(bench.home, f"{slug}.md", "go\n")
-                await bench.until(lambda: any(e.fields["slug"] == slug for _, e in bench.seen("job.started")))  # noqa: B023 - awaited in this iteration
-                started = next(at for at, e in bench.seen("job.started") if e.fields["slug"] == slug)
-                samples.append(started - dropped)
-                await bench.until(lambda: len(bench.seen("job.finished")) > before)  # noqa: B023 - awaited in this iteration
-            return samples
+            return await _drop_one_by_one(bench, drops)
+
+
+async def _drop_one_by_one(bench: Bench, drops: int) -> list[float]:
+    """Drop → `job.started` of `drops` PRDs dropped one at a time, each once the one before finished."""
+    samples = []
+    for index in range(drops):
+        slug = f"01-drop{index:03d}"
+        before = len(bench.seen("job.finished"))
+        dropped = time.time()
+        write_prd(bench.home, f"{slug}.md", "go\n")
+        await bench.until(lambda: any(e.fields["slug"] == slug for _, e in bench.seen("job.started")))  # noqa: B023 - awaited in this iteration
+        started = next(at for at, e in bench.seen("job.started") if e.fields["slug"] == slug)
+        samples.append(started - dropped)
+        await bench.until(lambda: len(bench.seen("job.finished")) > before)  # noqa: B023 - awaited in this iteration
+    return samples
 
 
 async def exit_to_next_start(jobs: int) -> list[float]:
@@ -234,6 +251,70 @@ async def big_folder(prds: int, burst: int) -> list[tuple[str, float, float]]:
     return measured
 
 
+def make_repo(path: Path, files: int) -> Path:
+    """A git repository with `files` small files in folders of 100, one commit."""
+    for index in range(files):
+        file = path / f"pkg{index // 100:03d}" / f"module{index:05d}.py"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(f'"""Module {index}."""\n\nVALUE = {index}\n')
+    for args in (("init", "-q", "-b", "main"), ("config", "user.name", "Bench"),
+                 ("config", "user.email", "bench@example.com"), ("add", "-A"), ("commit", "-q", "-m", "start")):
+        subprocess.run(["git", *args], cwd=path, check=True, capture_output=True)
+    return path
+
+
+async def worktree_job(jobs: int, files: int) -> tuple[list[float], list[float], list[float]]:
+    """(create, commit + merge + remove, both) in seconds for each of `jobs` worktree jobs, one
+    after another, each writing one new file, on a repository of `files` files."""
+    from app.engine.worktrees import Worktrees
+
+    with tempfile.TemporaryDirectory() as folder:
+        repo = make_repo(Path(folder) / "repo", files)
+        worktrees = Worktrees(str(Path(folder) / "home"))
+        creates, merges = [], []
+        for index in range(jobs):
+            slug = f"01-job{index:03d}"
+            started = time.monotonic()
+            ws = await worktrees.create(str(repo), slug, None, DEFAULT_INTEGRATION_BRANCH)
+            made = time.monotonic()
+            (Path(ws.path) / f"{slug}.txt").write_text("work\n")
+            written = time.monotonic()
+            settled = await worktrees.settle(ws, title=slug, slug=slug, completed=True, expect_changes=True,
+                                             integration=DEFAULT_INTEGRATION_BRANCH)
+            if not settled.workspace.merged:
+                raise RuntimeError(f"{slug} was not merged: {settled.review}")
+            creates.append(made - started)
+            merges.append(time.monotonic() - written)
+        return creates, merges, [c + m for c, m in zip(creates, merges, strict=True)]
+
+
+def git_checkout_alone(jobs: int, files: int) -> list[float]:
+    """`git worktree add` alone on a repository of `files` files, each worktree removed before the
+    next is made as a job's is: git's own share of a worktree job."""
+    with tempfile.TemporaryDirectory() as folder:
+        repo = make_repo(Path(folder) / "repo", files)
+        samples = []
+        for index in range(jobs):
+            started = time.monotonic()
+            subprocess.run(["git", "worktree", "add", "-q", "--detach", f"../w{index}"], cwd=repo, check=True)
+            samples.append(time.monotonic() - started)
+            subprocess.run(["git", "worktree", "remove", "--force", f"../w{index}"], cwd=repo, check=True)
+        return samples
+
+
+async def worktree_drop_to_start(drops: int, files: int) -> tuple[list[float], list[float]]:
+    """Drop → `job.started` in worktree mode on a repository of `files` files, and for each job
+    its agent's exit → `job.merged`."""
+    with tempfile.TemporaryDirectory() as folder:
+        repo = make_repo(Path(folder) / "repo", files)
+        config = {"default_cwd": str(repo), "workspace": {"mode": "worktree"}}
+        async with Bench(Path(folder), config, {"BENCH_WRITE": "1"}) as bench:
+            samples = await _drop_one_by_one(bench, drops)
+            await bench.until(lambda: len(bench.seen("job.merged")) == drops)
+            exits = bench.marks_of("exit")
+            return samples, [at - exits[e.fields["slug"]] for at, e in bench.seen("job.merged")]
+
+
 def _utc_now():
     import datetime as dt
 
@@ -251,9 +332,26 @@ def main() -> int:
     parser.add_argument("--tail-seconds", type=float, default=10)
     parser.add_argument("--prds", type=int, default=10_000, help="PRDs in the big folder")
     parser.add_argument("--burst", type=int, default=1_000, help="PRDs dropped at once into it")
+    parser.add_argument("--worktree-jobs", type=int, default=20, help="jobs in each worktree benchmark")
+    parser.add_argument("--repo-files", type=int, default=5_000, help="files in the worktree benchmarks' repo")
+    parser.add_argument("--only-worktrees", action="store_true", help="run the worktree benchmarks alone")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    if not args.only_worktrees:
+        _main_benchmarks(args)
+    creates, merges, both = asyncio.run(worktree_job(args.worktree_jobs, args.repo_files))
+    print(f"worktree create       {percentiles(creates)}   ({args.repo_files} files)")
+    print(f"worktree merge        {percentiles(merges)}   (commit, merge, worktree removed)")
+    print(f"worktree job overhead {percentiles(both)}   target p95 < 1500 ms")
+    print(f"git worktree add      {percentiles(git_checkout_alone(args.worktree_jobs, args.repo_files))}   "
+          "(git alone, for comparison)")
+    starts, merged = asyncio.run(worktree_drop_to_start(args.worktree_jobs, args.repo_files))
+    print(f"drop → start worktree {percentiles(starts)}   target p95 < 2000 ms")
+    print(f"exit → job.merged     {percentiles(merged)}")
+    return 0
 
+
+def _main_benchmarks(args: argparse.Namespace) -> None:
     print(f"drop → start          {percentiles(asyncio.run(drop_to_start(args.drops)))}   target p95 < 300 ms")
     print(f"exit → next start     {percentiles(asyncio.run(exit_to_next_start(args.drops)))}   target p95 < 100 ms")
     print(f"result → job.result   {percentiles(asyncio.run(result_to_event(args.drops)))}   target p95 < 250 ms")
@@ -264,7 +362,6 @@ def main() -> int:
     for what, took, lag in asyncio.run(big_folder(args.prds, args.burst)):
         print(f"big folder            {what:<22} all in the queue in {took:6.2f} s, "
               f"worst loop stall {lag * 1000:6.1f} ms   target < 250 ms")
-    return 0
 
 
 if __name__ == "__main__":
