@@ -124,3 +124,29 @@ def test_two_jobs_writing_one_file_differently_merge_one_and_leave_the_other_for
     assert (Path(kept["path"]) / "shared.txt").read_text() == f"{review.removeprefix('01-')}'s version"
     assert not kept["merged"] and jobs[merged]["workspace"]["merged"]
     assert checkout_state(repo) == before
+
+
+def test_an_agent_in_a_subfolder_keeps_its_place_its_own_commits_land_and_ignored_files_stay_out(overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    (repo / "web").mkdir()
+    (repo / "web" / ".gitignore").write_text("*.log\n")
+    git(repo, "add", "web/.gitignore")
+    git(repo, "commit", "-q", "-m", "ignore logs")
+    before = checkout_state(repo)
+    commit = "git add page.html && git commit -q -m 'the page, committed by the agent'"
+    o.prd("01-page.md", '@agent write {"file_path": "page.html", "content": "<p>hi</p>"}\n'
+          f'@agent bash {json.dumps({"command": commit})}\n'
+          '@agent write {"file_path": "build.log", "content": "noise"}\n'
+          '@agent write {"file_path": "style.css", "content": "p {}"}\n@agent text "done"\n',
+          cwd=str(repo / "web"))
+    assert o.run_until_idle(timeout=60) == 0
+    assert o.jobs()["01-page"]["status"] == "completed"
+    assert git(repo, "show", f"{QUEUE}:web/page.html") == "<p>hi</p>"
+    assert git(repo, "show", f"{QUEUE}:web/style.css") == "p {}"
+    assert "web/build.log" not in git(repo, "ls-tree", "-r", "--name-only", QUEUE).split()
+    subjects = git(repo, "log", "--format=%s", QUEUE).splitlines()
+    assert {"the page, committed by the agent", "overnight: uncommitted work of 01-page",
+            "overnight: 01-page (01-page)"} <= set(subjects)
+    assert o.jobs()["01-page"]["workspace"]["diffstat"]["files"] == 2
+    assert checkout_state(repo) == before
