@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.test_journeys import MESSAGES, Overnight, running_sets
 from tests.fakes.anthropic import FakeAnthropic
@@ -149,4 +150,30 @@ def test_an_agent_in_a_subfolder_keeps_its_place_its_own_commits_land_and_ignore
     assert {"the page, committed by the agent", "overnight: uncommitted work of 01-page",
             "overnight: 01-page (01-page)"} <= set(subjects)
     assert o.jobs()["01-page"]["workspace"]["diffstat"]["files"] == 2
+    assert checkout_state(repo) == before
+
+
+def test_a_failed_worktree_job_is_investigated_in_its_kept_worktree_and_the_fix_continues_from_its_branch(
+        overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    before = checkout_state(repo)
+    fix = {"body": 'Finish the page.\n\n@agent write {"file_path": "fixed.txt", "content": "fixed"}\n'}
+    o.prd("03-payments.md", '@agent write {"file_path": "half.txt", "content": "half done"}\n'
+          '@agent error {"status": 500, "retry": false}\n'
+          f"@investigator write-fix-plan {json.dumps(fix)}\n", cwd=str(repo), title="Payments page")
+    assert o.run_until_idle(timeout=90) == 0
+    jobs = o.jobs()
+    failed = jobs["03-payments"]
+    assert failed["status"] == "failed" and failed["fixPlanSlug"] == "03-fix-payments"
+    kept = Path(failed["workspace"]["path"])
+    assert (kept / "half.txt").read_text() == "half done"  # a failed job keeps its worktree
+    requests = [json.dumps(r.body) for r in o.fake.requests_to(MESSAGES)]
+    investigation = next(body for body in requests if "03-fix-payments.md" in body)
+    assert f"Primary working directory: {kept}" in investigation  # the CLI ran there
+    plan = yaml.safe_load((o.home.prds / "03-fix-payments.md").read_text().split("---")[1])
+    assert (plan["workspace"], plan["base"]) == ("worktree", "overnight/03-payments")
+    assert jobs["03-fix-payments"]["status"] == "completed"
+    assert git(repo, "show", f"{QUEUE}:half.txt") == "half done"  # the fix's merge brings both
+    assert git(repo, "show", f"{QUEUE}:fixed.txt") == "fixed"
     assert checkout_state(repo) == before

@@ -54,7 +54,8 @@ Investigation mode: a prompt with a line that is only an absolute path ending in
 then ``text "fix plan written"``), ``nothing`` (``text "could not find the cause"``), ``sleep`` and
 ``hang``. The fix plan's ``title``, ``cwd`` and
 ``parallelGroup`` come from the ``key: value`` lines around the prompt's ``title: "Fix: ..."`` line
-(else from the first such lines anywhere, else from the path and the CLI's cwd); its default body ends
+(else from the first such lines anywhere, else from the path and the CLI's cwd), its ``workspace``
+and ``base`` from those lines alone, when they ask for them; its default body ends
 with ``@agent text "fix applied"``, so running it completes.
 """
 
@@ -272,7 +273,8 @@ def fix_plan_markdown(prompt: str, path: str, cwd: str | None, body: str | None 
     match = _FIX_PLAN_PATH.match(path)
     if not match:
         raise ScriptError(f"{path!r} is not a fix-plan path")
-    sources = [_fix_frontmatter_block(prompt), prompt]
+    block = _fix_frontmatter_block(prompt)
+    sources = [block, prompt]
     title = _prompt_title(sources) or match[3]
     if "<" in title:  # the prompt's template placeholder: fill it in, as a model would
         failed = re.search(r"^\s*-\s*Title:\s*(.+?)\s*$", prompt, re.MULTILINE)
@@ -282,7 +284,7 @@ def fix_plan_markdown(prompt: str, path: str, cwd: str | None, body: str | None 
         f"cwd: {_prompt_value(sources, 'cwd', r'.+') or cwd or '~'}",
         f"parallelGroup: {_prompt_value(sources, 'parallelGroup', r'-?[0-9]+') or int(match[2])}",
         "estimateMinutes: 5",
-    ]
+    ] + [f"{key}: {value}" for key in ("workspace", "base") if (value := _prompt_value([block], key, r"\S+"))]
     return "---\n" + "\n".join(frontmatter) + "\n---\n\n" + (body or _default_fix_body(match[3]))
 
 
