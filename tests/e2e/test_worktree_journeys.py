@@ -9,7 +9,9 @@ tested version."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import yaml
 
 from tests.e2e.test_journeys import MESSAGES, Overnight, running_sets
 from tests.fakes.anthropic import FakeAnthropic
+from tests.support import wait_until
 
 QUEUE = "overnight/queue"
 
@@ -177,3 +180,42 @@ def test_a_failed_worktree_job_is_investigated_in_its_kept_worktree_and_the_fix_
     assert git(repo, "show", f"{QUEUE}:half.txt") == "half done"  # the fix's merge brings both
     assert git(repo, "show", f"{QUEUE}:fixed.txt") == "fixed"
     assert checkout_state(repo) == before
+
+
+def test_a_worktree_job_adopted_after_the_engine_was_killed_is_merged_once(overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    o.prd("01-long.md", '@agent sleep 4\n@agent write {"file_path": "long.txt", "content": "finished"}\n'
+          '@agent text "done"\n', cwd=str(repo))
+    first = o.start()
+    o.wait_event("job.started", slug="01-long")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    assert o.run_until_idle(timeout=60) == 0
+    assert o.wait_event("job.adopted", slug="01-long")
+    job = o.jobs()["01-long"]
+    assert job["status"] == "completed" and job["workspace"]["merged"]
+    assert git(repo, "show", f"{QUEUE}:long.txt") == "finished"
+    assert git(repo, "log", "--format=%s", QUEUE).splitlines().count("overnight: 01-long (01-long)") == 1
+    assert [e["slug"] for e in o.named("job.merged")] == ["01-long"]
+
+
+def test_a_merge_refused_while_the_user_has_the_queue_branch_checked_out_is_made_later_with_merge(
+        overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"}, concurrency_cap=1)
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "stash", "-q", "-u")
+    git(repo, "branch", QUEUE)
+    git(repo, "checkout", "-q", QUEUE)
+    o.prd("01-page.md", write("page.txt", "page"), cwd=str(repo))
+    o.start()
+    refused = o.wait_event("job.needs_review", slug="01-page")
+    assert refused["reason"].startswith("its work could not be merged") and "already checked out" in refused["reason"]
+    assert o.jobs()["01-page"]["status"] == "needs_review"
+    git(repo, "checkout", "-q", "main")
+    merged = subprocess.run([sys.executable, "-m", "app", "merge", "01-page", "--home", str(o.home.root)],
+                            env=o.environ, capture_output=True, text=True, timeout=60)
+    assert merged.returncode == 0, merged.stderr
+    assert o.wait_event("job.merged", slug="01-page")["branch"] == "overnight/01-page"
+    wait_until(lambda: o.jobs()["01-page"]["status"] == "completed")
+    assert git(repo, "show", f"{QUEUE}:page.txt") == "page"
