@@ -94,13 +94,15 @@ class RunKind:
         raise NotImplementedError
 
     def workdir(self) -> str:
-        """Where the agent runs: the PRD's cwd, or its place in the job's kept worktree."""
+        """Where the agent runs: the PRD's cwd, or its place in the job's kept worktree (found from
+        the cwd's real path, as git names the repository by its real path: a cwd reached through a
+        symlink keeps its place)."""
         job = self._job()
         assert job is not None
         ws = job.workspace
         if ws is None or ws.merged or job.workspace_mode != WORKTREE:
             return job.cwd
-        return workdir(ws.repo, job.cwd, ws.path)
+        return workdir(ws.repo, os.path.realpath(job.cwd), ws.path)
 
     def unusable(self, exc: Exception) -> None:
         """Its record cannot be restored (it points nowhere): settled alone, the start goes on."""

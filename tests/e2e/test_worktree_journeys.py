@@ -219,3 +219,20 @@ def test_a_merge_refused_while_the_user_has_the_queue_branch_checked_out_is_made
     assert o.wait_event("job.merged", slug="01-page")["branch"] == "overnight/01-page"
     wait_until(lambda: o.jobs()["01-page"]["status"] == "completed")
     assert git(repo, "show", f"{QUEUE}:page.txt") == "page"
+
+
+def test_a_worktree_job_whose_cwd_is_reached_through_a_symlink_runs_in_its_worktree(overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    (repo / "web").mkdir()
+    (repo / "web" / "index.html").write_text("<p>home</p>")
+    git(repo, "add", "web")
+    git(repo, "commit", "-q", "-m", "the web folder")
+    (tmp_path / "code").symlink_to(repo)  # e.g. ~/code pointing at another disk, or macOS's /tmp
+    before = checkout_state(repo)
+    o.prd("01-page.md", write("page.txt", "page"), cwd=str(tmp_path / "code" / "web"))
+    assert o.run_until_idle(timeout=60) == 0
+    job = o.jobs()["01-page"]
+    assert job["status"] == "completed", job["reason"]
+    assert git(repo, "show", f"{QUEUE}:web/page.txt") == "page"
+    assert checkout_state(repo) == before

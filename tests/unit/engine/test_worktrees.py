@@ -125,6 +125,21 @@ async def test_a_subfolder_keeps_its_place_in_the_worktree_and_a_shared_job_runs
 
 
 @run
+async def test_a_cwd_reached_through_a_symlink_keeps_its_place_in_the_worktree(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    (repo / "web").mkdir()
+    (repo / "web" / "index.html").write_text("<p>hi</p>\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "web")
+    (tmp_path / "code").symlink_to(repo)  # e.g. ~/code on another disk, or macOS's /tmp
+    async with Running(tmp_path) as r:
+        r.prd("01-sub.md", write("page.html", "new"), cwd=str(tmp_path / "code" / "web"), workspace="worktree")
+        await until(lambda: r.status("01-sub") in (Status.COMPLETED, Status.FAILED), timeout=20)
+        assert r.status("01-sub") is Status.COMPLETED, r.job("01-sub").reason
+        assert "web/page.html" in files_on(repo, "overnight/queue")
+
+
+@run
 async def test_prds_that_cannot_run_in_a_worktree_are_invalid_with_the_fix(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
