@@ -12,7 +12,6 @@ from app.core.prd import without_group_prefix
 from app.core.queue import InvestigationStatus, Job, Status
 from app.core.stream import StreamReader
 from app.core.transcript import render_text
-from app.core.workspace import workdir
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
@@ -109,9 +108,10 @@ def investigation_prompt(
     transcript: str,
     log_path: str,
     fix_path: str,
+    where: str,
 ) -> str:
+    """`where` is the folder the investigation runs in: the job's cwd, or its place in the job's kept worktree."""
     ws = job.workspace if job.workspace is not None and not job.workspace.merged else None
-    where = job.cwd if ws is None else workdir(ws.repo, job.cwd, ws.path)
     branch_line = "" if ws is None else f"\n- Its work is on the git branch {ws.branch}, checked out in {ws.path}"
     worktree_keys = "" if ws is None else f"\n    workspace: worktree\n    base: {ws.branch}"
     return f"""You are investigating a job that failed in Overnight, a queue that runs task \

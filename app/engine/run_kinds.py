@@ -294,7 +294,7 @@ class InvestigationRun(RunKind):
         fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
                                  auto_run=engine.config.investigation.auto_run)
         return investigation_prompt(job=job, reason=job.last.reason, body=body, transcript=tail,
-                                    log_path=str(failed_log), fix_path=str(fix_path)).encode()
+                                    log_path=str(failed_log), fix_path=str(fix_path), where=self.workdir()).encode()
 
     def model(self) -> str:
         return self.engine.config.investigation.model

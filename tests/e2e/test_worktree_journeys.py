@@ -161,10 +161,11 @@ def test_a_failed_worktree_job_is_investigated_in_its_kept_worktree_and_the_fix_
     o = overnight(workspace={"mode": "worktree"})
     repo = make_repo(tmp_path / "repo")
     before = checkout_state(repo)
+    (tmp_path / "code").symlink_to(repo)  # the PRD names the repository through a symlink
     fix = {"body": 'Finish the page.\n\n@agent write {"file_path": "fixed.txt", "content": "fixed"}\n'}
     o.prd("03-payments.md", '@agent write {"file_path": "half.txt", "content": "half done"}\n'
           '@agent error {"status": 500, "retry": false}\n'
-          f"@investigator write-fix-plan {json.dumps(fix)}\n", cwd=str(repo), title="Payments page")
+          f"@investigator write-fix-plan {json.dumps(fix)}\n", cwd=str(tmp_path / "code"), title="Payments page")
     assert o.run_until_idle(timeout=90) == 0
     jobs = o.jobs()
     failed = jobs["03-payments"]
@@ -174,6 +175,7 @@ def test_a_failed_worktree_job_is_investigated_in_its_kept_worktree_and_the_fix_
     requests = [json.dumps(r.body) for r in o.fake.requests_to(MESSAGES)]
     investigation = next(body for body in requests if "03-fix-payments.md" in body)
     assert f"Primary working directory: {kept}" in investigation  # the CLI ran there
+    assert f"- Working directory: {kept}\\n" in investigation  # and was told so
     plan = yaml.safe_load((o.home.prds / "03-fix-payments.md").read_text().split("---")[1])
     assert (plan["workspace"], plan["base"]) == ("worktree", "overnight/03-payments")
     assert jobs["03-fix-payments"]["status"] == "completed"

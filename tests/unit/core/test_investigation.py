@@ -82,6 +82,7 @@ def test_the_prompt_names_the_job_the_failure_the_prd_the_transcript_and_the_exa
         transcript="assistant: trying\nresult: error_max_turns",
         log_path="/home/u/.local/share/overnight/runs/r1/07-login.jsonl",
         fix_path="/home/u/.local/share/overnight/prds/07-fix-login.md",
+        where=failed.cwd,
     )
     for expected in (
         "07-login",
@@ -156,7 +157,7 @@ def test_a_worktree_jobs_investigation_is_told_its_branch_and_its_fix_plan_conti
     failed = replace(job("07-login", Status.FAILED, title="Add login"), cwd="/code/app/web", workspace=ws,
                      workspace_mode="worktree")
     prompt = investigation_prompt(job=failed, reason="failed", body="b", transcript="", log_path="/l",
-                                  fix_path="/p/07-fix-login.md")
+                                  fix_path="/p/07-fix-login.md", where="/h/worktrees/app-1/07-login/web")
     assert "- Working directory: /h/worktrees/app-1/07-login/web" in prompt
     assert "the git branch overnight/07-login, checked out in /h/worktrees/app-1/07-login" in prompt
     assert "\n    workspace: worktree\n    base: overnight/07-login\n    ---" in prompt
