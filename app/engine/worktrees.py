@@ -32,6 +32,7 @@ from app.core.workspace import (
     merge_message,
     missing_reason,
     parse_numstat,
+    workdir,
     worktree_path,
 )
 from app.engine.threads import in_daemon_thread
@@ -136,6 +137,7 @@ class Worktrees:
         branch = job_branch(slug, set(listed.stdout.split()))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         git(repo, "worktree", "add", "-b", branch, path, start)
+        os.makedirs(workdir(repo, os.path.realpath(cwd), path), exist_ok=True)  # a folder git does not track
         return Workspace(repo=repo, path=path, branch=branch, base=start)
 
     # ------------------------------------------------------------ after a run

@@ -140,6 +140,18 @@ async def test_a_cwd_reached_through_a_symlink_keeps_its_place_in_the_worktree(t
 
 
 @run
+async def test_a_cwd_git_does_not_track_is_made_in_the_worktree(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    (repo / "drafts").mkdir()  # empty: not in any commit
+    async with Running(tmp_path) as r:
+        r.prd("01-draft.md", write("plan.md", "the plan"), cwd=str(repo / "drafts"), workspace="worktree")
+        await until(lambda: r.status("01-draft") in (Status.COMPLETED, Status.FAILED), timeout=20)
+        assert r.status("01-draft") is Status.COMPLETED, r.job("01-draft").reason
+        assert "drafts/plan.md" in files_on(repo, "overnight/queue")
+    assert not (repo / "drafts" / "plan.md").exists()
+
+
+@run
 async def test_prds_that_cannot_run_in_a_worktree_are_invalid_with_the_fix(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
