@@ -46,13 +46,13 @@ def decide(
     *,
     force: bool = False,
 ) -> Decision:
-    """Force tick is the user's override: it opens the gate whatever closed it."""
+    """Starting the next batch now (`force`) is the user's override: it opens the gate whatever closed it."""
     if force:
         return Open()
     if paused is not None:
         return Closed("paused", paused.message, paused.resume_at)
     if policy.fire_policy == "manual":
-        return Closed("manual", "fire policy is manual: only Force tick starts runs")
+        return Closed("manual", "fire policy is manual: runs start only with Start next batch now (overnight tick)")
     if not usage.known:
         if policy.when_unknown == "hold":
             return Closed("unknown", "usage is unknown and usage.when_unknown is hold")
@@ -75,7 +75,7 @@ def _over_threshold(policy: GatePolicy, usage: Usage, now: dt.datetime) -> Close
     for name, window, threshold in windows:
         used = window.effective(now)
         if used is not None and used >= threshold:
-            return Closed("usage", f"{name} usage {used:.0f}% ≥ {threshold:g}%", window.resets_at)
+            return Closed("usage", f"{name} usage {used:.0f} % ≥ {threshold:g} %", window.resets_at)
     return None
 
 
@@ -137,6 +137,15 @@ def rate_limit_pause(
         resume_at,
         f"{kind} limit reached; resets {resets_at:%Y-%m-%d %H:%M} UTC, resuming at {resume_at:%H:%M:%S} UTC",
     )
+
+
+def limited_window(paused: Pause | None) -> Literal["five_hour", "seven_day"] | None:
+    """The usage window a usage-limit pause holds full until it resumes, read back from the words
+    `rate_limit_pause` wrote; a limit of no known kind counts against the five-hour window, as
+    `with_rejection` counts it."""
+    if paused is None or paused.reason is not PauseReason.RATE_LIMIT:
+        return None
+    return "seven_day" if paused.message.startswith("seven-day") else "five_hour"
 
 
 MAX_REASON_CHARS = 500  # a pause's text is shown in a banner and kept in queue.json

@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         bridge.failed.connect(self._engine_failed)
         actions = self.user_actions
         actions["pause"].triggered.connect(self.toggle_pause)
-        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Force tick"))
+        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Start next batch now"))
         actions["new_prd"].triggered.connect(self.open_new_prd)
         actions["add_files"].triggered.connect(self._choose_files)
         actions["open_folder"].triggered.connect(lambda: self._open(self.home.prds))

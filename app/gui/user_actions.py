@@ -55,7 +55,7 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     pixmap = QStyle.StandardPixmap
     actions = {
         "pause": QAction(icon(pixmap.SP_MediaPause), "Pause", window),
-        "tick": QAction(icon(pixmap.SP_MediaSeekForward), "Force tick", window),
+        "tick": QAction(icon(pixmap.SP_MediaSeekForward), "Start next batch now", window),
         "new_prd": QAction(icon(pixmap.SP_FileIcon), "New PRD…", window),
         "add_files": QAction(icon(pixmap.SP_DialogOpenButton), "Add files…", window),
         "open_folder": QAction(icon(pixmap.SP_DirOpenIcon), "Open folder", window),
@@ -63,7 +63,7 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
         "about": QAction("About Overnight", window),
         "quit": QAction("Quit", window),
     }
-    actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
+    actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs; clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
     actions["new_prd"].setShortcut(QKeySequence.StandardKey.New)
     actions["add_files"].setShortcut(QKeySequence.StandardKey.Open)

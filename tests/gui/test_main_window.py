@@ -101,7 +101,7 @@ def test_pause_from_the_toolbar_shows_the_banner_until_resumed_from_it(qtbot, wi
     window.user_actions["pause"].trigger()
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
     assert bridge.state.paused.reason is PauseReason.MANUAL
-    assert PAUSE_REASON in banner.message.text() and "paused by you" in banner.message.text()
+    assert banner.message.full_text == f"Paused: by you — {PAUSE_REASON}"
     assert window.user_actions["pause"].text() == "Resume"
 
     banner.resume_button.click()
@@ -208,7 +208,7 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
 
 def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
     idle_window.user_actions["tick"].trigger()
-    assert idle_window.notice.text() == "Force tick: the engine is not running"
+    assert idle_window.notice.text() == "Start next batch now: the engine is not running"
 
 
 def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qtbot, idle_window):

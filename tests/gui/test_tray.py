@@ -97,7 +97,7 @@ def test_the_icon_shows_running_jobs_with_a_count_and_then_the_pause(qtbot, brid
     bridge.command({"cmd": "pause", "reason": "lunch"})
     qtbot.waitUntil(lambda: tray.look == TrayLook(TrayState.PAUSED, 2), timeout=5000)
     assert icon_image(tray) not in (idle, running)
-    assert "paused (manual)" in tray.tooltip()
+    assert "paused (by you)" in tray.tooltip()
 
 
 def test_the_tooltip_shows_the_usage_meter(qtbot, tmp_path):
@@ -121,7 +121,7 @@ def test_an_invalid_config_turns_the_icon_to_error_with_the_problem_in_the_toolt
 
 
 def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
-    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause", "Force tick",
+    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause", "Start next batch now",
                                 "Open folder", "", "Quit"]
 
     trigger(tray, "Pause")
@@ -143,7 +143,7 @@ def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tm
         write_prd(home, "01-held.md", '@fake text "hi"\n')
         qtbot.waitUntil(lambda: "01-held" in bridge.state.jobs, timeout=10000)
         assert "0 running · 1 pending · 0 failed" in menu_texts(tray)
-        trigger(tray, "Force tick")
+        trigger(tray, "Start next batch now")
         qtbot.waitUntil(lambda: bridge.state.jobs["01-held"].status is Status.COMPLETED, timeout=15000)
 
 
