@@ -142,13 +142,16 @@ def _utc_clock(found: re.Match[str], now: dt.datetime) -> str:
     return format_clock(dt.datetime.fromisoformat(f"{day}T{found.group(2)}+00:00"), now)
 
 
-def gate_words(decision: Decision, now: dt.datetime) -> tuple[str, str]:
-    """Whether new runs start, in a few words and in full: "Starting runs: no — usage is unknown"."""
+def gate_words(decision: Decision, now: dt.datetime) -> tuple[str, str, str]:
+    """Whether new runs start: in a few words ("Starting runs: no — usage is unknown"), in full, and
+    in the fewest words, for a narrow window."""
     if isinstance(decision, Open):
-        return "Starting runs: yes", "New runs start as soon as there is work and a free slot."
+        yes = "Starting runs: yes"
+        return yes, "New runs start as soon as there is work and a free slot.", yes
     why = GATE_WORDS.get(decision.kind) or plain_words(decision.reason, now)
     until = f" · expected {format_clock(decision.until, now)}" if decision.until else ""
-    return f"Starting runs: no — {why}{until}", f"No new run starts: {plain_words(decision.reason, now)}."
+    full = f"No new run starts: {plain_words(decision.reason, now)}."
+    return f"Starting runs: no — {why}{until}", full, "Starting runs: no"
 
 
 # ---------------------------------------------------------------- what a job row shows

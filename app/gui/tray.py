@@ -21,7 +21,7 @@ from app.core.usage import Usage, Window
 from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
-from app.gui.formatting import PAUSE_WORDS, format_clock
+from app.gui.formatting import PAUSE_WORDS, format_clock, plain_words
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
 from app.gui.main_window import MainWindow
 
@@ -140,7 +140,8 @@ class Tray(QObject):
     def _on_event(self, event: EngineEvent) -> None:
         if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
-            self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
+            message = plain_words(event.fields.get("message") or "", dt.datetime.now(dt.UTC))
+            self._notify(_pause_title(event.fields), message, MessageIcon.Warning)
         elif event.event == EventName.INVESTIGATION_FINISHED and event.fields.get("fixPlan"):
             fields = event.fields
             self._notify("Fix plan written",

@@ -63,7 +63,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
         "about": QAction("About Overnight", window),
         "quit": QAction("Quit", window),
     }
-    actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs; clears a pause")
+    actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs;"
+                               " clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
     actions["new_prd"].setShortcut(QKeySequence.StandardKey.New)
     actions["add_files"].setShortcut(QKeySequence.StandardKey.Open)

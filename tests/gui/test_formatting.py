@@ -1,4 +1,5 @@
-"""How values read on screen: times in the user's locale, the engine's names in words, durations, countdowns, costs and sizes, and a job's status and duration in words."""
+"""How values read on screen: times in the user's locale, the engine's names in words, durations,
+countdowns, costs and sizes, and a job's status and duration in words."""
 
 import datetime as dt
 from dataclasses import replace
@@ -8,7 +9,6 @@ from PySide6.QtCore import QLocale
 
 from app.core.batching import Waiting
 from app.core.gate import Closed, Open, rate_limit_pause
-
 from app.core.queue import Investigation, InvestigationStatus, Status
 from app.gui.formatting import (
     duration_text,
@@ -77,7 +77,8 @@ def test_the_engine_s_names_and_utc_times_read_as_plain_words_on_the_user_s_cloc
     now = dt.datetime.now(dt.UTC)
     resets = now.replace(hour=19, minute=0, second=0, microsecond=0)
     text = plain_words(f"error_max_turns: 30 turns; usage limit reached (five_hour), resets {resets.isoformat()}", now)
-    assert text == f"stopped at the turn limit: 30 turns; usage limit reached (five-hour), resets {format_clock(resets, now)}"
+    assert text == ("stopped at the turn limit: 30 turns; usage limit reached (five-hour), "
+                    f"resets {format_clock(resets, now)}")
     assert plain_words("result: success, 3 turns", now) == "finished, 3 turns"
     assert "UTC" not in plain_words(rate_limit_pause(resets, "seven_day", 720, now).message, now)
 
@@ -86,9 +87,9 @@ def test_whether_new_runs_start_reads_as_yes_or_no_and_why():
     now = dt.datetime.now(dt.UTC)
     assert gate_words(Open(), now)[0] == "Starting runs: yes"
     resets = now + dt.timedelta(hours=1)
-    short, full = gate_words(Closed("usage", "five-hour usage 95 % ≥ 90 %", resets), now)
+    short, full, _fewest = gate_words(Closed("usage", "five-hour usage 95 % ≥ 90 %", resets), now)
     assert short == f"Starting runs: no — five-hour usage 95 % ≥ 90 % · expected {format_clock(resets, now)}"
-    short, full = gate_words(Closed("unknown", "usage is unknown and usage.when_unknown is hold"), now)
+    short, full, _fewest = gate_words(Closed("unknown", "usage is unknown and usage.when_unknown is hold"), now)
     assert short == "Starting runs: no — usage is unknown" and "when_unknown" not in full
 
 

@@ -1,6 +1,7 @@
 """The tray: its icon and tooltip follow the queue, its menu steers it, and it tells the user what needs them."""
 
 import contextlib
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 from app.core.queue import Status
 from app.gui.bridge import EngineBridge
+from app.gui.formatting import format_clock
 from app.gui.icons import TrayLook, TrayState
 from app.gui.main_window import MainWindow
 from app.gui.tray import Tray
@@ -121,8 +123,8 @@ def test_an_invalid_config_turns_the_icon_to_error_with_the_problem_in_the_toolt
 
 
 def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
-    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause", "Start next batch now",
-                                "Open folder", "", "Quit"]
+    assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "Pause",
+                                "Start next batch now", "Open folder", "", "Quit"]
 
     trigger(tray, "Pause")
     qtbot.waitUntil(lambda: bridge.state.paused is not None and window.pause_banner.isVisibleTo(window), timeout=5000)
@@ -171,6 +173,10 @@ def test_a_usage_limit_pause_is_notified_with_its_resume_time(qtbot, bridge, tra
     write_prd(bridge.home, "01-limited.md", '@fake ratelimit {"reset_in": 3600}\n')
     qtbot.waitUntil(lambda: any(title.startswith("Queue paused until ") for title, _ in notifications),
                     timeout=15000)
-    text = next(text for title, text in notifications if title.startswith("Queue paused"))
+    title, text = next((title, text) for title, text in notifications if title.startswith("Queue paused"))
     assert "limit reached" in text
+    # Times on the user's clock, as the window shows them: never the engine's UTC.
+    qtbot.waitUntil(lambda: bridge.state.paused is not None, timeout=5000)
+    assert title == f"Queue paused until {format_clock(bridge.state.paused.resume_at, dt.datetime.now(dt.UTC))}"
+    assert "UTC" not in text
     qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED, timeout=5000)

@@ -75,6 +75,9 @@ class JobDetail(QWidget):
 
     def _init_header(self) -> None:
         self.title = ElidedLabel(self)  # a long title must not widen the window
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
         self.error_box = QLabel(self)
         self.error_box.setObjectName("errorBox")
         self.error_box.setStyleSheet(_ERROR_STYLE)

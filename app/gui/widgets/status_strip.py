@@ -48,7 +48,8 @@ class StatusStrip(QWidget):
         short, story = POLICY_WORDS.get(config.fire_policy, (config.fire_policy, ""))
         self.policy.set_full_text(f"Runs start: {short}", story)
         self.running.setText(f"Running {snapshot.running}/{snapshot.cap}")
-        self.gate.set_full_text(*gate_words(snapshot.gate, now))
+        text, tooltip, short = gate_words(snapshot.gate, now)
+        self.gate.set_full_text(text, tooltip, short)
         limited = limited_window(state.paused)
         limit_until = state.paused.resume_at if state.paused is not None else None
         self.five_hour.show_window(state.usage.five_hour, config.utilization_threshold, now,

@@ -9,11 +9,11 @@ import datetime as dt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from app.core.usage import Window
-from app.gui.widgets.elided_label import ElidedLabel
 from app.gui.formatting import ERROR_COLOR, WARNING_COLOR, format_clock, format_countdown
+from app.gui.widgets.elided_label import ElidedLabel
 
 NEAR_POINTS = 10  # within this many points under the threshold, the bar turns amber
-BAR_WIDTH = 70
+BAR_WIDTH = 56
 
 
 def bar_color(utilization: float | None, threshold: float | None) -> str | None:
@@ -61,12 +61,12 @@ class UsageBar(QWidget):
         resets_at = self.limit_until if limited else self.window_value.resets_at
         if resets_at is not None and resets_at <= now:
             resets_at = None
+        value = "unknown" if utilization is None else f"{utilization:.0f} %"
         if limited:
             value = "limit reached"
-        else:
-            value = "unknown" if utilization is None else f"{utilization:.0f} %"
         self.bar.setValue(0 if utilization is None else round(min(max(utilization, 0), 100)))
-        self.reading.set_full_text(f"{value} · resets {format_clock(resets_at, now)}" if resets_at else value)
+        reading = f"{value} · resets {format_clock(resets_at, now)}" if resets_at else value
+        self.reading.set_full_text(reading, short=value)
         color = ERROR_COLOR if limited else bar_color(utilization, self.threshold)
         if color != self.color:
             self.color = color

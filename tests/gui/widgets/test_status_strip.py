@@ -47,7 +47,8 @@ def test_the_strip_says_whether_runs_start_in_plain_words_and_a_usage_limit_hold
     usage = Usage(Window(12.0, now + dt.timedelta(hours=4)), Window(30.0, None), polled_at=now)
     state = QueueState(usage=usage, paused=pause)
     strip.show_state(Snapshot(state, config, 2, Closed("paused", pause.message, pause.resume_at)), now)
-    assert strip.gate.full_text == f"Starting runs: no — the queue is paused · expected {format_clock(pause.resume_at, now)}"
+    expected = format_clock(pause.resume_at, now)
+    assert strip.gate.full_text == f"Starting runs: no — the queue is paused · expected {expected}"
     assert "UTC" not in strip.gate.toolTip()
     assert strip.five_hour.reading.full_text.startswith("limit reached")
     assert strip.seven_day.reading.full_text == "30 %"
