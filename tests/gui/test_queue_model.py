@@ -1,12 +1,15 @@
 """The queue model: row operations instead of resets, what each column says, sorting and filtering."""
 
+import datetime as dt
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
 
+from app.core.gate import Closed
 from app.core.prd import PrdError
 from app.core.queue import LastRun, QueueState, Status
 from app.engine.api import Snapshot
+from app.gui.formatting import format_clock
 from app.gui.queue_model import STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
 from tests.gui.recorder import Recorder
 from tests.unit.core.factories import T0, job, jobs
@@ -116,3 +119,30 @@ def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmod
     proxy.sort(Column.GROUP, Qt.SortOrder.AscendingOrder)
     assert shown()[0] == "00-new"
     qtmodeltester.check(proxy)
+
+
+def test_a_waiting_job_says_why_and_when_it_is_expected_to_start():
+    now = dt.datetime.now(dt.UTC)
+    resets = now + dt.timedelta(hours=1, minutes=12)
+    queue = jobs(job("01-user-table"), job("01-api", depends_on=("01-user-table",)), job("02-ui"))
+    model = QueueModel()
+    model.refresh(now)
+    model.apply(Snapshot(QueueState(jobs=queue), cap=4, gate=Closed("usage", "five-hour usage 95 % ≥ 90 %", resets)),
+                list(queue))
+    assert cell(model, "01-user-table", Column.REASON) == (
+        f"waiting: five-hour usage 95 % ≥ 90 % · expected {format_clock(resets, now)}")
+    assert cell(model, "01-api", Column.REASON) == "waiting for 01-user-table"
+    assert cell(model, "02-ui", Column.REASON) == "waiting for group 1"
+    recorder = Recorder(model)
+    model.apply(Snapshot(QueueState(jobs=queue), cap=4), [])  # usage fell under the threshold
+    assert recorder.take() == [("changed", model.row_of("01-user-table"), model.row_of("01-user-table"))]
+    assert cell(model, "01-user-table", Column.REASON) == ""
+
+
+def test_a_finished_job_s_reason_reads_in_plain_words():
+    reason = "error_max_turns: reached 30 turns; usage limit reached (five_hour)"
+    model = QueueModel()
+    failed = replace(finished("01-b", Status.FAILED), reason=reason)
+    model.apply(Snapshot(QueueState(jobs=jobs(failed))), ["01-b"])
+    assert cell(model, "01-b", Column.REASON) == (
+        "stopped at the turn limit: reached 30 turns; usage limit reached (five-hour)")
