@@ -27,13 +27,9 @@ class Snapshot:
     def running(self) -> int:
         return sum(1 for job in self.state.jobs.values() if job.status is Status.RUNNING)
 
-    def waiting(self, slug: str) -> Waiting | None:
-        """Why a pending job does not start yet (its dependencies, its investigation, its group,
-        the gate, the cap) and when that is expected to change, or None."""
-        return self.all_waiting().get(slug)
-
-    def all_waiting(self) -> Mapping[str, Waiting]:
-        """Every pending job that waits, by slug, with why."""
+    def waiting(self) -> Mapping[str, Waiting]:
+        """Every pending job that does not start yet, by slug: why (its dependencies, its
+        investigation, its group, the gate, the cap) and when that is expected to change."""
         if self._waiting is None:
             object.__setattr__(self, "_waiting", waiting_reasons(self.state.jobs, self.gate, self.cap))
         assert self._waiting is not None

@@ -105,7 +105,7 @@ class QueueModel(QAbstractTableModel):
         """Bring the rows in line with the engine's `snapshot`; `changed` names the jobs that changed
         since the last call."""
         state = snapshot.state
-        waited, self._waiting = self._waiting, snapshot.all_waiting()
+        waited, self._waiting = self._waiting, snapshot.waiting()
         self._remove([slug for slug in self._slugs if slug not in state.jobs])
         new = [slug for slug in state.jobs if slug not in self._row_of]
         touched = self._touched(state, set(changed)) - set(new)

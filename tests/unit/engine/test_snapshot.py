@@ -23,8 +23,10 @@ async def test_the_snapshot_carries_the_engines_gate_verdict_and_why_a_job_waits
             await until(lambda: r.status("02-b") is Status.PENDING)
             snapshot = r.engine.snapshot()
             assert snapshot.gate == Closed("usage", "five-hour usage 95 % ≥ 90 %", snapshot.gate.until)
-            assert snapshot.waiting("02-b") == Waiting("waiting for 01-a")
-            assert snapshot.waiting("01-a") == Waiting("waiting: five-hour usage 95 % ≥ 90 %", snapshot.gate.until)
+            assert snapshot.waiting() == {
+                "02-b": Waiting("waiting for 01-a"),
+                "01-a": Waiting("waiting: five-hour usage 95 % ≥ 90 %", snapshot.gate.until),
+            }
             assert (snapshot.running, snapshot.cap) == (0, 3)
 
 
