@@ -14,6 +14,9 @@ from app.gui.widgets.elided_label import ElidedLabel
 
 NEAR_POINTS = 10  # within this many points under the threshold, the bar turns amber
 BAR_WIDTH = 56
+# One style whatever the colour, so a bar does not change its look when it turns amber or red.
+BAR_STYLE = ("QProgressBar { border: 1px solid palette(mid); border-radius: 3px; background: palette(base); }"
+             " QProgressBar::chunk { background: FILL; border-radius: 2px; }")
 
 
 def bar_color(utilization: float | None, threshold: float | None) -> str | None:
@@ -68,9 +71,9 @@ class UsageBar(QWidget):
         reading = f"{value} · resets {format_clock(resets_at, now)}" if resets_at else value
         self.reading.set_full_text(reading, short=value)
         color = ERROR_COLOR if limited else bar_color(utilization, self.threshold)
-        if color != self.color:
+        if color != self.color or not self.bar.styleSheet():
             self.color = color
-            self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {color}; }}" if color else "")
+            self.bar.setStyleSheet(BAR_STYLE.replace("FILL", color or "palette(highlight)"))
         limit = f"; new runs start below {self.threshold:g} %" if self.threshold is not None else ""
         when = f"\nResets {format_countdown(resets_at, now)}" if resets_at else ""
         self.setToolTip(f"{self.name} usage of your subscription: {value}{limit}{when}")
