@@ -14,6 +14,7 @@ from PySide6.QtCore import QDate, QLocale, QTime
 from app.core.batching import Waiting
 from app.core.gate import Decision, Open
 from app.core.queue import InvestigationStatus, Job, PauseReason, Status
+from app.engine.api import EngineEvent
 
 # Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
 STATUS_COLORS: Mapping[Status, str] = {
@@ -104,14 +105,20 @@ POLICY_WORDS: Mapping[str, tuple[str, str]] = {  # fire policy: (a few words, th
     "manual": ("when you say", "Runs start only when you choose Start next batch now"),
 }
 
-GATE_WORDS: Mapping[str, str] = {  # why no new run starts, by the kind of the engine's verdict
-    "paused": "the queue is paused",
-    "manual": "you start each batch",
-    "unknown": "usage is unknown",
-    "on_reset": "waiting for the usage reset",
+# Why no new run starts, by the kind of the engine's verdict: (a few words, the whole story, where
+# {reason} is the engine's own reason in plain words).
+GATE_WORDS: Mapping[str, tuple[str, str]] = {
+    "paused": ("the queue is paused", "the queue is paused: {reason}"),
+    "manual": ("you start each batch", "the fire policy is manual: runs start only when you choose"
+                                       " Start next batch now"),
+    "unknown": ("usage is unknown", "the usage meter has no reading and Settings say to wait"
+                                    " until it has one (Usage meter → When unknown: hold)"),
+    "on_reset": ("waiting for the usage reset", "the fire policy is on-reset: runs start once, shortly after"
+                                                " the next five-hour usage reset"),
 }
 
-# Names the engine and the Claude CLI write that a person should not have to decode.
+# Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
+# and values stay as written: a problem with config.yaml must name what to change there.)
 _PLAIN = {
     "error_max_turns": "stopped at the turn limit",
     "error_max_budget_usd": "stopped at the budget limit",
@@ -121,9 +128,6 @@ _PLAIN = {
     "rate_limit": "usage limit",
     "five_hour": "five-hour",
     "seven_day": "seven-day",
-    "when-available": "as usage allows",
-    "on-reset": "after the reset",
-    "when_unknown": "when usage is unknown",
 }
 _PLAIN_NAMES = re.compile("|".join(re.escape(name) for name in sorted(_PLAIN, key=len, reverse=True)))
 # 2026-12-03T19:00:00+00:00, 2026-12-03 19:00 UTC, 19:12:00 UTC: moments the engine writes in UTC.
@@ -148,10 +152,21 @@ def gate_words(decision: Decision, now: dt.datetime) -> tuple[str, str, str]:
     if isinstance(decision, Open):
         yes = "Starting runs: yes"
         return yes, "New runs start as soon as there is work and a free slot.", yes
-    why = GATE_WORDS.get(decision.kind) or plain_words(decision.reason, now)
+    reason = plain_words(decision.reason, now)
+    why, story = GATE_WORDS.get(decision.kind, (reason, "{reason}"))
     until = f" · expected {format_clock(decision.until, now)}" if decision.until else ""
-    full = f"No new run starts: {plain_words(decision.reason, now)}."
+    full = f"No new run starts: {story.replace('{reason}', reason)}{until}."
     return f"Starting runs: no — {why}{until}", full, "Starting runs: no"
+
+
+def error_text(event: EngineEvent) -> str:
+    """An error the engine reported, as the window says it: its message in plain words, else what
+    went wrong; the event's own fields (where, trace) are for the log, not for the user."""
+    now = dt.datetime.now(dt.UTC)
+    message = event.fields.get("message") or event.fields.get("error")
+    if message:
+        return plain_words(str(message), now)
+    return "Overnight ran into an internal error; the log has the details"
 
 
 # ---------------------------------------------------------------- what a job row shows

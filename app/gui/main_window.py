@@ -36,6 +36,7 @@ from app.gui.dialogs.about import AboutDialog
 from app.gui.dialogs.add_prds import AddPrdsFlow
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
+from app.gui.formatting import error_text
 from app.gui.queue_model import QueueModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
@@ -246,7 +247,7 @@ class MainWindow(QMainWindow):
         if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
             self._show_status()
         if event.level == "error":
-            self.show_error(event.describe())
+            self.show_error(error_text(event))
 
     def _engine_failed(self, message: str) -> None:
         self.show_error(f"The engine stopped: {message}")
