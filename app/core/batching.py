@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.core.gate import Closed, Decision
+from app.core.gate import Closed, Decision, closed_why
 from app.core.queue import InvestigationStatus, Job, Status
 from app.core.reconcile import dependencies_met
 
@@ -111,8 +111,7 @@ def _queued(jobs: Mapping[str, Job], job: Job, earliest: int | None, gate: Decis
     if earliest is not None and earliest < job.group:
         return Waiting(f"waiting for group {earliest}")
     if isinstance(gate, Closed):
-        why = "the queue is paused" if gate.kind == "paused" else gate.reason
-        return Waiting(f"waiting: {why}", gate.until)
+        return Waiting(f"waiting: {closed_why(gate)}", gate.until)
     running, cap = load
     if 0 < cap <= running:  # a cap of 0: not known yet
         return Waiting(f"waiting for a free slot ({running} of {cap} running)")

@@ -37,6 +37,17 @@ class Closed:
 Decision = Open | Closed
 
 
+def closed_why(closed: Closed) -> str:
+    """Why no new run starts, in a few words for a person (the queue table, the status strip): the
+    reason itself when it is already words (a usage window over its threshold)."""
+    return {
+        "paused": "the queue is paused",
+        "manual": "you start each batch",
+        "unknown": "usage is unknown",
+        "on_reset": "waiting for the usage reset",
+    }.get(closed.kind, closed.reason)
+
+
 def decide(
     policy: GatePolicy,
     usage: Usage,

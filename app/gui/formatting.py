@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from PySide6.QtCore import QDate, QLocale, QTime
 
 from app.core.batching import Waiting
-from app.core.gate import Decision, Open
+from app.core.gate import Decision, Open, closed_why
 from app.core.queue import InvestigationStatus, Job, PauseReason, Status
 from app.engine.api import EngineEvent
 
@@ -105,16 +105,14 @@ POLICY_WORDS: Mapping[str, tuple[str, str]] = {  # fire policy: (a few words, th
     "manual": ("when you say", "Runs start only when you choose Start next batch now"),
 }
 
-# Why no new run starts, by the kind of the engine's verdict: (a few words, the whole story, where
-# {reason} is the engine's own reason in plain words).
-GATE_WORDS: Mapping[str, tuple[str, str]] = {
-    "paused": ("the queue is paused", "the queue is paused: {reason}"),
-    "manual": ("you start each batch", "the fire policy is manual: runs start only when you choose"
-                                       " Start next batch now"),
-    "unknown": ("usage is unknown", "the usage meter has no reading and Settings say to wait"
-                                    " until it has one (Usage meter → When unknown: hold)"),
-    "on_reset": ("waiting for the usage reset", "the fire policy is on-reset: runs start once, shortly after"
-                                                " the next five-hour usage reset"),
+# Why no new run starts, the whole story, by the kind of the engine's verdict ({reason}: the
+# engine's own reason in plain words, which tells the other kinds best).
+GATE_STORIES: Mapping[str, str] = {
+    "paused": "the queue is paused: {reason}",
+    "manual": "the fire policy is manual: runs start only when you choose Start next batch now",
+    "unknown": "the usage meter has no reading and Settings say to wait until it has one"
+               " (Usage meter → When unknown: hold)",
+    "on_reset": "the fire policy is on-reset: runs start once, shortly after the next five-hour usage reset",
 }
 
 # Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
@@ -153,10 +151,10 @@ def gate_words(decision: Decision, now: dt.datetime) -> tuple[str, str, str]:
         yes = "Starting runs: yes"
         return yes, "New runs start as soon as there is work and a free slot.", yes
     reason = plain_words(decision.reason, now)
-    why, story = GATE_WORDS.get(decision.kind, (reason, "{reason}"))
+    story = GATE_STORIES.get(decision.kind, "{reason}").replace("{reason}", reason)
     until = f" · expected {format_clock(decision.until, now)}" if decision.until else ""
-    full = f"No new run starts: {story.replace('{reason}', reason)}{until}."
-    return f"Starting runs: no — {why}{until}", full, "Starting runs: no"
+    why = plain_words(closed_why(decision), now)
+    return f"Starting runs: no — {why}{until}", f"No new run starts: {story}{until}.", "Starting runs: no"
 
 
 def error_text(event: EngineEvent) -> str:

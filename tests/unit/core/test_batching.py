@@ -71,6 +71,10 @@ def test_a_runnable_job_held_by_usage_says_why_and_until_when():
     assert waiting_reasons(queue, closed, 4).get("01-a") == Waiting("waiting: five-hour usage 95 % ≥ 90 %", resets)
     paused = Closed("paused", "lunch", None)
     assert waiting_reasons(queue, paused, 4).get("01-a") == Waiting("waiting: the queue is paused")
+    unknown = Closed("unknown", "usage is unknown and usage.when_unknown is hold")
+    assert waiting_reasons(queue, unknown, 4).get("01-a") == Waiting("waiting: usage is unknown")
+    manual = Closed("manual", "fire policy is manual")
+    assert waiting_reasons(queue, manual, 4).get("01-a") == Waiting("waiting: you start each batch")
 
 
 def test_a_runnable_job_beyond_the_cap_waits_for_a_free_slot():
