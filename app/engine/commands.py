@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from app.core import gate as gates
 from app.core import queue as q
 from app.core import queue_json
-from app.core.batching import waiting_reason
+from app.core.batching import waiting_reasons
 from app.core.event_names import EventName
 from app.core.investigation import approved, discarded, held_plans, holds_plan
 from app.core.queue import Job, Status
@@ -184,6 +184,7 @@ class Commands:
         state = engine.state
         decision = gates.decide(engine.policy(), engine.usage, state.paused, state.on_reset, engine.clock.now())
         running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
+        waiting = waiting_reasons(state.jobs, decision, engine.cap())
         return {
             "engine": {"pid": state.engine.pid, "startedAt": iso_ms(state.engine.started_at)} if state.engine else None,
             "paused": queue_json.pause_to_json(state.paused),
@@ -195,7 +196,7 @@ class Commands:
             "cap": engine.cap(),
             "problems": engine.problems(),
             "jobs": [
-                {**queue_json.job_to_json(job), "waiting": waiting_reason(state.jobs, job)}
+                {**queue_json.job_to_json(job), "waiting": waiting[job.slug].why if job.slug in waiting else None}
                 for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))
             ],
         }

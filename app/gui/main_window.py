@@ -41,6 +41,7 @@ from app.gui.dialogs.archive import ArchiveQuestion
 from app.gui.dialogs.help import PrdFormatDialog, ShortcutsDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
+from app.gui.formatting import error_text
 from app.gui.queue_model import QueueModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
@@ -166,7 +167,7 @@ class MainWindow(QMainWindow):
         bridge.failed.connect(self._engine_failed)
         actions = self.user_actions
         actions["pause"].triggered.connect(self.toggle_pause)
-        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Force tick"))
+        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Start next batch now"))
         actions["new_prd"].triggered.connect(self.open_new_prd)
         actions["add_files"].triggered.connect(self._choose_files)
         actions["open_folder"].triggered.connect(lambda: self._open(self.home.prds))
@@ -292,7 +293,7 @@ class MainWindow(QMainWindow):
         if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
             self._show_status()
         if event.level == "error":
-            self.show_error(event.describe())
+            self.show_error(error_text(event))
 
     def _engine_failed(self, message: str) -> None:
         self.show_error(f"The engine stopped: {message}")

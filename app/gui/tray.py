@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 from app.core.event_names import EventName
 from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueState, Status
 from app.core.text import pluralize
-from app.core.times import local_time
 from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
 from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
+from app.gui.formatting import PAUSE_WORDS, format_clock, plain_words
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
 from app.gui.main_window import MainWindow
 
@@ -113,7 +113,7 @@ class Tray(QObject):
             menu.addAction(icon(pixmap.SP_MediaPause), "Pause", self._pause)
         else:
             menu.addAction(icon(pixmap.SP_MediaPlay), "Resume", self._resume)
-        menu.addAction(icon(pixmap.SP_MediaSeekForward), "Force tick", self._force_tick)
+        menu.addAction(icon(pixmap.SP_MediaSeekForward), "Start next batch now", self._force_tick)
         menu.addAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self._open_folder)
         menu.addAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", self._settings)
         menu.addSeparator()
@@ -168,7 +168,8 @@ class Tray(QObject):
     def _on_event(self, event: EngineEvent) -> None:
         if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
-            self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
+            message = plain_words(event.fields.get("message") or "", dt.datetime.now(dt.UTC))
+            self._notify(_pause_title(event.fields), message, MessageIcon.Warning)
         elif event.event == EventName.FIXPLAN_HELD:
             fields = event.fields
             self._notify("Fix plan awaiting approval", f"{fields['slug']}.md was written for "
@@ -321,7 +322,7 @@ def _percent(window: Window, now: dt.datetime) -> str:
 
 def _pause_line(paused: Pause) -> str:
     until = f" until {_clock(paused.resume_at)}" if paused.resume_at else ""
-    return f"paused ({paused.reason.value}){until}"
+    return f"paused ({PAUSE_WORDS[paused.reason][0]}){until}"
 
 
 def _pause_title(fields: dict[str, Any]) -> str:
@@ -331,5 +332,4 @@ def _pause_title(fields: dict[str, Any]) -> str:
 
 
 def _clock(moment: dt.datetime) -> str:
-    """A menu line is short: the weekday is enough for a moment within the week."""
-    return local_time(moment, dt.datetime.now(dt.UTC), day_format="%a")
+    return format_clock(moment, dt.datetime.now(dt.UTC))

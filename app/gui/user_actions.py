@@ -64,7 +64,7 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     """Every action of the window, by key; `prds` is the folder "Open folder" opens."""
     actions = {
         "pause": QAction("Pause", window),
-        "tick": QAction("Force tick", window),
+        "tick": QAction("Start next batch now", window),
         "new_prd": QAction("New PRD…", window),
         "add_files": QAction("Add files…", window),
         "open_folder": QAction("Open folder", window),
@@ -78,7 +78,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     for key, glyph in (("pause", "pause"), ("tick", "next-batch"), ("new_prd", "new"),
                        ("add_files", "add-files"), ("open_folder", "folder"), ("settings", "settings")):
         set_icon(actions[key], glyph, window)
-    actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
+    actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs;"
+                               " clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
     actions["about"].setMenuRole(QAction.MenuRole.AboutRole)

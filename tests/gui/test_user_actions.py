@@ -27,7 +27,7 @@ def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(
         text for text, _command in JOB_ACTIONS.values()]
     toolbar = window.findChild(QToolBar, "queueToolbar")
     assert [action.text() for action in toolbar.actions()] == [
-        "Pause", "Force tick", "New PRD…", "Open folder", "Settings…"]
+        "Pause", "Start next batch now", "New PRD…", "Open folder", "Settings…"]
     assert actions["open_folder"].toolTip() == f"Open {tmp_path / 'prds'}"
 
     show_paused(actions["pause"], True, window)

@@ -31,15 +31,17 @@ from PySide6.QtWidgets import (
 
 from app.core.prd import body_of_text
 from app.core.queue import Investigation, InvestigationStatus, Job
-from app.core.times import local_time
 from app.gui.formatting import (
     ERROR_COLOR,
+    format_clock,
     format_cost,
     format_duration,
+    plain_words,
     status_text,
 )
 from app.gui.transcript import TranscriptSource
 from app.gui.transcript_model import TranscriptModel
+from app.gui.widgets.elided_label import ElidedLabel
 from app.gui.widgets.transcript_view import TranscriptView
 
 JOB_LINK = "job:"
@@ -79,8 +81,10 @@ class JobDetail(QWidget):
     # ------------------------------------------------------------ building
 
     def _init_header(self) -> None:
-        self.title = QLabel(self)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title = ElidedLabel(self)  # a long title must not widen the window
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
         self.error_box = QLabel(self)
         self.error_box.setObjectName("errorBox")
         self.error_box.setStyleSheet(_ERROR_STYLE)
@@ -218,9 +222,9 @@ class JobDetail(QWidget):
 
     def _show_title(self, job: Job | None) -> None:
         if job is None:
-            self.title.setText("Select a job to see its transcript, PRD and details.")
+            self.title.set_full_text("Select a job to see its transcript, PRD and details.")
             return
-        self.title.setText(f"<b>{_html(job.title)}</b> &nbsp; {_html(job.slug)} · {_html(status_text(job))}")
+        self.title.set_full_text(f"{job.title} — {job.slug} · {status_text(job)}", f"{job.title}\n{job.slug}.md")
 
     def _show_error(self, job: Job | None) -> None:
         error = job.error if job is not None else None
@@ -360,7 +364,7 @@ def _detail_values(job: Job) -> dict[str, str]:
     now = dt.datetime.now(dt.UTC)
     values = {
         "Status": status_text(job),
-        "Reason": job.reason,
+        "Reason": plain_words(job.reason, now),
         "Runs": str(job.runs),
         "Model": job.model,
         "Group": str(job.group),
@@ -371,12 +375,12 @@ def _detail_values(job: Job) -> dict[str, str]:
     last = job.last
     if last is not None:
         values |= {
-            "Last run": f"{last.outcome} — {last.reason}" if last.reason else last.outcome,
-            "Finished": local_time(last.finished_at, now),
+            "Last run": plain_words(f"{last.outcome} — {last.reason}" if last.reason else last.outcome, now),
+            "Finished": format_clock(last.finished_at, now),
             "Duration": format_duration(last.duration_ms / 1000),
             "Cost": format_cost(last.cost_usd),
             "Turns": "" if last.num_turns is None else str(last.num_turns),
         }
     if job.current is not None:
-        values["Last run"] = f"running since {local_time(job.current.started_at, now)} ({job.current.run_id})"
+        values["Last run"] = f"running since {format_clock(job.current.started_at, now)} ({job.current.run_id})"
     return values
