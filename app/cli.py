@@ -65,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("cancel", "stop a running job, or cancel a pending one"),
                        ("rerun", "queue a finished job again"),
                        ("approve", "run a held fix plan (it moves into prds/)"),
-                       ("discard", "put a held fix plan aside in fix-plans/discarded/ (it is kept)")):
+                       ("discard", "put a held fix plan aside in fix-plans/discarded/ (it is kept), or throw away "
+                                   "the worktree and branch of a job that needs review"),
+                       ("accept", "take the work of a job that needs review as done"),
+                       ("merge", "try the merge of a job that needs review again")):
         one = sub.add_parser(name, parents=[home], help=text)
         one.add_argument("slug")
     doctor = sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
@@ -97,7 +100,9 @@ def main(argv: Sequence[str]) -> int:
         "cancel": lambda h, a: _send(h, {"cmd": "cancel", "slug": a.slug}, f"cancelling {a.slug}"),
         "rerun": lambda h, a: _send(h, {"cmd": "rerun", "slug": a.slug}, f"{a.slug} queued again"),
         "approve": lambda h, a: _send(h, {"cmd": "approve", "slug": a.slug}, f"{a.slug} moved into prds/"),
-        "discard": lambda h, a: _send(h, {"cmd": "discard", "slug": a.slug}, f"{a.slug} kept in fix-plans/discarded/"),
+        "discard": lambda h, a: _send(h, {"cmd": "discard", "slug": a.slug}, f"{a.slug} discarded"),
+        "accept": lambda h, a: _send(h, {"cmd": "accept", "slug": a.slug}, f"{a.slug} accepted"),
+        "merge": lambda h, a: _send(h, {"cmd": "merge", "slug": a.slug}, f"{a.slug} merged"),
         "doctor": _doctor,
         "install-desktop": _install_desktop,
     }

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from app.core.gate import GatePolicy
 from app.core.text import shorten
+from app.core.workspace import BRANCH_PREFIX, DEFAULT_INTEGRATION_BRANCH, MODES, is_branch_name
 
 CONFIG_FILE_NAME = "config.yaml"
 MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
@@ -26,6 +27,7 @@ WHEN_UNKNOWN = ("fire", "hold")
 
 FirePolicy = Literal["when-available", "on-reset", "manual"]
 WhenUnknown = Literal["fire", "hold"]
+WorkspaceMode = Literal["shared", "worktree"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ class WatchdogConfig:
 
 
 @dataclass(frozen=True)
+class WorkspaceConfig:
+    mode: WorkspaceMode = "shared"  # where PRDs without `workspace` run
+    branch: str = DEFAULT_INTEGRATION_BRANCH  # each repo's integration branch
+
+
+@dataclass(frozen=True)
 class Config:
     default_cwd: str | None = None
     concurrency_cap: int = 4
@@ -75,6 +83,7 @@ class Config:
     investigation: InvestigationConfig = field(default_factory=InvestigationConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
     def resolved_default_cwd(self) -> str:
         """The folder a PRD without `cwd` runs in: absolute, `~` expanded (None is the user's home)."""
@@ -218,6 +227,11 @@ _SCHEMA: dict[str, _Rule | _Section] = {
     }),
     "watchdog": _Section(WatchdogConfig, {
         name: _seconds_above_zero() for name in ("post_result_grace", "kill_after", "idle", "max_duration")
+    }),
+    "workspace": _Section(WorkspaceConfig, {
+        "mode": _one_of(MODES),
+        "branch": _Rule("a branch name git accepts under overnight/, e.g. overnight/queue",
+                        lambda v: isinstance(v, str) and v.startswith(BRANCH_PREFIX) and is_branch_name(v)),
     }),
 }
 

@@ -46,6 +46,8 @@ class EventName(StrEnum):
     JOB_SKIP = "job.skip"
     JOB_RESET = "job.reset"
     JOB_RERUN = "job.rerun"
+    JOB_MERGED = "job.merged"  # a worktree job's branch merged into the integration branch
+    JOB_NEEDS_REVIEW = "job.needs_review"  # its result could not be taken on its own
     RUN_LEFTOVERS_KILLED = "run.leftovers_killed"  # processes a finished run left behind
     RUN_QUARANTINED = "run.quarantined"  # a run record that could not be restored
 

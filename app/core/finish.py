@@ -69,13 +69,17 @@ def finish_run(
     stop_reason: StopReason | None,
     rules: RunEndRules,
     now: dt.datetime,
+    review: str | None = None,
 ) -> RunFinished:
     """`job` is the running job (its PRD as it is now); `result` the agent's result event, if it
     wrote one; `stop_reason` says why Overnight stopped the run, if it did (`SHUTDOWN`: the user
-    quit and chose to stop the agents)."""
+    quit and chose to stop the agents); `review` why a completed run's work could not be taken
+    on its own (its branch does not merge, it changed nothing): the job then needs review."""
     current = job.current
     assert current is not None
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
+    if status is Status.COMPLETED and review is not None:
+        status, reason = Status.NEEDS_REVIEW, review
     last = LastRun(
         run_id=current.run_id,
         outcome=outcome.kind,

@@ -12,6 +12,7 @@ from app.core.prd import without_group_prefix
 from app.core.queue import InvestigationStatus, Job, Status
 from app.core.stream import StreamReader
 from app.core.transcript import render_text
+from app.core.workspace import workdir
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
@@ -109,6 +110,10 @@ def investigation_prompt(
     log_path: str,
     fix_path: str,
 ) -> str:
+    ws = job.workspace if job.workspace is not None and not job.workspace.merged else None
+    where = job.cwd if ws is None else workdir(ws.repo, job.cwd, ws.path)
+    branch_line = "" if ws is None else f"\n- Its work is on the git branch {ws.branch}, checked out in {ws.path}"
+    worktree_keys = "" if ws is None else f"\n    workspace: worktree\n    base: {ws.branch}"
     return f"""You are investigating a job that failed in Overnight, a queue that runs task \
 descriptions (PRDs) as headless Claude Code sessions. Your only task is to write ONE new \
 PRD, a fix plan, that another agent will run next with no other context. Do not attempt \
@@ -117,7 +122,7 @@ the fix yourself and do not change any other file.
 # The failed job
 - Slug: {job.slug}
 - Title: {job.title}
-- Working directory: {job.cwd}
+- Working directory: {where}{branch_line}
 - Why it failed: {reason}
 - Full transcript (stream-JSON, one event per line): {log_path}
 
@@ -133,7 +138,7 @@ the fix yourself and do not change any other file.
 
 # What to do
 1. Read the full transcript at {log_path} if the end above is not enough, and read the \
-project files in {job.cwd} you need to understand the failure.
+project files in {where} you need to understand the failure.
 2. Find the root cause.
 3. Write exactly one file, at this absolute path:
 
@@ -145,7 +150,7 @@ project files in {job.cwd} you need to understand the failure.
     title: "Fix: <what the fix does, in a few words>"
     cwd: {job.cwd}
     parallelGroup: {job.group}
-    estimateMinutes: <minutes>
+    estimateMinutes: <minutes>{worktree_keys}
     ---
 
    and its body must be self-contained, for an agent that has seen nothing of this:

@@ -22,13 +22,16 @@ from frontmatter.default_handlers import YAMLHandler
 
 from app.core.bounded_yaml import YamlProblem, read_yaml
 from app.core.text import shorten
+from app.core.workspace import MODES, SHARED, WORKTREE, WorkspaceProblem
 
 MAX_PRD_BYTES = 1024 * 1024
 DEFAULT_GROUP = 99
 MAX_GROUP = 999_999_999
 MAX_EXTRA_BYTES = 16 * 1024  # one unknown key's value, as JSON: kept in queue.json for every job
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
-KNOWN_KEYS = ("title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn")
+KNOWN_KEYS = (
+    "title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn", "workspace", "base", "expectChanges",
+)
 
 _IGNORED_SUFFIXES = ("~", ".swp", ".tmp", ".part", ".crdownload")
 _GROUP_PREFIX = re.compile(r"^(\d+)-")
@@ -68,6 +71,17 @@ class Prd:
     extra: Mapping[str, Any]
     body: str
     content_hash: str
+    workspace: str = SHARED
+    base: str | None = None  # the git ref a worktree starts from, instead of the integration branch
+    expect_changes: bool = True
+
+
+# (cwd, base) → why that PRD cannot run in a worktree; the engine's is `worktrees.workspace_problem`.
+WorkspaceCheck = Callable[[str, "str | None"], "WorkspaceProblem | None"]
+
+
+def no_workspace_check(_cwd: str, _base: str | None) -> WorkspaceProblem | None:
+    return None
 
 
 def is_ignored(name: str) -> bool:
@@ -107,11 +121,15 @@ def parse_prd(
     default_cwd: str,
     default_model: str,
     is_dir: Callable[[str], bool] = os.path.isdir,
+    default_workspace: str = SHARED,
+    check_workspace: WorkspaceCheck = no_workspace_check,
 ) -> Prd | PrdError:
-    """Validate one PRD. `data` may be cut at MAX_PRD_BYTES + 1: more is never needed.
+    """Validate one PRD. `data` may be cut at MAX_PRD_BYTES + 1: more is never needed;
+    `check_workspace` looks at git for a PRD that runs in a worktree.
     Never raises: whatever goes wrong with one file makes that file invalid, nothing else."""
     try:
-        return _parse(name, data, path, default_cwd, default_model, is_dir)
+        return _parse(name, data, path, _Defaults(default_cwd, default_model, is_dir, default_workspace,
+                                                  check_workspace))
     except Exception as exc:
         return PrdError(
             path=path,
@@ -132,14 +150,16 @@ class Unreadable:
         return PrdError(path=path, line=None, problem=self.problem, fix=self.fix)
 
 
-def _parse(
-    name: str,
-    data: bytes,
-    path: str,
-    default_cwd: str,
-    default_model: str,
-    is_dir: Callable[[str], bool],
-) -> Prd | PrdError:
+@dataclass(frozen=True, slots=True)
+class _Defaults:
+    cwd: str
+    model: str
+    is_dir: Callable[[str], bool]
+    workspace: str
+    check_workspace: WorkspaceCheck
+
+
+def _parse(name: str, data: bytes, path: str, defaults: _Defaults) -> Prd | PrdError:
     slug = slug_of(name)
 
     def error(problem: str, fix: str, line: int | None = None) -> PrdError:
@@ -179,7 +199,10 @@ def _parse(
     if not body.strip():
         return error("the body is empty", "write the task for the agent below the frontmatter")
 
-    fields = _read_fields(slug, name, meta, default_cwd, default_model, is_dir)
+    fields = _read_fields(slug, name, meta, defaults.cwd, defaults.model, defaults.is_dir)
+    if not isinstance(fields, tuple):
+        workspace = _read_workspace(meta, fields["cwd"], defaults)
+        fields = workspace if isinstance(workspace, tuple) else {**fields, **workspace}
     if isinstance(fields, tuple):
         key, problem, fix = fields
         return error(problem, fix, line=_key_line(frontmatter, key))
@@ -377,6 +400,25 @@ def _read_fields(
         "model": model.strip(),
         "depends_on": depends_on,
     }
+
+
+def _read_workspace(meta: dict[str, Any], cwd: str, defaults: _Defaults) -> dict[str, Any] | tuple[str, str, str]:
+    """`workspace`, `base` and `expectChanges`, and for a worktree what git says of the cwd and base."""
+    workspace = meta.get("workspace", defaults.workspace)
+    if workspace not in MODES:
+        return "workspace", f"workspace is {_show(workspace)}", "use workspace: shared or workspace: worktree"
+    base = meta.get("base")
+    if base is not None and (not isinstance(base, (str, int)) or isinstance(base, bool) or not str(base).strip()):
+        return "base", f"base is {_show(base)}", "use a branch, tag or commit, e.g. base: main"
+    base = str(base).strip() if base is not None else None
+    expect = meta.get("expectChanges", True)
+    if not isinstance(expect, bool):
+        return "expectChanges", f"expectChanges is {_show(expect)}", "use expectChanges: true or expectChanges: false"
+    if workspace == WORKTREE:
+        problem = defaults.check_workspace(cwd, base)
+        if problem is not None:
+            return problem.key, problem.problem, problem.fix
+    return {"workspace": workspace, "base": base, "expect_changes": expect}
 
 
 def _is_int(value: object) -> bool:

@@ -17,6 +17,7 @@ from app.core.outcome import OutcomeKind, RunSummary, StopReason
 from app.core.prd import Prd, PrdError, group_from_name, slug_of
 from app.core.stream import RateLimit, Result
 from app.core.usage import UNKNOWN, Usage
+from app.core.workspace import SHARED, Workspace
 
 
 class Status(StrEnum):
@@ -27,6 +28,7 @@ class Status(StrEnum):
     INVALID = "invalid"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    NEEDS_REVIEW = "needs_review"  # ended with a result Overnight could not accept on its own
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
@@ -36,7 +38,10 @@ ALLOWED: Mapping[Status | None, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.RUNNING, Status.INVALID, Status.CANCELLED, Status.SKIPPED}),
     Status.INVALID: frozenset({Status.PENDING}),
     # running → pending: a usage limit, or an interrupted run retried once.
-    Status.RUNNING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),
+    Status.RUNNING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING,
+                               Status.NEEDS_REVIEW}),
+    # needs_review → completed (accepted), cancelled (discarded), pending (re-run).
+    Status.NEEDS_REVIEW: frozenset({Status.COMPLETED, Status.CANCELLED, Status.PENDING}),
     Status.FAILED: frozenset({Status.PENDING, Status.INVALID, Status.SKIPPED}),
     Status.COMPLETED: frozenset({Status.PENDING}),
     Status.CANCELLED: frozenset({Status.PENDING}),
@@ -161,6 +166,10 @@ class Job:
     investigation: Investigation | None = None
     interrupted_retries: int = 0
     file_gone: bool = False  # the PRD was removed while something still runs for it
+    workspace_mode: str = SHARED  # the PRD's `workspace`
+    base: str | None = None  # the PRD's `base`
+    expect_changes: bool = True  # the PRD's `expectChanges`
+    workspace: Workspace | None = None  # the worktree of its latest run, in `worktree` mode
 
     @property
     def is_busy(self) -> bool:
@@ -249,6 +258,9 @@ def _prd_fields(prd: Prd) -> dict[str, Any]:
         "depends_on": prd.depends_on,
         "extra": prd.extra,
         "content_hash": prd.content_hash,
+        "workspace_mode": prd.workspace,
+        "base": prd.base,
+        "expect_changes": prd.expect_changes,
     }
 
 
@@ -287,6 +299,16 @@ def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | 
 
 def cancel_pending(job: Job, now: dt.datetime) -> Job:
     return _move(job, Status.CANCELLED, now, reason="cancelled before it started")
+
+
+def accept(job: Job, reason: str, now: dt.datetime) -> Job:
+    """The user took a `needs_review` job's work as it is: it counts as completed."""
+    return _move(job, Status.COMPLETED, now, reason=reason)
+
+
+def discard_review(job: Job, now: dt.datetime) -> Job:
+    """The user threw a `needs_review` job's work away."""
+    return _move(job, Status.CANCELLED, now, reason="its work was discarded by the user")
 
 
 def skip(job: Job, now: dt.datetime) -> Job:

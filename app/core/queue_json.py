@@ -28,6 +28,7 @@ from app.core.queue import (
 from app.core.stream import RateLimit, Result
 from app.core.times import iso_ms
 from app.core.usage import UNKNOWN, Usage, Window
+from app.core.workspace import SHARED, Diffstat, Workspace
 
 SCHEMA_VERSION = 1
 
@@ -221,6 +222,36 @@ def _error_from_json(d: Mapping[str, Any] | None) -> PrdError | None:
     )
 
 
+def _workspace_to_json(w: Workspace | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    stat = w.diffstat
+    return {
+        "repo": w.repo,
+        "path": w.path,
+        "branch": w.branch,
+        "base": w.base,
+        "merged": w.merged,
+        "mergeCommit": w.merge_commit,
+        "diffstat": {"files": stat.files, "insertions": stat.insertions, "deletions": stat.deletions},
+    }
+
+
+def _workspace_from_json(d: Mapping[str, Any] | None) -> Workspace | None:
+    if d is None:
+        return None
+    stat = d.get("diffstat") or {}
+    return Workspace(
+        repo=d["repo"],
+        path=d["path"],
+        branch=d["branch"],
+        base=d["base"],
+        merged=bool(d.get("merged", False)),
+        merge_commit=d.get("mergeCommit"),
+        diffstat=Diffstat(stat.get("files", 0), stat.get("insertions", 0), stat.get("deletions", 0)),
+    )
+
+
 def job_to_json(job: Job) -> dict[str, Any]:
     return {
         "slug": job.slug,
@@ -245,6 +276,10 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "investigation": _investigation_to_json(job.investigation),
         "interruptedRetries": job.interrupted_retries,
         "fileGone": job.file_gone,
+        "workspaceMode": job.workspace_mode,
+        "base": job.base,
+        "expectChanges": job.expect_changes,
+        "workspace": _workspace_to_json(job.workspace),
     }
 
 
@@ -272,6 +307,10 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         investigation=_investigation_from_json(d.get("investigation")),
         interrupted_retries=d.get("interruptedRetries", 0),
         file_gone=d.get("fileGone", False),
+        workspace_mode=d.get("workspaceMode", SHARED),
+        base=d.get("base"),
+        expect_changes=d.get("expectChanges", True),
+        workspace=_workspace_from_json(d.get("workspace")),
     )
 
 

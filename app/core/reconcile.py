@@ -18,8 +18,20 @@ from typing import Any, ClassVar
 from app.core import queue as q
 from app.core.event_names import EventName
 from app.core.investigation import FIX_PLAN_PATTERN
-from app.core.prd import Prd, PrdError, PrdErrorKind, Unreadable, content_hash, is_ignored, parse_prd, slug_of
+from app.core.prd import (
+    Prd,
+    PrdError,
+    PrdErrorKind,
+    Unreadable,
+    WorkspaceCheck,
+    content_hash,
+    is_ignored,
+    no_workspace_check,
+    parse_prd,
+    slug_of,
+)
 from app.core.queue import InvestigationStatus, Job, QueueState, Status
+from app.core.workspace import SHARED
 
 CHANGED_DURING_RUN = "PRD changed during run"
 
@@ -47,6 +59,8 @@ class PrdDefaults:
     default_cwd: str
     default_model: str
     is_dir: Callable[[str], bool] = os.path.isdir
+    default_workspace: str = SHARED
+    check_workspace: WorkspaceCheck = no_workspace_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +247,8 @@ def parse_change(change: FileChange, defaults: PrdDefaults) -> Prd | PrdError:
         default_cwd=defaults.default_cwd,
         default_model=defaults.default_model,
         is_dir=defaults.is_dir,
+        default_workspace=defaults.default_workspace,
+        check_workspace=defaults.check_workspace,
     )
 
 

@@ -17,12 +17,14 @@ from app.core.investigation import approved, discarded, held_plans, holds_plan
 from app.core.queue import Job, Status
 from app.core.times import iso_ms
 from app.core.usage import Usage
+from app.core.workspace import NOTHING_CHANGED, missing_reason
 from app.engine import folder
 
 if TYPE_CHECKING:
     from app.engine.engine import Engine
 
 JOB_COMMANDS = ("cancel", "skip", "reset", "rerun", "run")
+REVIEW_COMMANDS = ("accept", "merge")  # a needs_review job's ways out (and `discard`)
 DONE = {  # what each job command that is carried out at once tells the world
     "cancel": EventName.JOB_CANCEL,
     "skip": EventName.JOB_SKIP,
@@ -58,9 +60,17 @@ class Commands:
             elif cmd == "tick":
                 engine.request_tick(force=True)
             elif cmd in JOB_COMMANDS:
-                self._job_command(cmd, self._job(slug))
+                job = self._job(slug)
+                if cmd == "rerun":
+                    await self._drop_worktree(job)
+                self._job_command(cmd, job)
+            elif cmd in REVIEW_COMMANDS:
+                await self._review(cmd, self._reviewed(slug, cmd))
             elif cmd == "archive":
-                await self._archive(self._job(slug))
+                job = self._job(slug)
+                if not job.is_busy and job.status is not Status.RUNNING:
+                    await self._drop_worktree(job)
+                await self._archive(job)
             elif cmd == "approve":
                 await self._approve(self._held(slug, cmd))
             elif cmd == "discard":
@@ -105,7 +115,7 @@ class Commands:
                 fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
-                if job.status not in q.TERMINAL:
+                if job.status not in q.TERMINAL and job.status is not Status.NEEDS_REVIEW:
                     raise CommandError(f"{job.slug} is {job.status.value}; only a finished job can be re-run")
                 engine.put(q.make_pending(job, "re-run requested", now))
             elif cmd == "run":
@@ -162,7 +172,14 @@ class Commands:
 
     async def _discard(self, slug: Any) -> None:
         """Discards what `slug` names: a fix plan awaiting approval is moved into
-        fix-plans/discarded/ (never deleted) and the job it was written for says so."""
+        fix-plans/discarded/ (never deleted) and the job it was written for says so; a job that
+        needs review loses its worktree and branch and is cancelled."""
+        named = self._engine.state.jobs.get(slug.removesuffix(".md")) if isinstance(slug, str) else None
+        if named is not None and named.status is Status.NEEDS_REVIEW:
+            await self._drop_worktree(named, branch=True)
+            self._engine.put(q.discard_review(named, self._engine.clock.now()))
+            self._engine.emit(EventName.JOB_CANCEL, slug=named.slug)
+            return
         job = self._held(slug, "discard")
         engine = self._engine
         assert job.investigation is not None
@@ -172,6 +189,49 @@ class Commands:
         self._settle_held(job.slug, lambda held: discarded(held, to, engine.clock.now()))
         engine.history({"event": "fixplan.discarded", "slug": plan, "investigationOf": job.slug, "to": to})
         engine.emit(EventName.FIXPLAN_DISCARDED, slug=plan, investigationOf=job.slug, to=to)
+
+    def _reviewed(self, slug: Any, cmd: str) -> Job:
+        job = self._job(slug)
+        if job.status is not Status.NEEDS_REVIEW:
+            raise CommandError(f"{job.slug} is {job.status.value}; {cmd} applies to a job that needs review")
+        return job
+
+    async def _review(self, cmd: str, job: Job) -> None:
+        """`accept`: the work counts as done (after a conflict, once the user merged the branch by
+        hand); `merge`: the merge is tried again. Either refuses with what is still in the way."""
+        engine = self._engine
+        ws, integration = job.workspace, engine.config.workspace.branch
+        worktrees = engine.runs.worktrees
+        if cmd == "merge":
+            if ws is None:
+                raise CommandError(f"{job.slug} has no branch to merge")
+            settled = await worktrees.settle(ws, title=job.title, slug=job.slug, completed=True,
+                                             expect_changes=job.expect_changes, integration=integration)
+            job = self._job(job.slug)
+            engine.put(replace(job, workspace=settled.workspace, reason=settled.review or job.reason))
+            if settled.review is not None:
+                raise CommandError(f"{job.slug} {settled.review}")
+            merged = settled.workspace
+            engine.put(q.accept(self._job(job.slug), f"merged into {integration}", engine.clock.now()))
+            engine.emit(EventName.JOB_MERGED, slug=job.slug, branch=merged.branch, commit=merged.merge_commit)
+        else:
+            if ws is not None and not ws.merged and job.reason != NOTHING_CHANGED:
+                inside = await worktrees.contained(ws, integration)
+                if inside is None:
+                    raise CommandError(missing_reason("branch", ws.branch))
+                if not inside:
+                    raise CommandError(f"{ws.branch} is not in {integration} yet: merge it there by hand, or "
+                                       f"run `overnight merge {job.slug}`; then accept {job.slug}")
+                await worktrees.remove(ws)
+                job = replace(self._job(job.slug), workspace=replace(ws, merged=True))
+            engine.put(q.accept(job, "accepted by the user", engine.clock.now()))
+        engine.request_tick()
+
+    async def _drop_worktree(self, job: Job, branch: bool = False) -> None:
+        """A kept worktree goes before a re-run, an archive or a discard (`branch`: its branch too)."""
+        ws = job.workspace
+        if ws is not None and not ws.merged and job.status is not Status.RUNNING:
+            await self._engine.runs.worktrees.remove(ws, branch=branch)
 
     def _settle_held(self, slug: str, settle: Callable[[Job], Job]) -> None:
         """The job's record after its held plan was moved, unless it changed meanwhile (archived, say)."""

@@ -91,10 +91,12 @@ class Housekeeping:
             engine.emit(EventName.CONFIG_INVALID, "error", message=loaded.summary())
         elif previous != engine.config and engine.writer is not None:
             engine.emit(EventName.CONFIG_LOADED)
+        config = engine.config
         if engine.writer is not None and (
-            previous.default_cwd != engine.config.default_cwd or previous.agent.model != engine.config.agent.model
+            previous.default_cwd != config.default_cwd or previous.agent.model != config.agent.model
+            or previous.workspace.mode != config.workspace.mode
         ):
-            # PRDs without their own cwd/model follow the new defaults.
+            # PRDs without their own cwd/model/workspace follow the new defaults.
             engine.background(engine.folder.rescan(reparse=True), engine.chores)
         if engine.writer is not None:
             engine.views_outdated()

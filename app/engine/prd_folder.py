@@ -27,6 +27,7 @@ from app.core.reconcile import (
 from app.engine import folder
 from app.engine.threads import in_daemon_thread
 from app.engine.watcher import FolderWatcher
+from app.engine.worktrees import workspace_problem
 from app.paths import Signature
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class PrdFolder:
             prds_dir=str(self._engine.home.prds),
             default_cwd=config.resolved_default_cwd(),
             default_model=config.agent.model,
+            default_workspace=config.workspace.mode,
+            check_workspace=workspace_problem,
         )
 
     async def read_prd(self, slug: str) -> FileChange:

@@ -21,7 +21,9 @@ from app.core.investigation import fix_plan_path, holds_plan, investigation_prom
 from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
+from app.core.workspace import WORKTREE, workdir
 from app.engine.runner import Limits, RunEnd
+from app.engine.worktrees import GitError
 from app.paths import RunFiles
 
 if TYPE_CHECKING:
@@ -85,8 +87,20 @@ class RunKind:
     def started_fields(self) -> dict[str, Any]:
         return {}
 
+    async def after_run(self, end: RunEnd) -> None:
+        """What follows the run's end before it is applied (`finished`): nothing, by default."""
+
     def finished(self, end: RunEnd) -> None:
         raise NotImplementedError
+
+    def workdir(self) -> str:
+        """Where the agent runs: the PRD's cwd, or its place in the job's kept worktree."""
+        job = self._job()
+        assert job is not None
+        ws = job.workspace
+        if ws is None or ws.merged or job.workspace_mode != WORKTREE:
+            return job.cwd
+        return workdir(ws.repo, job.cwd, ws.path)
 
     def unusable(self, exc: Exception) -> None:
         """Its record cannot be restored (it points nowhere): settled alone, the start goes on."""
@@ -112,6 +126,7 @@ class JobRun(RunKind):
     name = "job"
     started_event = EventName.JOB_STARTED
     adopted_event = EventName.JOB_ADOPTED
+    review: str | None = None  # why its worktree's result needs the user (after_run says)
 
     @property
     def files(self) -> RunFiles:
@@ -144,7 +159,42 @@ class JobRun(RunKind):
         if current.content_hash != read.content_hash:
             # Edited since it was picked: the run is of the PRD it reads now, and its record says so.
             engine.put(q.update_run(job, content_hash=read.content_hash))
+        if job.workspace_mode == WORKTREE and not await self._make_worktree(job):
+            return None
         return body_of(read.data).encode()
+
+    async def _make_worktree(self, job: Job) -> bool:
+        """The run's own worktree and branch, recorded on the job before the agent starts."""
+        engine = self.engine
+        try:
+            ws = await engine.runs.worktrees.create(job.cwd, self.slug, job.base, engine.config.workspace.branch)
+        except (GitError, OSError, TimeoutError) as exc:
+            self.could_not_start(f"its worktree could not be made ({exc})")
+            return False
+        job = self._job() or job
+        if self.record() is None:
+            return False
+        engine.put(replace(job, workspace=ws))
+        return True
+
+    async def after_run(self, end: RunEnd) -> None:
+        """A worktree job's leftovers are committed, and a completed run's branch merged."""
+        engine = self.engine
+        job = self._job()
+        if job is None or job.workspace is None or job.workspace_mode != WORKTREE or self.record() is None:
+            return
+        outcome = classify(end.summary, end.exit, engine.clock.now(), engine.local_tz)
+        settled = await engine.runs.worktrees.settle(
+            job.workspace, title=job.title, slug=self.slug, completed=outcome.kind is OutcomeKind.COMPLETED,
+            expect_changes=job.expect_changes, integration=engine.config.workspace.branch)
+        self.review = settled.review
+        job = self._job()
+        if job is None or self.record() is None:
+            return
+        ws = settled.workspace
+        engine.put(replace(job, workspace=ws))
+        if ws.merged:
+            engine.emit(EventName.JOB_MERGED, slug=self.slug, branch=ws.branch, commit=ws.merge_commit)
 
     def model(self) -> str:
         job = self._job()
@@ -183,8 +233,10 @@ class JobRun(RunKind):
         now = engine.clock.now()
         outcome = classify(end.summary, end.exit, now, engine.local_tz)
         done = finish_run(engine.state.jobs, job, outcome, end.exit, end.summary.result, end.stop_reason,
-                          engine.run_end_rules(), now)
+                          engine.run_end_rules(), now, review=self.review)
         engine.put(done.job)
+        if done.job.status is q.Status.NEEDS_REVIEW:
+            engine.emit(EventName.JOB_NEEDS_REVIEW, "warning", slug=self.slug, reason=done.reason)
         if done.limit is not None:
             engine.runs.usage_limit_hit(done.limit)
         engine.history(done.history)

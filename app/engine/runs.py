@@ -35,6 +35,7 @@ from app.engine import procs, store
 from app.engine.procs import ProcessId
 from app.engine.run_kinds import InvestigationRun, JobRun, RunKind
 from app.engine.runner import AgentMissing, AgentRun, Launch, RunEnd, SpawnError
+from app.engine.worktrees import Worktrees
 from app.paths import write_private_atomically
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Runs:
         self._live: dict[str, _Live] = {}  # by marker
         self._starts: set[asyncio.Task[None]] = set()  # runs being started: finished at stop
         self.held_until: dt.datetime | None = None  # after a start failed for want of resources
+        self.worktrees = Worktrees(str(engine.home.root))
 
     def has_live(self) -> bool:
         return bool(self._live)
@@ -130,7 +132,7 @@ class Runs:
         launch = Launch(
             argv=agent_argv(config.agent.command, kind.model(), config.agent.extra_args),
             env=agent_env(engine.environ, config.agent.env_remove, marker),
-            cwd=engine.state.jobs[kind.slug].cwd,
+            cwd=kind.workdir(),
             prompt=prompt,
         )
         try:
@@ -185,6 +187,7 @@ class Runs:
         self._live.pop(live.run.marker, None)
         if self._engine.stopping and live.run.stop_reason is not StopReason.SHUTDOWN:
             return
+        await live.kind.after_run(end)
         live.kind.finished(end)
 
     def _run_events(self, run: AgentRun, events: list[Event]) -> None:
@@ -276,6 +279,7 @@ class Runs:
     async def restore(self) -> None:
         """Adopt runs a previous engine left alive; finish the ones that ended meanwhile. A run
         record that cannot be used (it points nowhere) is finished as cut short, alone."""
+        await self.worktrees.prune(job.workspace.repo for job in self._engine.state.jobs.values() if job.workspace)
         for slug in list(self._engine.state.jobs):
             for kind in self._recorded_runs(slug):
                 try:
@@ -310,7 +314,9 @@ class Runs:
             return
         if stopping is not None:
             run.stop_reason = stopping
-        kind.finished(await run.read_end())
+        end = await run.read_end()
+        await kind.after_run(end)
+        kind.finished(end)
 
     async def stop(self, *, stop_jobs: bool) -> None:
         """A start under way finishes first, so its run is supervised (and stopped or left) like

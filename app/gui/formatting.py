@@ -25,6 +25,7 @@ STATUS_COLORS: Mapping[Status, str] = {
     Status.INVALID: "#e08a00",
     Status.CANCELLED: "#9a8c7a",
     Status.SKIPPED: "#a07ce0",
+    Status.NEEDS_REVIEW: "#d9a400",
 }
 ERROR_COLOR = "#e5484d"
 WARNING_COLOR = "#e08a00"

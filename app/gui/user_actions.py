@@ -45,7 +45,7 @@ def applicable_actions(job: Job, has_log: bool, held: bool = False) -> set[str]:
         return {"approve", "discard", "open_prd", "reveal"}
     busy = job.is_busy
     stopping = job.current is not None and job.current.stopping is not None
-    settled = job.status in TERMINAL and not busy
+    settled = (job.status in TERMINAL or job.status is Status.NEEDS_REVIEW) and not busy
     checks = {
         "run": job.status is Status.PENDING and not busy,
         "cancel": job.status in (Status.PENDING, Status.RUNNING) and not stopping,

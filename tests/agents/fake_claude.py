@@ -87,8 +87,11 @@ def fix_plan(prompt: str, path: str) -> str:
     cwd = re.search(r"^\s*cwd: (.+)$", prompt, re.MULTILINE).group(1).strip()
     group = re.search(r"^\s*parallelGroup: (\d+)$", prompt, re.MULTILINE).group(1)
     title = re.search(r"^- Title: (.+)$", prompt, re.MULTILINE).group(1).strip()
+    # A worktree job's fix plan continues from its branch, and changes a file there.
+    worktree = "".join(m.group(0).strip() + "\n" for m in re.finditer(r"^\s*(workspace|base): .+$", prompt, re.M))
+    fix = '@fake write {"file_path": "fixed.txt", "content": "fixed"}\n' if worktree else ""
     return (f'---\ntitle: {json.dumps("Fix: " + title)}\ncwd: {cwd}\nparallelGroup: {group}\nestimateMinutes: 5\n'
-            "---\nRoot cause: the task ended without finishing.\n@fake text \"fix applied\"\n")
+            f"{worktree}---\nRoot cause: the task ended without finishing.\n{fix}@fake text \"fix applied\"\n")
 
 
 def investigation_steps(prompt: str, path: str) -> list[tuple[str, object]]:

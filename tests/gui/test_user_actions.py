@@ -14,6 +14,8 @@ def test_job_actions_apply_only_where_they_make_sense():
     assert applicable_actions(job("01-a", Status.FAILED), has_log=True) == {
         "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
     assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
+    assert applicable_actions(job("01-a", Status.NEEDS_REVIEW), has_log=True) == {
+        "reset", "rerun", "open_log", "open_prd", "reveal", "archive"}
 
 
 def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(qtbot, tmp_path):

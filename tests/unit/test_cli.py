@@ -13,7 +13,7 @@ import pytest
 from tests.support import make_home, overnight, wait_until, write_prd
 
 SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "approve", "discard",
-               "doctor", "install-desktop")
+               "accept", "merge", "doctor", "install-desktop")
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from app.config import (
     config_to_mapping,
     save_config,
 )
+from app.core.workspace import MODES as WORKSPACE_MODES
 from app.doctor import agent_check
 from app.gui.desktop import in_background
 from app.gui.dialogs.fields import (
@@ -52,7 +53,7 @@ from app.gui.dialogs.fields import (
 from app.gui.formatting import ERROR_COLOR
 
 # (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
-PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs")
+PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "default_cwd", "Default folder",
      lambda p: PathField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",
@@ -106,6 +107,11 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
      lambda p: DurationField("watchdog.idle", p, "a run with no output for this long is stopped")),
     ("Watchdogs", "watchdog.max_duration", "Longest run",
      lambda p: DurationField("watchdog.max_duration", p, "a run is stopped after this")),
+    ("Workspace", "workspace.mode", "Where jobs run",
+     lambda p: ChoiceField("workspace.mode", p, "shared: in the PRD's folder; worktree: in a git worktree of "
+                           "its own, merged when it completes", WORKSPACE_MODES)),
+    ("Workspace", "workspace.branch", "Integration branch",
+     lambda p: TextField("workspace.branch", p, "the branch of each repo that completed jobs are merged into")),
 )
 
 

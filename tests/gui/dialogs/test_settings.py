@@ -192,3 +192,20 @@ def test_durations_are_shown_in_minutes_and_hours_and_saved_in_seconds(qtbot, gu
     assert saved.watchdog.max_duration == 3 * 3600
     assert saved.usage.poll_seconds == 90
     assert saved.watchdog.idle == 60
+
+
+def test_the_workspace_tab_sets_where_jobs_run_and_refuses_a_branch_name_git_would_refuse(qtbot, gui_home):
+    home = gui_home[0]
+    dialog, _config = open_dialog(qtbot, home)
+    assert dialog.tabs.tabText(dialog.tabs.count() - 1) == "Workspace"
+    branch = dialog.fields["workspace.branch"]
+    assert branch.value() == "overnight/queue"
+    branch.line.setText("night queue")
+    assert "a branch name git accepts" in branch.error.text()
+    assert not dialog.save_button.isEnabled()
+    branch.line.setText("overnight/night")
+    dialog.fields["workspace.mode"].combo.setCurrentText("worktree")
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    saved = load_config(home.config).config.workspace
+    assert (saved.mode, saved.branch) == ("worktree", "overnight/night")

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from app.config.schema import AgentConfig, Config, InvestigationConfig, UsageConfig, WatchdogConfig
+from app.config.schema import AgentConfig, Config, InvestigationConfig, UsageConfig, WatchdogConfig, WorkspaceConfig
 
 no_surrogates = st.characters(blacklist_categories=("Cs",))
 any_text = st.text(no_surrogates, max_size=12)
@@ -65,5 +65,10 @@ valid_configs = st.builds(
         kill_after=seconds_above_zero,
         idle=seconds_above_zero,
         max_duration=seconds_above_zero,
+    ),
+    workspace=st.builds(
+        WorkspaceConfig,
+        mode=st.sampled_from(["shared", "worktree"]),
+        branch=st.sampled_from(["overnight/queue", "overnight/night", "overnight/team/night-2"]),
     ),
 )

@@ -34,6 +34,7 @@ DOCUMENTED_DEFAULTS = {
         "when_unknown": "fire",
     },
     "watchdog": {"post_result_grace": 90, "kill_after": 30, "idle": 1200, "max_duration": 14400},
+    "workspace": {"mode": "shared", "branch": "overnight/queue"},
 }
 
 
@@ -110,6 +111,11 @@ INVALID = [
     ("watchdog.idle", -5, "seconds > 0"),
     ("watchdog.max_duration", math.inf, "> 0"),
     ("watchdog.idle", "20m", "seconds"),
+    ("workspace.mode", "branch", "shared, worktree"),
+    ("workspace.branch", "has space", "branch name"),
+    ("workspace.branch", "overnight/..queue", "branch name"),
+    ("workspace.branch", "", "branch name"),
+    ("workspace.branch", "main", "under overnight/"),
 ]
 
 

@@ -2,6 +2,7 @@
 where the fix plan goes."""
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from app.core.investigation import (
     transcript_tail,
 )
 from app.core.queue import Investigation, InvestigationStatus, Status
+from app.core.workspace import Workspace
 
 from .factories import T0, job, jobs
 
@@ -147,3 +149,15 @@ def test_an_approved_plan_is_a_written_fix_plan_and_a_discarded_one_says_where_i
     assert gone.investigation.plan_path == "/h/fix-plans/discarded/01-fix-a.md"
     assert "discarded by the user (kept at /h/fix-plans/discarded/01-fix-a.md)" in gone.investigation.reason
     assert not held_plans(jobs(ok)) and not held_plans(jobs(gone))
+
+
+def test_a_worktree_jobs_investigation_is_told_its_branch_and_its_fix_plan_continues_from_it():
+    ws = Workspace(repo="/code/app", path="/h/worktrees/app-1/07-login", branch="overnight/07-login", base="abc")
+    failed = replace(job("07-login", Status.FAILED, title="Add login"), cwd="/code/app/web", workspace=ws,
+                     workspace_mode="worktree")
+    prompt = investigation_prompt(job=failed, reason="failed", body="b", transcript="", log_path="/l",
+                                  fix_path="/p/07-fix-login.md")
+    assert "- Working directory: /h/worktrees/app-1/07-login/web" in prompt
+    assert "the git branch overnight/07-login, checked out in /h/worktrees/app-1/07-login" in prompt
+    assert "\n    workspace: worktree\n    base: overnight/07-login\n    ---" in prompt
+    assert "cwd: /code/app/web" in prompt  # the fix plan's own worktree keeps the same place
