@@ -62,6 +62,12 @@ class WatchdogConfig:
 
 
 @dataclass(frozen=True)
+class WorkspaceConfig:
+    verify: tuple[str, ...] = ()  # shell commands that check a completed run; a PRD's `verify` replaces them
+    verify_timeout: float = 900  # seconds one verify command may take before its tree is killed
+
+
+@dataclass(frozen=True)
 class Config:
     default_cwd: str | None = None
     concurrency_cap: int = 4
@@ -75,6 +81,7 @@ class Config:
     investigation: InvestigationConfig = field(default_factory=InvestigationConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
     def resolved_default_cwd(self) -> str:
         """The folder a PRD without `cwd` runs in: absolute, `~` expanded (None is the user's home)."""
@@ -218,6 +225,11 @@ _SCHEMA: dict[str, _Rule | _Section] = {
     }),
     "watchdog": _Section(WatchdogConfig, {
         name: _seconds_above_zero() for name in ("post_result_grace", "kill_after", "idle", "max_duration")
+    }),
+    "workspace": _Section(WorkspaceConfig, {
+        "verify": _string_list('a list of shell commands, e.g. ["make test"]',
+                               lambda cmd: cmd.strip() != "" and "\0" not in cmd),
+        "verify_timeout": _seconds_above_zero(),
     }),
 }
 

@@ -73,10 +73,12 @@ def waiting_reason(jobs: Mapping[str, Job], job: Job) -> str | None:
 
 
 def blocked_for_good(jobs: Mapping[str, Job], job: Job) -> bool:
-    """A pending job whose dependency ended without completing can never run by itself."""
+    """A pending job whose dependency ended without completing (or waits for the user's review)
+    can never run by itself."""
     for dep in job.depends_on:
         other = jobs.get(dep)
-        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID):
+        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID,
+                                             Status.NEEDS_REVIEW):
             if other is None or not other.is_busy:
                 return True
         elif other.status is Status.PENDING and blocked_for_good(jobs, other):

@@ -20,6 +20,7 @@ from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pau
 from app.core.reconcile import link_fix_plan
 from app.core.stream import Result
 from app.core.times import iso_ms
+from app.core.verify import VerifyResult, describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +70,22 @@ def finish_run(
     stop_reason: StopReason | None,
     rules: RunEndRules,
     now: dt.datetime,
+    verify: VerifyResult | None = None,
 ) -> RunFinished:
     """`job` is the running job (its PRD as it is now); `result` the agent's result event, if it
     wrote one; `stop_reason` says why Overnight stopped the run, if it did (`SHUTDOWN`: the user
-    quit and chose to stop the agents)."""
+    quit and chose to stop the agents); `verify` what its verify commands said, when they ran
+    (only after a `completed` outcome: a failed one makes the job `failed`)."""
     current = job.current
     assert current is not None
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
+    if outcome.kind is not OutcomeKind.COMPLETED:
+        verify = None  # verify runs only after a completed run; anything else is the run's own end
+    if verify is not None and status is Status.COMPLETED and not verify.ok:
+        if stop_reason is StopReason.CANCEL:
+            status, reason = Status.CANCELLED, "cancelled while verifying"
+        else:
+            status, reason = Status.FAILED, describe(verify)
     last = LastRun(
         run_id=current.run_id,
         outcome=outcome.kind,
@@ -86,7 +96,7 @@ def finish_run(
         num_turns=result.num_turns if result else None,
         reason=outcome.reason,
     )
-    finished = q.finish(job, status, last, now, reason)
+    finished = q.finish(job, status, last, now, reason, verify)
     if interrupted and status is Status.PENDING:
         finished = replace(finished, interrupted_retries=job.interrupted_retries + 1)
     if status is Status.FAILED and not interrupted and should_investigate(
@@ -109,6 +119,7 @@ def finish_run(
         "costUsd": last.cost_usd,
         "numTurns": last.num_turns,
         "contentHash": current.content_hash,
+        "verified": None if verify is None else verify.ok,
     }
     limited = outcome.resets_at is not None or outcome.kind is OutcomeKind.RATE_LIMITED
     limit = _limit_hit(outcome, rules, now) if limited else None

@@ -15,6 +15,7 @@ from app.core.transcript import render_text
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
+VERIFY_TAIL_BYTES = 8 * 1024
 _MAX_SLUG = 128
 
 
@@ -100,6 +101,24 @@ def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
+def verify_log_tail(data: bytes, limit: int = VERIFY_TAIL_BYTES) -> str:
+    """The end of a verify log as text (it may start mid-character)."""
+    text = data[-limit:].decode("utf-8", errors="replace")
+    return text if len(data) <= limit else "…" + text
+
+
+def _verify_section(verify_log: str) -> str:
+    if not verify_log:
+        return ""
+    return f"""
+# The end of its verify log
+The agent reported success, but a verify command that checks its work failed:
+<verify>
+{verify_log.strip()}
+</verify>
+"""
+
+
 def investigation_prompt(
     *,
     job: Job,
@@ -108,7 +127,9 @@ def investigation_prompt(
     transcript: str,
     log_path: str,
     fix_path: str,
+    verify_log: str = "",
 ) -> str:
+    """`verify_log`: the end of the run's verify log, when its verify commands failed it."""
     return f"""You are investigating a job that failed in Overnight, a queue that runs task \
 descriptions (PRDs) as headless Claude Code sessions. Your only task is to write ONE new \
 PRD, a fix plan, that another agent will run next with no other context. Do not attempt \
@@ -130,7 +151,7 @@ the fix yourself and do not change any other file.
 <transcript>
 {transcript.strip() or "(the run wrote nothing)"}
 </transcript>
-
+{_verify_section(verify_log)}
 # What to do
 1. Read the full transcript at {log_path} if the end above is not enough, and read the \
 project files in {job.cwd} you need to understand the failure.

@@ -17,6 +17,7 @@ from app.core.outcome import OutcomeKind, RunSummary, StopReason
 from app.core.prd import Prd, PrdError, group_from_name, slug_of
 from app.core.stream import RateLimit, Result
 from app.core.usage import UNKNOWN, Usage
+from app.core.verify import VERIFYING, VerifyResult
 
 
 class Status(StrEnum):
@@ -27,6 +28,7 @@ class Status(StrEnum):
     INVALID = "invalid"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    NEEDS_REVIEW = "needs_review"  # it ended with a result Overnight could not accept on its own
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
@@ -36,11 +38,14 @@ ALLOWED: Mapping[Status | None, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.RUNNING, Status.INVALID, Status.CANCELLED, Status.SKIPPED}),
     Status.INVALID: frozenset({Status.PENDING}),
     # running → pending: a usage limit, or an interrupted run retried once.
-    Status.RUNNING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING}),
+    Status.RUNNING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.PENDING,
+                               Status.NEEDS_REVIEW}),
     Status.FAILED: frozenset({Status.PENDING, Status.INVALID, Status.SKIPPED}),
     Status.COMPLETED: frozenset({Status.PENDING}),
     Status.CANCELLED: frozenset({Status.PENDING}),
     Status.SKIPPED: frozenset({Status.PENDING}),
+    # The user accepts it, runs it again, or discards it.
+    Status.NEEDS_REVIEW: frozenset({Status.COMPLETED, Status.PENDING, Status.CANCELLED}),
 }
 
 
@@ -150,6 +155,7 @@ class Job:
     estimate_minutes: float | None = None
     model: str = ""
     depends_on: tuple[str, ...] = ()
+    verify_commands: tuple[str, ...] | None = None  # the PRD's `verify`; None: config.workspace.verify
     reason: str = ""
     runs: int = 0
     current: CurrentRun | None = None
@@ -161,6 +167,7 @@ class Job:
     investigation: Investigation | None = None
     interrupted_retries: int = 0
     file_gone: bool = False  # the PRD was removed while something still runs for it
+    verify: VerifyResult | None = None  # the last run's verify commands, None when none ran
 
     @property
     def is_busy(self) -> bool:
@@ -247,6 +254,7 @@ def _prd_fields(prd: Prd) -> dict[str, Any]:
         "estimate_minutes": prd.estimate_minutes,
         "model": prd.model,
         "depends_on": prd.depends_on,
+        "verify_commands": prd.verify,
         "extra": prd.extra,
         "content_hash": prd.content_hash,
     }
@@ -264,7 +272,14 @@ def make_pending(job: Job, reason: str, now: dt.datetime) -> Job:
 
 
 def start(job: Job, run: CurrentRun, now: dt.datetime) -> Job:
-    return _move(job, Status.RUNNING, now, current=run, reason="", runs=job.runs + 1)
+    return _move(job, Status.RUNNING, now, current=run, reason="", runs=job.runs + 1, verify=None)
+
+
+def verifying(job: Job, now: dt.datetime) -> Job:
+    """Its agent ended `completed`; it stays running while its verify commands run."""
+    if job.current is None:
+        raise IllegalTransition(job.slug, job.status, Status.RUNNING)
+    return replace(job, reason=VERIFYING, updated_at=now)
 
 
 def unstart(job: Job, reason: str, now: dt.datetime) -> Job:
@@ -280,9 +295,12 @@ def update_run(job: Job, **changes: Any) -> Job:
     return replace(job, current=replace(job.current, **changes))
 
 
-def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | None = None) -> Job:
-    """The run ended: completed, failed, cancelled, or pending again after a usage limit."""
-    return _move(job, to, now, current=None, last=last, reason=last.reason if reason is None else reason)
+def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | None = None,
+           verify: VerifyResult | None = None) -> Job:
+    """The run ended: completed, failed, cancelled, needs review, or pending again after a usage
+    limit; `verify`: what its verify commands said, if they ran."""
+    return _move(job, to, now, current=None, last=last, reason=last.reason if reason is None else reason,
+                 verify=verify)
 
 
 def cancel_pending(job: Job, now: dt.datetime) -> Job:

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from app.config.schema import AgentConfig, Config, InvestigationConfig, UsageConfig, WatchdogConfig
+from app.config.schema import AgentConfig, Config, InvestigationConfig, UsageConfig, WatchdogConfig, WorkspaceConfig
 
 no_surrogates = st.characters(blacklist_categories=("Cs",))
 any_text = st.text(no_surrogates, max_size=12)
@@ -65,5 +65,11 @@ valid_configs = st.builds(
         kill_after=seconds_above_zero,
         idle=seconds_above_zero,
         max_duration=seconds_above_zero,
+    ),
+    workspace=st.builds(
+        WorkspaceConfig,
+        verify=st.lists(st.text(min_size=1, max_size=20).filter(lambda c: c.strip() and "\0" not in c),
+                        max_size=3).map(tuple),
+        verify_timeout=seconds_above_zero,
     ),
 )

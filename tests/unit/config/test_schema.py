@@ -34,6 +34,7 @@ DOCUMENTED_DEFAULTS = {
         "when_unknown": "fire",
     },
     "watchdog": {"post_result_grace": 90, "kill_after": 30, "idle": 1200, "max_duration": 14400},
+    "workspace": {"verify": [], "verify_timeout": 900},
 }
 
 
