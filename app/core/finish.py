@@ -84,8 +84,12 @@ def finish_run(
     if verify is not None and status is Status.COMPLETED and not verify.ok:
         if stop_reason is StopReason.CANCEL:
             status, reason = Status.CANCELLED, "cancelled while verifying"
+        elif stop_reason is StopReason.SHUTDOWN:
+            status, reason = Status.PENDING, "stopped while verifying when Overnight quit; it will run again"
         else:
             status, reason = Status.FAILED, describe(verify)
+    elif verify is not None and status is Status.COMPLETED:
+        reason = f"{reason}; {describe(verify)}"
     last = LastRun(
         run_id=current.run_id,
         outcome=outcome.kind,

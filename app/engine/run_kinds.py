@@ -17,11 +17,20 @@ from app.core import queue as q
 from app.core.agent import run_marker
 from app.core.event_names import EventName
 from app.core.finish import end_investigation, finish_investigation, finish_run, waiting
-from app.core.investigation import fix_plan_path, holds_plan, investigation_prompt, transcript_tail
+from app.core.investigation import (
+    VERIFY_TAIL_BYTES,
+    fix_plan_path,
+    holds_plan,
+    investigation_prompt,
+    transcript_tail,
+    verify_log_tail,
+)
 from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
+from app.core.verify import VerifyResult, commands_for, describe
 from app.engine.runner import Limits, RunEnd
+from app.engine.verify import verify_job
 from app.paths import RunFiles
 
 if TYPE_CHECKING:
@@ -85,6 +94,10 @@ class RunKind:
     def started_fields(self) -> dict[str, Any]:
         return {}
 
+    async def after_run(self, end: RunEnd) -> None:
+        """A step between the end of its process and `finished` (a job's verify commands);
+        the run still counts as running meanwhile."""
+
     def finished(self, end: RunEnd) -> None:
         raise NotImplementedError
 
@@ -112,6 +125,10 @@ class JobRun(RunKind):
     name = "job"
     started_event = EventName.JOB_STARTED
     adopted_event = EventName.JOB_ADOPTED
+
+    def __init__(self, engine: Engine, slug: str, run_id: str) -> None:
+        super().__init__(engine, slug, run_id)
+        self.verified: VerifyResult | None = None  # what its verify commands said, once they ran
 
     @property
     def files(self) -> RunFiles:
@@ -175,6 +192,22 @@ class JobRun(RunKind):
         job = self._job()
         return {"group": job.group if job is not None else None}
 
+    async def after_run(self, end: RunEnd) -> None:
+        """A completed run's verify commands (none after any other end, nor when there are none)."""
+        engine = self.engine
+        job = self._job()
+        if job is None or self.record() is None or end.stop_reason is StopReason.CANCEL:
+            return
+        commands = commands_for(job.verify_commands, engine.config.workspace.verify)
+        if not commands or classify(end.summary, end.exit, engine.clock.now(), engine.local_tz).kind is not (
+                OutcomeKind.COMPLETED):
+            return
+        engine.put(q.verifying(job, engine.clock.now()))
+        self.verified = await verify_job(engine, job, commands, self.files.verify_log, self.marker)
+        failed = self.verified.failed
+        engine.emit(EventName.JOB_VERIFIED, "info" if failed is None else "warning", slug=self.slug,
+                    runId=self.run_id, ok=self.verified.ok, failed=failed.cmd if failed else None)
+
     def finished(self, end: RunEnd) -> None:
         engine = self.engine
         job = self._job()
@@ -183,7 +216,7 @@ class JobRun(RunKind):
         now = engine.clock.now()
         outcome = classify(end.summary, end.exit, now, engine.local_tz)
         done = finish_run(engine.state.jobs, job, outcome, end.exit, end.summary.result, end.stop_reason,
-                          engine.run_end_rules(), now)
+                          engine.run_end_rules(), now, self.verified)
         engine.put(done.job)
         if done.limit is not None:
             engine.runs.usage_limit_hit(done.limit)
@@ -237,10 +270,13 @@ class InvestigationRun(RunKind):
         prd = await engine.folder.read_prd(self.slug)
         body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
         tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
+        verify = job.verify
+        verify_log = await asyncio.to_thread(_verify_tail_of, verify.log_path) if verify and not verify.ok else ""
         fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
                                  auto_run=engine.config.investigation.auto_run)
-        return investigation_prompt(job=job, reason=job.last.reason, body=body, transcript=tail,
-                                    log_path=str(failed_log), fix_path=str(fix_path)).encode()
+        reason = describe(verify) if verify is not None and not verify.ok else job.last.reason
+        return investigation_prompt(job=job, reason=reason, body=body, transcript=tail,
+                                    log_path=str(failed_log), fix_path=str(fix_path), verify_log=verify_log).encode()
 
     def model(self) -> str:
         return self.engine.config.investigation.model
@@ -324,3 +360,13 @@ def _transcript_tail_of(log: os.PathLike[str]) -> str:
     except OSError:
         return ""
 
+
+
+def _verify_tail_of(path: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - VERIFY_TAIL_BYTES - 1))
+            return verify_log_tail(file.read())
+    except OSError:
+        return ""

@@ -47,8 +47,8 @@ AWAITING_APPROVAL = "awaiting approval"  # the status a held fix plan's row show
 STATUS_ORDER: Mapping[Status, int] = {
     status: rank
     for rank, status in enumerate(
-        (Status.RUNNING, Status.FAILED, Status.INVALID, Status.PENDING, Status.COMPLETED, Status.CANCELLED,
-         Status.SKIPPED)
+        (Status.RUNNING, Status.FAILED, Status.NEEDS_REVIEW, Status.INVALID, Status.PENDING, Status.COMPLETED,
+         Status.CANCELLED, Status.SKIPPED)
     )
 }
 
@@ -338,7 +338,7 @@ STATUS_FILTERS: Mapping[str, frozenset[Status] | None] = {
     StatusFilter.ACTIVE: frozenset({Status.PENDING, Status.RUNNING}),
     StatusFilter.PROBLEMS: frozenset({Status.FAILED, Status.INVALID}),
     StatusFilter.FINISHED: frozenset({Status.COMPLETED, Status.CANCELLED, Status.SKIPPED}),
-    **{status.value.capitalize(): frozenset({status}) for status in Status},
+    **{status.value.replace("_", " ").capitalize(): frozenset({status}) for status in Status},
 }
 
 

@@ -260,6 +260,7 @@ class Tray(QObject):
         lines = ["Overnight" + (f" — {_pause_line(state.paused)}" if state.paused else "")]
         lines.append(self._counts_line())
         lines.append(self._needs_fixing_line())
+        lines.append(self._needs_review_line())
         lines.append(_usage_line(state.usage, dt.datetime.now(dt.UTC)))
         lines += self._problems()
         return "\n".join(line for line in lines if line)
@@ -275,6 +276,11 @@ class Tray(QObject):
         if not invalid:
             return ""
         return f"{pluralize(invalid, 'PRD')} need{'s' if invalid == 1 else ''} fixing"
+
+    def _needs_review_line(self) -> str:
+        """"1 needs review" (a result Overnight could not accept on its own), or ""."""
+        review = _count(self._bridge.state, Status.NEEDS_REVIEW)
+        return f"{review} need{'s' if review == 1 else ''} review" if review else ""
 
     # ------------------------------------------------------------ the user looks
 

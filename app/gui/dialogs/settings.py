@@ -106,6 +106,11 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
      lambda p: DurationField("watchdog.idle", p, "a run with no output for this long is stopped")),
     ("Watchdogs", "watchdog.max_duration", "Longest run",
      lambda p: DurationField("watchdog.max_duration", p, "a run is stopped after this")),
+    ("Workspace", "workspace.verify", "Verify commands",
+     lambda p: ListField("workspace.verify", p,
+                         "shell commands that check a completed run; a PRD's own verify replaces them")),
+    ("Workspace", "workspace.verify_timeout", "Verify timeout",
+     lambda p: DurationField("workspace.verify_timeout", p, "a verify command still running after this is killed")),
 )
 
 

@@ -105,6 +105,11 @@ def test_a_cancel_while_verifying_cancels_the_job():
     assert (done.job.status, done.job.reason) == (Status.CANCELLED, "cancelled while verifying")
 
 
+def test_quitting_with_the_agents_stopped_while_verifying_sends_the_job_back_to_pending():
+    done = ended(FAILED, stop_reason=StopReason.SHUTDOWN)
+    assert done.job.status is Status.PENDING and "quit" in done.job.reason and done.job.investigation is None
+
+
 def test_the_investigation_prompt_carries_the_end_of_the_verify_log():
     log = b"x" * 20_000 + b"\nFAILED tests/test_login.py::test_bad_password\n"
     tail = verify_log_tail(log)
