@@ -12,7 +12,7 @@ from app.core.outcome import OutcomeKind
 from app.core.queue import LastRun, QueueState, Status
 from app.core.verify import VerifyCommand, result_of
 from app.engine.api import Snapshot
-from app.gui.queue_model import Column, QueueModel
+from app.gui.queue_model import SLUG_ROLE, Column, QueueModel
 from app.gui.transcript import TranscriptFollower, transcript_sources
 from app.gui.transcript_model import RowKind, TranscriptModel
 from app.gui.tray import Tray
@@ -21,7 +21,7 @@ from app.paths import Home
 from tests.support import make_home, write_prd
 from tests.unit.core.factories import T0, job, jobs
 
-from .test_tray import main_window, own_bridge, start
+from .test_tray import main_window, menu_texts, own_bridge, start, trigger
 
 REVIEW = replace(job("01-a", Status.NEEDS_REVIEW), reason="finished without changing anything")
 
@@ -61,9 +61,13 @@ def test_the_tray_counts_the_jobs_that_need_review(qtbot, tmp_path):
     saved = replace(REVIEW, cwd=str(project))
     home.queue.write_text(json.dumps(queue_json.state_to_json(QueueState(jobs=jobs(saved)))))
     with own_bridge(qtbot, home, environ) as bridge:
-        tray = Tray(bridge, main_window(qtbot, bridge), notify=lambda *_: None)
+        window = main_window(qtbot, bridge)
+        tray = Tray(bridge, window, notify=lambda *_: None)
         start(qtbot, bridge)
         qtbot.waitUntil(lambda: "1 needs review" in tray.tooltip(), timeout=15000)
+        assert "1 needs review" in menu_texts(tray)
+        trigger(tray, "1 needs review")
+        assert window.queue_panel.view.currentIndex().data(SLUG_ROLE) == "01-a"
 
 
 def test_the_verify_log_is_a_source_of_the_detail_pane(qtbot, tmp_path):

@@ -52,7 +52,7 @@ from app.gui.dialogs.fields import (
 from app.gui.formatting import ERROR_COLOR
 
 # (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
-PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs")
+PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "default_cwd", "Default folder",
      lambda p: PathField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",

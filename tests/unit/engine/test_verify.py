@@ -21,6 +21,9 @@ async def test_a_run_whose_verify_commands_pass_is_completed_and_its_log_has_eac
         assert "$ echo checking $OVERNIGHT_RUN\n" in log and f"checking {job.last.run_id}/01-a" in log
         assert "$ test -d .\n" in log
         assert r.named("job.verified") == [{"slug": "01-a", "runId": job.last.run_id, "ok": True, "failed": None}]
+        assert job.reason.endswith("; verify passed (2 commands)")
+        status = (await r.engine.handle({"cmd": "status"}))["jobs"][0]["verify"]
+        assert status["ok"] and [c["exitCode"] for c in status["commands"]] == [0, 0]
 
 
 @run
