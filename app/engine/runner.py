@@ -296,11 +296,11 @@ class AgentRun:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        if self.ident is None:
-            return
-        procs.signal_group(self.ident.pid, sig)
-        procs.signal_all([self.ident, *self._known], sig)
-        # Processes that left the group and the session still carry the marker.
+        if self.ident is not None:
+            procs.signal_group(self.ident.pid, sig)
+            procs.signal_all([self.ident, *self._known], sig)
+        # Processes that left the group and the session still carry the marker (and so does a
+        # verify command run after the agent ended, even one of a run found ended at a restart).
         since = self.started_at.timestamp()
         procs.signal_all(procs.marked([self.marker], since)[self.marker], sig)
 

@@ -75,8 +75,8 @@ async def _run_one(cmd: str, launch: VerifyLaunch, log: IO[Any]) -> VerifyComman
     exited = exit_future(process)
     done, _ = await asyncio.wait({exited}, timeout=launch.timeout)
     known = [root] if root is not None else []
-    if not done:
-        known += await asyncio.to_thread(procs.descendants, root) if root is not None else []
+    if not done and root is not None:  # its tree, as it is now, besides what carries the marker
+        known += await asyncio.to_thread(procs.descendants, root)
     # No survivors, whether it timed out or left something running behind it.
     await asyncio.to_thread(procs.end_run, launch.marker, since - 1, launch.kill_after, known)
     code = await exited

@@ -100,3 +100,16 @@ async def test_cancelling_a_job_while_it_verifies_stops_the_command_and_cancels_
         await until(lambda: r.status("06-f") is Status.CANCELLED)
         assert r.job("06-f").reason == "cancelled while verifying"
         assert not processes_with_marker(f"{r.job('06-f').last.run_id}/06-f")
+
+
+@run
+async def test_quitting_and_stopping_the_agents_while_verifying_ends_the_command_and_the_job_waits_again(tmp_path):
+    r = Running(tmp_path)
+    await r.start()
+    r.prd("07-g.md", '@fake text "done"\n', verify="sleep 300")
+    await until(lambda: r.status("07-g") is Status.RUNNING and r.job("07-g").reason == "verifying")
+    run_id = r.job("07-g").current.run_id
+    await r.stop(stop_jobs=True)
+    saved = r.saved()["jobs"][0]
+    assert saved["status"] == "pending" and "quit" in saved["reason"]
+    assert not processes_with_marker(f"{run_id}/07-g")
