@@ -32,6 +32,7 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
+RERUNNABLE = TERMINAL | {Status.NEEDS_REVIEW}  # finished, or waiting for the user's review
 
 ALLOWED: Mapping[Status | None, frozenset[Status]] = {
     None: frozenset({Status.PENDING, Status.INVALID}),

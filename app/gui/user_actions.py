@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
-from app.core.queue import TERMINAL, Job, Status
+from app.core.queue import RERUNNABLE, TERMINAL, Job, Status
 from app.gui.icons import glyph_icon
 
 # key: (text, command sent to the engine or None when the window handles it)
@@ -51,7 +51,7 @@ def applicable_actions(job: Job, has_log: bool, held: bool = False) -> set[str]:
         "cancel": job.status in (Status.PENDING, Status.RUNNING) and not stopping,
         "reset": settled,
         "skip": job.status in (Status.PENDING, Status.FAILED) and not busy,
-        "rerun": settled,
+        "rerun": job.status in RERUNNABLE and not busy,
         "open_log": has_log,
         "open_prd": not job.file_gone,
         "reveal": not job.file_gone,

@@ -16,6 +16,7 @@ from app.gui.queue_model import SLUG_ROLE, Column, QueueModel
 from app.gui.transcript import TranscriptFollower, transcript_sources
 from app.gui.transcript_model import RowKind, TranscriptModel
 from app.gui.tray import Tray
+from app.gui.user_actions import applicable_actions
 from app.gui.widgets.queue_panel import QueuePanel
 from app.paths import Home
 from tests.support import make_home, write_prd
@@ -88,3 +89,7 @@ def test_the_verify_log_is_a_source_of_the_detail_pane(qtbot, tmp_path):
                                                                  (RowKind.TEXT, "3 passed")]
     follower.stop()
     assert transcript_sources(home, replace(done, verify=None))[1:] == []
+
+
+def test_a_job_that_needs_review_can_be_re_run_from_the_window():
+    assert applicable_actions(REVIEW, has_log=True) == {"rerun", "open_log", "open_prd", "reveal", "archive"}

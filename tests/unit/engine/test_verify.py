@@ -1,11 +1,16 @@
 """A completed run's verify commands (app/engine/verify.py, JobRun.after_run): real shells, real
 files, real processes (docs/BEHAVIOUR.md section 13)."""
 
+import json
+from dataclasses import replace
+
 import psutil
 
-from app.core.queue import Status
+from app.core import queue_json
+from app.core.queue import QueueState, Status
 from app.engine import run_kinds
 from tests.support import processes_with_marker
+from tests.unit.core.factories import job
 
 from .harness import Running, run, until
 
@@ -113,3 +118,22 @@ async def test_quitting_and_stopping_the_agents_while_verifying_ends_the_command
     saved = r.saved()["jobs"][0]
     assert saved["status"] == "pending" and "quit" in saved["reason"]
     assert not processes_with_marker(f"{run_id}/07-g")
+
+
+@run
+async def test_a_job_that_needs_review_can_be_re_run_and_its_dependents_wait_for_it(tmp_path):
+    r = Running(tmp_path)
+    review = replace(job("01-a", Status.NEEDS_REVIEW), cwd=str(r.project), reason="finished without changing anything")
+    r.home.queue.write_text(json.dumps(queue_json.state_to_json(QueueState(jobs={"01-a": review}))))
+    r.prd("01-a.md", '@fake text "again"\n')
+    r.prd("02-b.md", '@fake text "after a"\n', dependsOn=["01-a"])
+    await r.start()
+    try:
+        await until(lambda: r.status("02-b") is Status.PENDING)
+        assert r.engine.is_idle() and "01-a needs review" in r.engine.needs_user()
+        assert not r.named("job.started")
+        assert (await r.engine.handle({"cmd": "rerun", "slug": "01-a"}))["ok"]
+        await until(lambda: r.status("02-b") is Status.COMPLETED)
+        assert r.status("01-a") is Status.COMPLETED
+    finally:
+        await r.stop(stop_jobs=True)
