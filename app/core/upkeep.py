@@ -50,9 +50,6 @@ def needs_user(
     paused = state.paused
     if paused is not None and paused.reason in USER_PAUSES:
         return f"paused ({paused.reason.value}): {paused.message}"
-    review = sorted(job.slug for job in state.jobs.values() if job.status is Status.NEEDS_REVIEW)
-    if review:
-        return f"{', '.join(review)} {'needs' if len(review) == 1 else 'need'} review: accept, re-run or discard"
     if not any(job.status is Status.PENDING for job in state.jobs.values()):
         return None
     if fire_policy == "manual":

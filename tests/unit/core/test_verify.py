@@ -14,9 +14,9 @@ from app.core.finish import RunEndRules, finish_run
 from app.core.investigation import investigation_prompt, verify_log_tail
 from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
 from app.core.prd import Prd, PrdError, parse_prd
-from app.core.queue import IllegalTransition, LastRun, QueueState, Status
+from app.core.queue import IllegalTransition, LastRun, Status
 from app.core.queue_json import job_from_json, job_to_json
-from app.core.upkeep import has_work, needs_user, to_prune
+from app.core.upkeep import has_work, to_prune
 from app.core.verify import VerifyCommand, VerifyResult, commands_for, describe, result_of
 
 from .factories import T0, job, jobs
@@ -135,15 +135,13 @@ def test_needs_review_is_reached_only_from_a_run_and_left_only_by_the_user():
         q.finish(job("01-a", Status.PENDING), Status.NEEDS_REVIEW, last_run(), NOW)
 
 
-def test_a_job_waits_on_a_needs_review_dependency_and_the_queue_asks_its_user():
+def test_a_job_waits_on_a_needs_review_dependency_and_the_queue_is_idle_until_its_user_acts():
     review = job("01-a", Status.NEEDS_REVIEW, reason="finished without changing anything")
     dependent = job("02-b", depends_on=("01-a",))
     queue = jobs(review, dependent)
     assert pick_next(queue, cap=4) == []
     assert waiting_reason(queue, dependent) == "waiting for 01-a (needs_review)"
     assert is_idle(queue)  # nothing more happens without the user
-    assert needs_user(QueueState(jobs=queue), "when-available", "fire", None) == (
-        "01-a needs review: accept, re-run or discard")
     assert not has_work(jobs(review))  # it is not work to run
     assert to_prune(jobs(review), NOW + dt.timedelta(days=365)) == []  # it waits for its user
 
