@@ -79,17 +79,10 @@ def finish_run(
     current = job.current
     assert current is not None
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
-    if outcome.kind is not OutcomeKind.COMPLETED:
+    if outcome.kind is OutcomeKind.COMPLETED and verify is not None:
+        status, reason = _verified(reason, verify, stop_reason)
+    else:
         verify = None  # verify runs only after a completed run; anything else is the run's own end
-    if verify is not None and status is Status.COMPLETED and not verify.ok:
-        if stop_reason is StopReason.CANCEL:
-            status, reason = Status.CANCELLED, "cancelled while verifying"
-        elif stop_reason is StopReason.SHUTDOWN:
-            status, reason = Status.PENDING, "stopped while verifying when Overnight quit; it will run again"
-        else:
-            status, reason = Status.FAILED, describe(verify)
-    elif verify is not None and status is Status.COMPLETED:
-        reason = f"{reason}; {describe(verify)}"
     last = LastRun(
         run_id=current.run_id,
         outcome=outcome.kind,
@@ -128,6 +121,17 @@ def finish_run(
     limited = outcome.resets_at is not None or outcome.kind is OutcomeKind.RATE_LIMITED
     limit = _limit_hit(outcome, rules, now) if limited else None
     return RunFinished(finished, reason, limit, history, finished.file_gone and not finished.is_busy)
+
+
+def _verified(reason: str, verify: VerifyResult, stop_reason: StopReason | None) -> tuple[Status, str]:
+    """A completed run after its verify commands: completed only when every one passed."""
+    if verify.ok:
+        return Status.COMPLETED, f"{reason}; {describe(verify)}"
+    if stop_reason is StopReason.CANCEL:
+        return Status.CANCELLED, "cancelled while verifying"
+    if stop_reason is StopReason.SHUTDOWN:
+        return Status.PENDING, "stopped while verifying when Overnight quit; it will run again"
+    return Status.FAILED, describe(verify)
 
 
 def _next_status(

@@ -199,10 +199,10 @@ class JobRun(RunKind):
         if job is None or self.record() is None or end.stop_reason is StopReason.CANCEL:
             return
         commands = commands_for(job.verify_commands, engine.config.workspace.verify)
-        if not commands or classify(end.summary, end.exit, engine.clock.now(), engine.local_tz).kind is not (
-                OutcomeKind.COMPLETED):
+        now = engine.clock.now()
+        if not commands or classify(end.summary, end.exit, now, engine.local_tz).kind is not OutcomeKind.COMPLETED:
             return
-        engine.put(q.verifying(job, engine.clock.now()))
+        engine.put(q.verifying(job, now))
         self.verified = await verify_job(engine, job, commands, self.files.verify_log, self.marker)
         failed = self.verified.failed
         engine.emit(EventName.JOB_VERIFIED, "info" if failed is None else "warning", slug=self.slug,
@@ -269,9 +269,10 @@ class InvestigationRun(RunKind):
         failed_log = engine.home.run_files(self.run_id, self.slug).log
         prd = await engine.folder.read_prd(self.slug)
         body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
-        tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
-        verify = job.verify
-        verify_log = await asyncio.to_thread(_verify_tail_of, verify.log_path) if verify and not verify.ok else ""
+        tail = transcript_tail(await asyncio.to_thread(_last_bytes, failed_log, TRANSCRIPT_TAIL_BYTES))
+        verify, verify_log = job.verify, ""
+        if verify is not None and not verify.ok:
+            verify_log = verify_log_tail(await asyncio.to_thread(_last_bytes, verify.log_path, VERIFY_TAIL_BYTES + 1))
         fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
                                  auto_run=engine.config.investigation.auto_run)
         reason = describe(verify) if verify is not None and not verify.ok else job.last.reason
@@ -351,22 +352,12 @@ class InvestigationRun(RunKind):
         engine.request_tick()
 
 
-def _transcript_tail_of(log: os.PathLike[str]) -> str:
-    try:
-        with open(log, "rb") as file:
-            file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - TRANSCRIPT_TAIL_BYTES))
-            return transcript_tail(file.read())
-    except OSError:
-        return ""
-
-
-
-def _verify_tail_of(path: str) -> str:
+def _last_bytes(path: str | os.PathLike[str], size: int) -> bytes:
+    """The end of a log (nothing when it cannot be read)."""
     try:
         with open(path, "rb") as file:
             file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - VERIFY_TAIL_BYTES - 1))
-            return verify_log_tail(file.read())
+            file.seek(max(0, file.tell() - size))
+            return file.read()
     except OSError:
-        return ""
+        return b""
