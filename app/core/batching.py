@@ -95,6 +95,8 @@ def _held(jobs: Mapping[str, Job], job: Job) -> Waiting | None:
         other = jobs.get(dep)
         if other is None:
             return Waiting(f"waiting for {dep}, which is not in the queue")
+        if other.status is Status.NEEDS_REVIEW:
+            return Waiting(f"waiting for {dep}, which needs your review")
         settled = other.status not in (Status.PENDING, Status.RUNNING) and not other.is_busy
         return Waiting(f"waiting for {dep} ({other.status.value}: it must complete first)" if settled
                        else f"waiting for {dep}")
@@ -119,10 +121,12 @@ def _queued(jobs: Mapping[str, Job], job: Job, earliest: int | None, gate: Decis
 
 
 def blocked_for_good(jobs: Mapping[str, Job], job: Job) -> bool:
-    """A pending job whose dependency ended without completing can never run by itself."""
+    """A pending job whose dependency ended without completing (or waits for the user's review)
+    can never run by itself."""
     for dep in job.depends_on:
         other = jobs.get(dep)
-        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID):
+        if other is None or other.status in (Status.FAILED, Status.CANCELLED, Status.SKIPPED, Status.INVALID,
+                                             Status.NEEDS_REVIEW):
             if other is None or not other.is_busy:
                 return True
         elif other.status is Status.PENDING and blocked_for_good(jobs, other):

@@ -16,6 +16,7 @@ from app.core.workspace import workdir
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
+VERIFY_TAIL_BYTES = 8 * 1024
 _MAX_SLUG = 128
 
 
@@ -101,6 +102,24 @@ def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
+def verify_log_tail(data: bytes, limit: int = VERIFY_TAIL_BYTES) -> str:
+    """The end of a verify log as text (it may start mid-character)."""
+    text = data[-limit:].decode("utf-8", errors="replace")
+    return text if len(data) <= limit else "…" + text
+
+
+def _verify_section(verify_log: str) -> str:
+    if not verify_log:
+        return ""
+    return f"""
+# The end of its verify log
+The agent reported success, but a verify command that checks its work failed:
+<verify>
+{verify_log.strip()}
+</verify>
+"""
+
+
 def investigation_prompt(
     *,
     job: Job,
@@ -109,7 +128,9 @@ def investigation_prompt(
     transcript: str,
     log_path: str,
     fix_path: str,
+    verify_log: str = "",
 ) -> str:
+    """`verify_log`: the end of the run's verify log, when its verify commands failed it."""
     ws = job.workspace if job.workspace is not None and not job.workspace.merged else None
     where = job.cwd if ws is None else workdir(ws.repo, job.cwd, ws.path)
     branch_line = "" if ws is None else f"\n- Its work is on the git branch {ws.branch}, checked out in {ws.path}"
@@ -135,7 +156,7 @@ the fix yourself and do not change any other file.
 <transcript>
 {transcript.strip() or "(the run wrote nothing)"}
 </transcript>
-
+{_verify_section(verify_log)}
 # What to do
 1. Read the full transcript at {log_path} if the end above is not enough, and read the \
 project files in {where} you need to understand the failure.

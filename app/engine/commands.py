@@ -115,8 +115,9 @@ class Commands:
                 fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
-                if job.status not in q.TERMINAL and job.status is not Status.NEEDS_REVIEW:
-                    raise CommandError(f"{job.slug} is {job.status.value}; only a finished job can be re-run")
+                if job.status not in q.RERUNNABLE:
+                    raise CommandError(f"{job.slug} is {job.status.value}; only a finished job, or one that needs "
+                                       "review, can be re-run")
                 engine.put(q.make_pending(job, "re-run requested", now))
             elif cmd == "run":
                 if job.status is not Status.PENDING or job.is_busy:

@@ -220,12 +220,13 @@ def job_turns(job: Job) -> int | None:
 
 def status_text(job: Job) -> str:
     """The status, with what is still happening to the job: a run being stopped, an investigation."""
+    words = job.status.value.replace("_", " ")  # "needs review"
     if job.current is not None and job.current.stopping:
-        return f"{job.status.value} (stopping)"
+        return f"{words} (stopping)"
     if job.investigation is not None and job.investigation.status in (InvestigationStatus.WAITING,
                                                                       InvestigationStatus.RUNNING):
-        return f"{job.status.value} (investigating)"
-    return job.status.value
+        return f"{words} (investigating)"
+    return words
 
 
 def reason_text(job: Job, waiting: Waiting | None, now: dt.datetime) -> str:

@@ -105,7 +105,11 @@ class Tray(QObject):
             menu.addAction(line[:1].upper() + line[1:]).setEnabled(False)
         needs_fixing = self._needs_fixing_line()
         if needs_fixing:
-            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self._show_invalid)
+            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, lambda: self._show_first(Status.INVALID))
+        needs_review = self._needs_review_line()
+        if needs_review:
+            menu.addAction(icon(pixmap.SP_MessageBoxQuestion), needs_review,
+                           lambda: self._show_first(Status.NEEDS_REVIEW))
         menu.addSeparator()
         menu.setDefaultAction(menu.addAction(app_icon(), "Show Overnight", self.show_window))
         menu.addAction(icon(pixmap.SP_FileIcon), "New PRD…", self._new_prd)
@@ -131,12 +135,13 @@ class Tray(QObject):
     def _open_folder(self) -> None:
         open_path(self._bridge.home.prds)
 
-    def _show_invalid(self) -> None:
-        """The window, with the first PRD that needs fixing selected: its problem, fix and Edit PRD."""
+    def _show_first(self, status: Status) -> None:
+        """The window, with the first job of `status` selected: an invalid PRD's problem, fix and
+        Edit PRD, or what a job that needs review ended with."""
         self.show_window()
-        invalid = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is Status.INVALID)
-        if invalid:
-            self._window.queue_panel.select_slug(invalid[0])
+        found = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is status)
+        if found:
+            self._window.queue_panel.select_slug(found[0])
 
     def _new_prd(self) -> None:
         self.show_window()
@@ -261,6 +266,7 @@ class Tray(QObject):
         lines = ["Overnight" + (f" — {_pause_line(state.paused)}" if state.paused else "")]
         lines.append(self._counts_line())
         lines.append(self._needs_fixing_line())
+        lines.append(self._needs_review_line())
         lines.append(_usage_line(state.usage, dt.datetime.now(dt.UTC)))
         lines += self._problems()
         return "\n".join(line for line in lines if line)
@@ -276,6 +282,11 @@ class Tray(QObject):
         if not invalid:
             return ""
         return f"{pluralize(invalid, 'PRD')} need{'s' if invalid == 1 else ''} fixing"
+
+    def _needs_review_line(self) -> str:
+        """"1 needs review" (a result Overnight could not accept on its own), or ""."""
+        review = _count(self._bridge.state, Status.NEEDS_REVIEW)
+        return f"{review} need{'s' if review == 1 else ''} review" if review else ""
 
     # ------------------------------------------------------------ the user looks
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
-from app.core.queue import TERMINAL, Job, Status
+from app.core.queue import RERUNNABLE, Job, Status
 from app.gui.icons import glyph_icon
 
 # key: (text, command sent to the engine or None when the window handles it)
@@ -45,13 +45,13 @@ def applicable_actions(job: Job, has_log: bool, held: bool = False) -> set[str]:
         return {"approve", "discard", "open_prd", "reveal"}
     busy = job.is_busy
     stopping = job.current is not None and job.current.stopping is not None
-    settled = (job.status in TERMINAL or job.status is Status.NEEDS_REVIEW) and not busy
+    settled = job.status in RERUNNABLE and not busy
     checks = {
         "run": job.status is Status.PENDING and not busy,
         "cancel": job.status in (Status.PENDING, Status.RUNNING) and not stopping,
         "reset": settled,
         "skip": job.status in (Status.PENDING, Status.FAILED) and not busy,
-        "rerun": settled,
+        "rerun": job.status in RERUNNABLE and not busy,
         "open_log": has_log,
         "open_prd": not job.file_gone,
         "reveal": not job.file_gone,

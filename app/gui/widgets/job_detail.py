@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.core.prd import body_of_text
 from app.core.queue import Investigation, InvestigationStatus, Job
+from app.core.verify import describe
 from app.gui.formatting import (
     ERROR_COLOR,
     format_clock,
@@ -55,7 +56,7 @@ _ERROR_STYLE = (
 
 DETAIL_FIELDS = (
     "Status", "Reason", "Runs", "Last run", "Finished", "Duration", "Cost", "Turns", "Model", "Group", "Folder",
-    "Depends on", "Estimate",
+    "Depends on", "Estimate", "Verify",
 )
 
 
@@ -371,6 +372,7 @@ def _detail_values(job: Job) -> dict[str, str]:
         "Folder": job.cwd,
         "Depends on": ", ".join(job.depends_on),
         "Estimate": format_duration(job.estimate_minutes * 60) if job.estimate_minutes is not None else "",
+        "Verify": describe(job.verify) if job.verify is not None else "",
     }
     last = job.last
     if last is not None:
