@@ -4,6 +4,7 @@ reason as the queue and the detail pane say them, and the colours of statuses an
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 
 from app.core.queue import InvestigationStatus, Job, Status
@@ -66,6 +67,14 @@ def format_size(size: int) -> str:
 
 
 # ---------------------------------------------------------------- what a job row shows
+
+
+def folder_text(job: Job) -> str:
+    """Where a job works: its cwd, or for a worktree job its repository and branch ("app · overnight/slug")."""
+    workspace = job.workspace
+    if workspace is None:
+        return job.cwd
+    return f"{os.path.basename(workspace.repo.rstrip(os.sep)) or workspace.repo} · {workspace.branch}"
 
 
 def started_at(job: Job) -> dt.datetime | None:
