@@ -59,7 +59,10 @@ def read_changes(ws: Workspace) -> Changes:
         return Changes(note=_sentence(missing_reason("branch", ws.branch)))
     tip = f"refs/heads/{ws.branch}"
     files = _numstat(git(ws.repo, *_DIFF, "--numstat", "-z", ws.base, tip, timeout=READ_TIMEOUT).stdout)
-    note = "" if ws.merged else _sentence(missing_reason("worktree", ws.path)) + " These are its branch's commits."
+    if ws.merged:
+        note = f"Merged (commit {(ws.merge_commit or '?')[:10]}); these are its branch's changes."
+    else:
+        note = _sentence(missing_reason("worktree", ws.path)) + " These are its branch's commits."
     return Changes(tuple(files), note=note)
 
 

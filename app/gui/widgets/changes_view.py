@@ -4,7 +4,8 @@ with git, off the GUI thread). A result that arrives after another job was selec
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QSyntaxHighlighter, QTextCharFormat, QTextDocument
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.queue import Job, Status
 from app.core.workspace import Workspace
+from app.engine.api import GitError
 from app.gui.changes import MAX_DIFF_CHARS, Changes, FileChange, FileDiff, read_changes, read_diff
 from app.gui.desktop import in_background
 from app.gui.formatting import ERROR_COLOR, STATUS_COLORS, format_size
@@ -31,6 +33,8 @@ from app.gui.formatting import ERROR_COLOR, STATUS_COLORS, format_size
 ADDED_COLOR = STATUS_COLORS[Status.COMPLETED]
 REMOVED_COLOR = ERROR_COLOR
 HUNK_COLOR = STATUS_COLORS[Status.RUNNING]
+T = TypeVar("T")
+R = TypeVar("R")
 TINT_ALPHA = 60  # line backgrounds: a tint under the palette's own text colour, readable light or dark
 
 
@@ -75,6 +79,7 @@ class ChangesView(QWidget):
         self.worktree_found = False  # as last read, for the job shown
         self._shown: tuple[Any, ...] | None = None
         self._asked = 0  # the latest read asked for; older answers are dropped
+        self._diff_asked: tuple[int, str] = (0, "")  # and the latest diff, of which file
         self.note = QLabel(self)
         self.note.setWordWrap(True)
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -114,10 +119,11 @@ class ChangesView(QWidget):
         shown = None if job is None or job.workspace is None else (job.slug, job.workspace, job.status, job.runs)
         if shown == self._shown:
             return
-        if shown is None or self._shown is None or shown[0] != self._shown[0]:
-            self._show(Changes(), worktree=False)  # nothing of the previous job stays while this one loads
+        another = shown is None or self._shown is None or shown[0] != self._shown[0]
         self._shown = shown
         self.workspace = job.workspace if job is not None else None
+        if another:
+            self._show(Changes(), worktree=False)  # nothing of the previous job stays while this one loads
         self.reload()
 
     def reload(self) -> None:
@@ -125,16 +131,17 @@ class ChangesView(QWidget):
         if self.workspace is None:
             return
         self.note.setText("Reading the changes…")
-        asked, workspace = self._asked, self.workspace
-        in_background(lambda: (asked, read_changes(workspace)), self._changes_read)
+        workspace = self.workspace
+        in_background(_tagged(self._asked, lambda: read_changes(workspace)), self._changes_read)
 
-    def _changes_read(self, result: tuple[int, Changes] | None, error: BaseException | None) -> None:
-        if result is not None and result[0] != self._asked:
+    def _changes_read(self, result: tuple[int, Changes | None, str], _error: BaseException | None) -> None:
+        asked, changes, problem = result
+        if asked != self._asked:
             return
-        if result is None:
-            self._show(Changes(note=f"git could not list the changes: {error}"), worktree=False)
+        if changes is None:
+            self._show(Changes(note=f"git could not list the changes: {problem}"), worktree=False)
         else:
-            self._show(result[1], worktree=result[1].in_worktree)
+            self._show(changes, worktree=changes.in_worktree)
         self.loaded.emit()
 
     def _show(self, changes: Changes, worktree: bool) -> None:
@@ -176,17 +183,29 @@ class ChangesView(QWidget):
             return
         change, workspace, in_worktree = self.changes.files[rows[0].row()], self.workspace, self.changes.in_worktree
         self.diff.setPlainText(f"Reading the diff of {change.path}…")
-        asked = self._asked
-        in_background(lambda: (asked, read_diff(workspace, change, in_worktree)), self._diff_read)
+        self._diff_asked = (self._asked, change.path)
+        in_background(_tagged(self._diff_asked, lambda: read_diff(workspace, change, in_worktree)), self._diff_read)
 
-    def _diff_read(self, result: tuple[int, FileDiff] | None, error: BaseException | None) -> None:
-        if result is None:
-            self.diff.setPlainText(f"git could not show the diff: {error}")
+    def _diff_read(self, result: tuple[tuple[int, str], FileDiff | None, str], _error: BaseException | None) -> None:
+        asked, diff, problem = result
+        if asked != self._diff_asked or asked[1] != self._chosen():
             return
-        asked, diff = result
-        if asked != self._asked or diff.path != self._chosen():
+        if diff is None:
+            self.diff.setPlainText(f"git could not show the diff: {problem}")
             return
         text = diff.text or "No difference in its text (only its mode, or nothing at all)."
         if diff.capped:
             text += f"\n… the diff is longer than {format_size(MAX_DIFF_CHARS)}; the rest is not shown.\n"
         self.diff.setPlainText(text)
+
+
+def _tagged(tag: T, read: Callable[[], R]) -> Callable[[], tuple[T, R | None, str]]:
+    """`read` for in_background, its answer tagged with the request it answers (git's error as words)."""
+
+    def work() -> tuple[T, R | None, str]:
+        try:
+            return tag, read(), ""
+        except (GitError, OSError, ValueError) as exc:  # ValueError: output that is not UTF-8
+            return tag, None, str(exc) or type(exc).__name__
+
+    return work

@@ -103,3 +103,20 @@ def test_a_long_diff_is_cut_with_a_note(qtbot, detail, tmp_path, monkeypatch):
     changes.files.selectRow(0)
     qtbot.waitUntil(lambda: "the rest is not shown" in changes.diff.toPlainText(), timeout=20000)
     assert "line 150" not in changes.diff.toPlainText()
+
+
+def test_a_merged_job_shows_its_branch_changes(qtbot, detail, tmp_path):
+    the_job = without_worktree(tmp_path, worktree_job(tmp_path, Status.COMPLETED))
+    merged = replace(the_job, workspace=replace(the_job.workspace, merged=True, merge_commit="abcdef1234567890"))
+    changes = shown(qtbot, detail, merged)
+    assert listed(changes) == [("app.py", "+2", "−1")]
+    assert changes.note.text().startswith("Merged (commit abcdef1234)")
+
+
+def test_a_repository_that_is_gone_is_named(qtbot, detail, tmp_path):
+    the_job = worktree_job(tmp_path)
+    gone = replace(the_job, workspace=replace(the_job.workspace, repo=str(tmp_path / "moved-away"),
+                                              path=str(tmp_path / "nowhere")))
+    changes = shown(qtbot, detail, gone)
+    assert changes.files.rowCount() == 0
+    assert f"The repository {tmp_path / 'moved-away'} is gone" in changes.note.text()
