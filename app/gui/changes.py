@@ -10,7 +10,7 @@ app.gui.desktop.in_background, never on the GUI thread. A diff longer than MAX_D
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.core.workspace import Workspace, missing_reason
@@ -105,6 +105,11 @@ def _count(text: str) -> int | None:
 def _untracked(worktree: str, path: str, counted: bool) -> FileChange:
     """A new file: all its lines are added (a binary or unreadable one counts none)."""
     data = read_regular_file(Path(worktree, path), MAX_DIFF_CHARS).data if counted else None
+    if data is not None and len(data) > MAX_DIFF_CHARS:  # too long to read here: git counts it
+        done = git(worktree, *_DIFF, "--numstat", "-z", "--no-index", "--", os.devnull, path, timeout=READ_TIMEOUT,
+                   check=False)
+        counts = _numstat(done.stdout)
+        return replace(counts[0], path=path, untracked=True) if counts else FileChange(path, None, None, True)
     lines = None if data is None or b"\0" in data else data.count(b"\n") + (not data.endswith(b"\n") and bool(data))
     return FileChange(path, lines, 0 if lines is not None else None, untracked=True)
 

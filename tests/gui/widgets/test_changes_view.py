@@ -99,7 +99,9 @@ def test_a_long_diff_is_cut_with_a_note(qtbot, detail, tmp_path, monkeypatch):
     monkeypatch.setattr("app.gui.changes.MAX_DIFF_CHARS", 120)
     the_job = worktree_job(tmp_path)
     (tmp_path / "worktrees" / "01-a" / "app.py").write_text("".join(f"line {n}\n" for n in range(200)))
+    (tmp_path / "worktrees" / "01-a" / "todo.txt").write_text("".join(f"to do {n}\n" for n in range(300)))
     changes = shown(qtbot, detail, the_job)
+    assert listed(changes)[2] == ("todo.txt (new, untracked)", "+300", "−0")  # counted in full all the same
     changes.files.selectRow(0)
     qtbot.waitUntil(lambda: "the rest is not shown" in changes.diff.toPlainText(), timeout=20000)
     assert "line 150" not in changes.diff.toPlainText()
