@@ -152,6 +152,7 @@ class ChangesView(QWidget):
         self.note.setText(" ".join(part for part in (changes.note, count if changes.files else "") if part)
                           or ("No file changed since the run started." if self.workspace else ""))
         self.files.blockSignals(True)
+        self.files.clearSelection()  # selected again below, so a refreshed list reads its diff again
         self.files.setRowCount(len(changes.files))
         for row, change in enumerate(changes.files):
             self._set_row(row, change)

@@ -122,3 +122,15 @@ def test_a_repository_that_is_gone_is_named(qtbot, detail, tmp_path):
     changes = shown(qtbot, detail, gone)
     assert changes.files.rowCount() == 0
     assert f"The repository {tmp_path / 'moved-away'} is gone" in changes.note.text()
+
+
+def test_refresh_reads_the_list_and_the_selected_diff_again(qtbot, detail, tmp_path):
+    the_job = worktree_job(tmp_path)
+    changes = shown(qtbot, detail, the_job)
+    changes.files.selectRow(1)
+    qtbot.waitUntil(lambda: "+remember the milk" in changes.diff.toPlainText(), timeout=20000)
+    (tmp_path / "worktrees" / "01-a" / "notes.md").write_text("# Notes\nremember the bread\nand the eggs\n")
+    with qtbot.waitSignal(changes.loaded, timeout=20000):
+        changes.refresh.click()
+    assert listed(changes)[1] == ("notes.md", "+2", "−0")
+    qtbot.waitUntil(lambda: "+and the eggs" in changes.diff.toPlainText(), timeout=20000)
