@@ -6,6 +6,7 @@ errors. Everything the user reads about these goes through here, so each reads t
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Mapping
 
@@ -170,6 +171,14 @@ def error_text(event: EngineEvent) -> str:
 
 
 # ---------------------------------------------------------------- what a job row shows
+
+
+def folder_text(job: Job) -> str:
+    """Where a job works: its cwd, or for a worktree job its repository and branch ("app · overnight/slug")."""
+    workspace = job.workspace
+    if workspace is None:
+        return job.cwd
+    return f"{os.path.basename(workspace.repo.rstrip(os.sep)) or workspace.repo} · {workspace.branch}"
 
 
 def started_at(job: Job) -> dt.datetime | None:

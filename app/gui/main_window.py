@@ -65,6 +65,7 @@ from app.gui.widgets.safety_note import SafetyNote
 from app.gui.widgets.setup_banner import SetupBanner
 from app.gui.widgets.status_strip import StatusStrip
 from app.gui.window_state import WindowMemory
+from app.gui.worktree_actions import WorktreeActions
 from app.paths import read_regular_file
 
 PAUSE_REASON = "paused from the window"
@@ -184,6 +185,8 @@ class MainWindow(QMainWindow):
         actions["open_prd"].triggered.connect(lambda: self._open_selected_prd(reveal=False))
         actions["reveal"].triggered.connect(lambda: self._open_selected_prd(reveal=True))
         actions["archive"].triggered.connect(self.archive_selected)
+        WorktreeActions(self, actions, self.selected_job, self.queue_model.is_held, self.send_command, self.show_error)
+        self.detail.changes.loaded.connect(self._update_job_actions)
         self.queue_panel.currentSlugChanged.connect(self._select)
         self.queue_panel.contextMenuRequested.connect(lambda where: self.job_menu.popup(where))
         self.queue_panel.prdFormatRequested.connect(self.open_prd_format)
@@ -391,7 +394,8 @@ class MainWindow(QMainWindow):
     def _update_job_actions(self) -> None:
         job = self.selected_job()
         held = job is not None and self.queue_model.is_held(job.slug)
-        enabled = applicable_actions(job, bool(self.detail.sources), held) if job is not None else set()
+        worktree = self.detail.changes.worktree_found
+        enabled = applicable_actions(job, bool(self.detail.sources), held, worktree) if job is not None else set()
         for key in JOB_ACTIONS:
             self.user_actions[key].setEnabled(key in enabled)
 

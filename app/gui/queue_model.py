@@ -29,6 +29,7 @@ from app.engine.api import Snapshot
 from app.gui.formatting import (
     duration_seconds,
     duration_text,
+    folder_text,
     format_clock,
     format_cost,
     job_cost,
@@ -268,7 +269,7 @@ class QueueModel(QAbstractTableModel):
             case Column.STATUS:
                 return AWAITING_APPROVAL if job.slug in self._held else status_text(job)
             case Column.CWD:
-                return job.cwd
+                return folder_text(job)
             case Column.STARTED:
                 moment = started_at(job)
                 return format_clock(moment, self._now) if moment else ""
@@ -290,6 +291,9 @@ class QueueModel(QAbstractTableModel):
         if column is Column.TITLE:
             return f"{job.title}\n{job.slug}.md"
         if column is Column.CWD:
+            workspace = job.workspace
+            if workspace is not None:
+                return f"{job.cwd}\nruns in {workspace.path}\non branch {workspace.branch}"
             return job.cwd or None
         return None
 
@@ -305,7 +309,7 @@ class QueueModel(QAbstractTableModel):
             case Column.STATUS:
                 value = STATUS_ORDER[job.status]
             case Column.CWD:
-                value = job.cwd
+                value = folder_text(job)
             case Column.STARTED:
                 moment = started_at(job)
                 value = moment.timestamp() if moment else None

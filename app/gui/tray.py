@@ -273,8 +273,9 @@ class Tray(QObject):
 
     def _counts_line(self) -> str:
         state = self._bridge.state
+        review = _count(state, Status.NEEDS_REVIEW)
         return (f"{_count(state, Status.RUNNING)} running · {_count(state, Status.PENDING)} pending · "
-                f"{_count(state, Status.FAILED)} failed")
+                f"{_count(state, Status.FAILED)} failed" + (f" · {review} to review" if review else ""))
 
     def _needs_fixing_line(self) -> str:
         """"1 PRD needs fixing", or "" when every PRD is valid."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.queue import Status
+from app.core.queue import QueueState, Status
+from app.engine.api import Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.formatting import format_clock
 from app.gui.icons import TrayLook, TrayState
@@ -16,6 +17,7 @@ from app.gui.main_window import MainWindow
 from app.gui.tray import Tray
 from tests.fakes.anthropic import FakeAnthropic
 from tests.support import make_home, write_prd
+from tests.unit.core.factories import job, jobs
 
 SLEEPER = "@fake sleep 30\n"
 # The offscreen platform cannot raise a window or pass size hints to a window manager.
@@ -229,3 +231,12 @@ def test_new_prd_and_settings_from_the_menu_open_the_window_and_its_dialog(qtbot
     assert window.isVisible()
     qtbot.waitUntil(lambda: any(type(child).__name__ == dialog_name and child.isVisible()
                                 for child in window.children()), timeout=5000)
+
+
+def test_the_counts_say_how_many_jobs_need_review(qtbot, idle_window):
+    bridge = idle_window.bridge
+    tray = Tray(bridge, idle_window, notify=lambda *_args: None)
+    assert "to review" not in tray.tooltip()
+    bridge.snapshot = Snapshot(QueueState(jobs=jobs(job("01-a", Status.NEEDS_REVIEW), job("01-b", Status.FAILED))))
+    bridge.stateChanged.emit(bridge.snapshot, ["01-a", "01-b"])
+    assert "0 running · 0 pending · 1 failed · 1 to review" in tray.tooltip()

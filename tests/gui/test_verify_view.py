@@ -92,4 +92,5 @@ def test_the_verify_log_is_a_source_of_the_detail_pane(qtbot, tmp_path):
 
 
 def test_a_job_that_needs_review_can_be_re_run_from_the_window():
-    assert applicable_actions(REVIEW, has_log=True) == {"rerun", "reset", "open_log", "open_prd", "reveal", "archive"}
+    assert applicable_actions(REVIEW, has_log=True) == {"rerun", "reset", "accept", "merge", "discard", "open_log",
+                                                        "open_prd", "reveal", "archive"}

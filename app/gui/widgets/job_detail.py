@@ -1,6 +1,7 @@
 """The selected job: its error and fix when invalid (with a button to edit the file), links to related
 jobs, its live transcript, its PRD rendered as markdown with the frontmatter as a table (an invalid
-PRD as its raw text with numbered lines, the line at fault marked), and the facts of its runs."""
+PRD as its raw text with numbered lines, the line at fault marked), the facts of its runs, and for a
+worktree job what it changed (a Changes tab, shown only for a job with a worktree)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from app.gui.formatting import (
 )
 from app.gui.transcript import TranscriptSource
 from app.gui.transcript_model import TranscriptModel
+from app.gui.widgets.changes_view import ChangesView
 from app.gui.widgets.elided_label import ElidedLabel
 from app.gui.widgets.transcript_view import TranscriptView
 
@@ -75,6 +77,7 @@ class JobDetail(QWidget):
         self._init_transcript_tab(transcript_model)
         self._init_prd_tab()
         self._init_details_tab()
+        self.changes = ChangesView(self)
         self._init_layout()
         self._connect_signals()
         self.show_job(None, {}, [])
@@ -144,6 +147,7 @@ class JobDetail(QWidget):
         self.tabs.addTab(self.transcript_tab, "Transcript")
         self.tabs.addTab(self.prd_tab, "PRD")
         self.tabs.addTab(self.details_tab, "Details")
+        self.tabs.addTab(self.changes, "Changes")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -169,6 +173,8 @@ class JobDetail(QWidget):
         self._show_links(job, jobs)
         self._show_frontmatter(job)
         self._show_details(job)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.changes), job is not None and job.workspace is not None)
+        self.changes.show_job(job)
         same_job = previous is not None and job is not None and previous.slug == job.slug
         if not same_job:
             self.prd_view.clear()
