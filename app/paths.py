@@ -97,7 +97,7 @@ INVESTIGATION_SUFFIX = ".investigation"
 
 @dataclass(frozen=True, slots=True)
 class RunFiles:
-    """runs/<run-id>/<name>.jsonl (the agent's stdout), .stderr.log, .meta.json."""
+    """runs/<run-id>/<name>.jsonl (the agent's stdout), .stderr.log, .meta.json, .verify.log."""
 
     folder: Path
     name: str
@@ -113,6 +113,11 @@ class RunFiles:
     @property
     def meta(self) -> Path:
         return self.folder / f"{self.name}.meta.json"
+
+    @property
+    def verify_log(self) -> Path:
+        """The verify commands' output after a completed run (docs/BEHAVIOUR.md section 13)."""
+        return self.folder / f"{self.name}.verify.log"
 
     def create(self) -> None:
         """The folder (0700) and the empty log files (0600), before a run is recorded as begun."""

@@ -67,6 +67,8 @@ class WatchdogConfig:
 class WorkspaceConfig:
     mode: WorkspaceMode = "shared"  # where PRDs without `workspace` run
     branch: str = DEFAULT_INTEGRATION_BRANCH  # each repo's integration branch
+    verify: tuple[str, ...] = ()  # shell commands that check a completed run; a PRD's `verify` replaces them
+    verify_timeout: float = 900  # seconds one verify command may take before its tree is killed
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,9 @@ _SCHEMA: dict[str, _Rule | _Section] = {
         "mode": _one_of(MODES),
         "branch": _Rule("a branch name git accepts under overnight/, e.g. overnight/queue",
                         lambda v: isinstance(v, str) and v.startswith(BRANCH_PREFIX) and is_branch_name(v)),
+        "verify": _string_list('a list of shell commands, e.g. ["make test"]',
+                               lambda cmd: cmd.strip() != "" and "\0" not in cmd),
+        "verify_timeout": _seconds_above_zero(),
     }),
 }
 

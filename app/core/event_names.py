@@ -40,6 +40,7 @@ class EventName(StrEnum):
     JOB_ADOPTED = "job.adopted"  # a run a previous engine left alive
     JOB_RESULT = "job.result"
     JOB_FINISHED = "job.finished"
+    JOB_VERIFIED = "job.verified"  # its verify commands ran after a completed run
     JOB_REQUEUED = "job.requeued"  # a failed job's PRD changed: it runs again
     JOB_CANCELLING = "job.cancelling"  # a running job is being stopped at the user's request
     JOB_CANCEL = "job.cancel"  # a pending job cancelled by the user

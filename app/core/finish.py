@@ -20,6 +20,7 @@ from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pau
 from app.core.reconcile import link_fix_plan
 from app.core.stream import Result
 from app.core.times import iso_ms
+from app.core.verify import VerifyResult, describe
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +70,22 @@ def finish_run(
     stop_reason: StopReason | None,
     rules: RunEndRules,
     now: dt.datetime,
+    verify: VerifyResult | None = None,
     review: str | None = None,
 ) -> RunFinished:
     """`job` is the running job (its PRD as it is now); `result` the agent's result event, if it
     wrote one; `stop_reason` says why Overnight stopped the run, if it did (`SHUTDOWN`: the user
-    quit and chose to stop the agents); `review` why a completed run's work could not be taken
-    on its own (its branch does not merge, it changed nothing): the job then needs review."""
+    quit and chose to stop the agents); `verify` what its verify commands said, when they ran
+    (only after a `completed` outcome: a failed one makes the job `failed`); `review` why a
+    completed and verified run's work could not be taken on its own (its branch does not merge, it
+    changed nothing): the job then needs review."""
     current = job.current
     assert current is not None
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
+    if outcome.kind is OutcomeKind.COMPLETED and verify is not None:
+        status, reason = _verified(reason, verify, stop_reason)
+    else:
+        verify = None  # verify runs only after a completed run; anything else is the run's own end
     if status is Status.COMPLETED and review is not None:
         status, reason = Status.NEEDS_REVIEW, review
     last = LastRun(
@@ -90,7 +98,7 @@ def finish_run(
         num_turns=result.num_turns if result else None,
         reason=outcome.reason,
     )
-    finished = q.finish(job, status, last, now, reason)
+    finished = q.finish(job, status, last, now, reason, verify)
     if interrupted and status is Status.PENDING:
         finished = replace(finished, interrupted_retries=job.interrupted_retries + 1)
     if status is Status.FAILED and not interrupted and should_investigate(
@@ -113,10 +121,22 @@ def finish_run(
         "costUsd": last.cost_usd,
         "numTurns": last.num_turns,
         "contentHash": current.content_hash,
+        "verified": None if verify is None else verify.ok,
     }
     limited = outcome.resets_at is not None or outcome.kind is OutcomeKind.RATE_LIMITED
     limit = _limit_hit(outcome, rules, now) if limited else None
     return RunFinished(finished, reason, limit, history, finished.file_gone and not finished.is_busy)
+
+
+def _verified(reason: str, verify: VerifyResult, stop_reason: StopReason | None) -> tuple[Status, str]:
+    """A completed run after its verify commands: completed only when every one passed."""
+    if verify.ok:
+        return Status.COMPLETED, f"{reason}; {describe(verify)}"
+    if stop_reason is StopReason.CANCEL:
+        return Status.CANCELLED, "cancelled while verifying"
+    if stop_reason is StopReason.SHUTDOWN:
+        return Status.PENDING, "stopped while verifying when Overnight quit; it will run again"
+    return Status.FAILED, describe(verify)
 
 
 def _next_status(

@@ -38,6 +38,17 @@ class Closed:
 Decision = Open | Closed
 
 
+def closed_why(closed: Closed) -> str:
+    """Why no new run starts, in a few words for a person (the queue table, the status strip): the
+    reason itself when it is already words (a usage window over its threshold)."""
+    return {
+        "paused": "the queue is paused",
+        "manual": "you start each batch",
+        "unknown": "usage is unknown",
+        "on_reset": "waiting for the usage reset",
+    }.get(closed.kind, closed.reason)
+
+
 def decide(
     policy: GatePolicy,
     usage: Usage,
@@ -47,13 +58,13 @@ def decide(
     *,
     force: bool = False,
 ) -> Decision:
-    """Force tick is the user's override: it opens the gate whatever closed it."""
+    """Starting the next batch now (`force`) is the user's override: it opens the gate whatever closed it."""
     if force:
         return Open()
     if paused is not None:
         return Closed("paused", paused.message, paused.resume_at)
     if policy.fire_policy == "manual":
-        return Closed("manual", "fire policy is manual: only Force tick starts runs")
+        return Closed("manual", "fire policy is manual: runs start only with Start next batch now (overnight tick)")
     if not usage.known:
         if policy.when_unknown == "hold":
             return Closed("unknown", "usage is unknown and usage.when_unknown is hold")
@@ -76,7 +87,7 @@ def _over_threshold(policy: GatePolicy, usage: Usage, now: dt.datetime) -> Close
     for name, window, threshold in windows:
         used = window.effective(now)
         if used is not None and used >= threshold:
-            return Closed("usage", f"{name} usage {used:.0f}% ≥ {threshold:g}%", window.resets_at)
+            return Closed("usage", f"{name} usage {used:.0f} % ≥ {threshold:g} %", window.resets_at)
     return None
 
 
@@ -140,6 +151,15 @@ def rate_limit_pause(
         resume_at,
         f"{kind} limit reached; resets {resets_at:%Y-%m-%d %H:%M} UTC, resuming at {resume_at:%H:%M:%S} UTC",
     )
+
+
+def limited_window(paused: Pause | None) -> Literal["five_hour", "seven_day"] | None:
+    """The usage window a usage-limit pause holds full until it resumes, read back from the words
+    `rate_limit_pause` wrote; a limit of no known kind counts against the five-hour window, as
+    `with_rejection` counts it."""
+    if paused is None or paused.reason is not PauseReason.RATE_LIMIT:
+        return None
+    return "seven_day" if paused.message.startswith("seven-day") else "five_hour"
 
 
 MAX_REASON_CHARS = 500  # a pause's text is shown in a banner and kept in queue.json

@@ -15,6 +15,7 @@ from app.core.transcript import render_text
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
 TRANSCRIPT_TAIL_CHARS = 16 * 1024
+VERIFY_TAIL_BYTES = 8 * 1024
 _MAX_SLUG = 128
 
 
@@ -100,6 +101,24 @@ def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
+def verify_log_tail(data: bytes, limit: int = VERIFY_TAIL_BYTES) -> str:
+    """The end of a verify log as text (it may start mid-character)."""
+    text = data[-limit:].decode("utf-8", errors="replace")
+    return text if len(data) <= limit else "…" + text
+
+
+def _verify_section(verify_log: str) -> str:
+    if not verify_log:
+        return ""
+    return f"""
+# The end of its verify log
+The agent reported success, but a verify command that checks its work failed:
+<verify>
+{verify_log.strip()}
+</verify>
+"""
+
+
 def investigation_prompt(
     *,
     job: Job,
@@ -109,8 +128,10 @@ def investigation_prompt(
     log_path: str,
     fix_path: str,
     where: str,
+    verify_log: str = "",
 ) -> str:
-    """`where` is the folder the investigation runs in: the job's cwd, or its place in the job's kept worktree."""
+    """`where` is the folder the investigation runs in: the job's cwd, or its place in the job's kept
+    worktree. `verify_log`: the end of the run's verify log, when its verify commands failed it."""
     ws = job.workspace if job.workspace is not None and not job.workspace.merged else None
     branch_line = "" if ws is None else f"\n- Its work is on the git branch {ws.branch}, checked out in {ws.path}"
     worktree_keys = "" if ws is None else f"\n    workspace: worktree\n    base: {ws.branch}"
@@ -135,7 +156,7 @@ the fix yourself and do not change any other file.
 <transcript>
 {transcript.strip() or "(the run wrote nothing)"}
 </transcript>
-
+{_verify_section(verify_log)}
 # What to do
 1. Read the full transcript at {log_path} if the end above is not enough, and read the \
 project files in {where} you need to understand the failure.

@@ -30,7 +30,8 @@ MAX_GROUP = 999_999_999
 MAX_EXTRA_BYTES = 16 * 1024  # one unknown key's value, as JSON: kept in queue.json for every job
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.md$")
 KNOWN_KEYS = (
-    "title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn", "workspace", "base", "expectChanges",
+    "title", "cwd", "parallelGroup", "estimateMinutes", "model", "dependsOn", "verify", "workspace", "base",
+    "expectChanges",
 )
 
 _IGNORED_SUFFIXES = ("~", ".swp", ".tmp", ".part", ".crdownload")
@@ -68,6 +69,7 @@ class Prd:
     estimate_minutes: float | None
     model: str
     depends_on: tuple[str, ...]
+    verify: tuple[str, ...] | None  # shell commands that check its run; None: the config's
     extra: Mapping[str, Any]
     body: str
     content_hash: str
@@ -381,6 +383,18 @@ def _read_fields(
     if slug in depends_on:
         return "dependsOn", f"{slug} depends on itself", f"remove {slug} from dependsOn"
 
+    verify = meta.get("verify")
+    if isinstance(verify, str):
+        verify = [verify]
+    if verify is not None and (
+        not isinstance(verify, list) or not all(isinstance(cmd, str) and cmd.strip() for cmd in verify)
+    ):
+        return (
+            "verify",
+            f"verify is {_show(verify)}",
+            'use a shell command or a list of them, e.g. verify: ["make test", "make lint"]',
+        )
+
     raw_cwd = meta.get("cwd", default_cwd)
     if not isinstance(raw_cwd, str) or not raw_cwd.strip():
         return "cwd", f"cwd is {_show(raw_cwd)}", "use a folder path, e.g. cwd: ~/code/app"
@@ -399,6 +413,7 @@ def _read_fields(
         "estimate_minutes": float(estimate) if estimate is not None else None,
         "model": model.strip(),
         "depends_on": depends_on,
+        "verify": tuple(cmd.strip() for cmd in verify) if verify is not None else None,
     }
 
 

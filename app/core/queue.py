@@ -17,6 +17,7 @@ from app.core.outcome import OutcomeKind, RunSummary, StopReason
 from app.core.prd import Prd, PrdError, group_from_name, slug_of
 from app.core.stream import RateLimit, Result
 from app.core.usage import UNKNOWN, Usage
+from app.core.verify import VERIFYING, VerifyResult
 from app.core.workspace import SHARED, Workspace
 
 
@@ -32,6 +33,7 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.SKIPPED})
+RERUNNABLE = TERMINAL | {Status.NEEDS_REVIEW}  # finished, or waiting for the user's review
 
 ALLOWED: Mapping[Status | None, frozenset[Status]] = {
     None: frozenset({Status.PENDING, Status.INVALID}),
@@ -155,6 +157,7 @@ class Job:
     estimate_minutes: float | None = None
     model: str = ""
     depends_on: tuple[str, ...] = ()
+    verify_commands: tuple[str, ...] | None = None  # the PRD's `verify`; None: config.workspace.verify
     reason: str = ""
     runs: int = 0
     current: CurrentRun | None = None
@@ -170,6 +173,7 @@ class Job:
     base: str | None = None  # the PRD's `base`
     expect_changes: bool = True  # the PRD's `expectChanges`
     workspace: Workspace | None = None  # the worktree of its latest run, in `worktree` mode
+    verify: VerifyResult | None = None  # the last run's verify commands, None when none ran
 
     @property
     def is_busy(self) -> bool:
@@ -256,6 +260,7 @@ def _prd_fields(prd: Prd) -> dict[str, Any]:
         "estimate_minutes": prd.estimate_minutes,
         "model": prd.model,
         "depends_on": prd.depends_on,
+        "verify_commands": prd.verify,
         "extra": prd.extra,
         "content_hash": prd.content_hash,
         "workspace_mode": prd.workspace,
@@ -276,7 +281,14 @@ def make_pending(job: Job, reason: str, now: dt.datetime) -> Job:
 
 
 def start(job: Job, run: CurrentRun, now: dt.datetime) -> Job:
-    return _move(job, Status.RUNNING, now, current=run, reason="", runs=job.runs + 1)
+    return _move(job, Status.RUNNING, now, current=run, reason="", runs=job.runs + 1, verify=None)
+
+
+def verifying(job: Job, now: dt.datetime) -> Job:
+    """Its agent ended `completed`; it stays running while its verify commands run."""
+    if job.current is None:
+        raise IllegalTransition(job.slug, job.status, Status.RUNNING)
+    return replace(job, reason=VERIFYING, updated_at=now)
 
 
 def unstart(job: Job, reason: str, now: dt.datetime) -> Job:
@@ -292,9 +304,12 @@ def update_run(job: Job, **changes: Any) -> Job:
     return replace(job, current=replace(job.current, **changes))
 
 
-def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | None = None) -> Job:
-    """The run ended: completed, failed, cancelled, or pending again after a usage limit."""
-    return _move(job, to, now, current=None, last=last, reason=last.reason if reason is None else reason)
+def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | None = None,
+           verify: VerifyResult | None = None) -> Job:
+    """The run ended: completed, failed, cancelled, needs review, or pending again after a usage
+    limit; `verify`: what its verify commands said, if they ran."""
+    return _move(job, to, now, current=None, last=last, reason=last.reason if reason is None else reason,
+                 verify=verify)
 
 
 def cancel_pending(job: Job, now: dt.datetime) -> Job:

@@ -28,6 +28,7 @@ from app.core.queue import (
 from app.core.stream import RateLimit, Result
 from app.core.times import iso_ms
 from app.core.usage import UNKNOWN, Usage, Window
+from app.core.verify import VerifyCommand, VerifyResult
 from app.core.workspace import SHARED, Diffstat, Workspace
 
 SCHEMA_VERSION = 1
@@ -204,6 +205,20 @@ def _investigation_from_json(d: Mapping[str, Any] | None) -> Investigation | Non
     )
 
 
+def verify_to_json(v: VerifyResult | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    commands = [{"cmd": c.cmd, "exitCode": c.exit_code, "durationMs": c.duration_ms} for c in v.commands]
+    return {"ok": v.ok, "commands": commands, "logPath": v.log_path}
+
+
+def _verify_from_json(d: Mapping[str, Any] | None) -> VerifyResult | None:
+    if d is None:
+        return None
+    commands = tuple(VerifyCommand(c["cmd"], c.get("exitCode"), c.get("durationMs", 0)) for c in d["commands"])
+    return VerifyResult(ok=bool(d["ok"]), commands=commands, log_path=d.get("logPath", ""))
+
+
 def _error_to_json(e: PrdError | None) -> dict[str, Any] | None:
     if e is None:
         return None
@@ -261,6 +276,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "estimateMinutes": job.estimate_minutes,
         "model": job.model,
         "dependsOn": list(job.depends_on),
+        "verifyCommands": None if job.verify_commands is None else list(job.verify_commands),
         "status": job.status.value,
         "reason": job.reason,
         "contentHash": job.content_hash,
@@ -280,6 +296,7 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "base": job.base,
         "expectChanges": job.expect_changes,
         "workspace": _workspace_to_json(job.workspace),
+        "verify": verify_to_json(job.verify),
     }
 
 
@@ -296,6 +313,7 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         estimate_minutes=d.get("estimateMinutes"),
         model=d.get("model", ""),
         depends_on=tuple(d.get("dependsOn", ())),
+        verify_commands=None if d.get("verifyCommands") is None else tuple(d["verifyCommands"]),
         reason=d.get("reason", ""),
         runs=d.get("runs", 0),
         current=_current_from_json(d.get("current")),
@@ -311,6 +329,7 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         base=d.get("base"),
         expect_changes=d.get("expectChanges", True),
         workspace=_workspace_from_json(d.get("workspace")),
+        verify=_verify_from_json(d.get("verify")),
     )
 
 

@@ -1,4 +1,4 @@
-"""Moments as Overnight writes them: ISO-8601 UTC for files, a local clock time for people."""
+"""Moments as Overnight writes them to files: ISO-8601 UTC (people read them in their locale, app/gui/formatting.py)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,3 @@ def iso_ms(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def local_time(moment: dt.datetime, now: dt.datetime, *, day_format: str = "%a %d %b") -> str:
-    """`moment` in the computer's time zone: "14:05" on `now`'s day, else the day in
-    `day_format` before it ("Tue 24 Nov 14:05")."""
-    local = moment.astimezone()
-    if local.date() == now.astimezone().date():
-        return f"{local:%H:%M}"
-    return f"{local:{day_format} %H:%M}"

@@ -53,7 +53,7 @@ def needs_user(
     if not any(job.status is Status.PENDING for job in state.jobs.values()):
         return None
     if fire_policy == "manual":
-        return "fire policy is manual: only Force tick starts runs"
+        return "fire policy is manual: runs start only with Start next batch now (overnight tick)"
     if not state.usage.known and when_unknown == "hold" and last_poll_kind == "no_credentials":
         return "usage is unknown (no credentials) and usage.when_unknown is hold"
     return None

@@ -7,6 +7,7 @@ from app.engine.events import EngineEvent
 from app.engine.intake import Added, Refused, add_prds, expand
 from app.engine.lock import EngineLock, EngineLocked
 from app.engine.snapshot import Snapshot
+from app.engine.worktrees import GitError, git
 
 __all__ = [
     "Added",
@@ -15,9 +16,11 @@ __all__ = [
     "EngineLock",
     "EngineLocked",
     "EngineNotRunning",
+    "GitError",
     "Refused",
     "Snapshot",
     "add_prds",
     "expand",
+    "git",
     "request_sync",
 ]

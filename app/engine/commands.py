@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from app.core import gate as gates
 from app.core import queue as q
 from app.core import queue_json
-from app.core.batching import waiting_reason
+from app.core.batching import waiting_reasons
 from app.core.event_names import EventName
 from app.core.investigation import approved, discarded, held_plans, holds_plan
 from app.core.queue import Job, Status
@@ -115,8 +115,9 @@ class Commands:
                 fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
-                if job.status not in q.TERMINAL and job.status is not Status.NEEDS_REVIEW:
-                    raise CommandError(f"{job.slug} is {job.status.value}; only a finished job can be re-run")
+                if job.status not in q.RERUNNABLE:
+                    raise CommandError(f"{job.slug} is {job.status.value}; only a finished job, or one that needs "
+                                       "review, can be re-run")
                 engine.put(q.make_pending(job, "re-run requested", now))
             elif cmd == "run":
                 if job.status is not Status.PENDING or job.is_busy:
@@ -244,6 +245,7 @@ class Commands:
         state = engine.state
         decision = gates.decide(engine.policy(), engine.usage, state.paused, state.on_reset, engine.clock.now())
         running = sum(1 for job in state.jobs.values() if job.status is Status.RUNNING)
+        waiting = waiting_reasons(state.jobs, decision, engine.cap())
         return {
             "engine": {"pid": state.engine.pid, "startedAt": iso_ms(state.engine.started_at)} if state.engine else None,
             "paused": queue_json.pause_to_json(state.paused),
@@ -255,7 +257,7 @@ class Commands:
             "cap": engine.cap(),
             "problems": engine.problems(),
             "jobs": [
-                {**queue_json.job_to_json(job), "waiting": waiting_reason(state.jobs, job)}
+                {**queue_json.job_to_json(job), "waiting": waiting[job.slug].why if job.slug in waiting else None}
                 for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))
             ],
         }

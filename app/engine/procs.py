@@ -8,6 +8,7 @@ descendants seen while the run was alive (in case one cleared its environment).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import time
@@ -131,3 +132,32 @@ def end_all(idents: Iterable[ProcessId], grace: float) -> list[ProcessId]:
         if targets:
             time.sleep(0.05)
     return signal_all(targets, signal.SIGKILL)
+
+
+def end_run(marker: str, since: float, grace: float, known: Iterable[ProcessId] = ()) -> list[ProcessId]:
+    """No survivors: every process of a run still alive (those seen in its tree, and those
+    carrying its marker, created after `since`) gets SIGTERM, then SIGKILL after `grace`.
+    Blocking: run it in a thread. Returns the processes found alive."""
+    alive = {ident for ident in known if is_alive(ident)}
+    alive.update(marked([marker], since)[marker])
+    if not alive:
+        return []
+    end_all(alive, grace)
+    return sorted(alive, key=lambda ident: ident.pid)
+
+
+def find_run_process(
+    pid: int | None, create_time: float | None, marker: str, started_at: dt.datetime
+) -> ProcessId | None:
+    """The run's root process if it is still alive: its saved pid (same create time, same
+    marker), or, when the engine died before saving the pid, the marked group leader."""
+    if pid is not None and create_time is not None:
+        ident = ProcessId(pid, create_time)
+        return ident if is_our_run(ident, marker) else None
+    for ident in marked([marker], started_at.timestamp())[marker]:
+        try:
+            if os.getpgid(ident.pid) == ident.pid:
+                return ident
+        except OSError:
+            continue
+    return None

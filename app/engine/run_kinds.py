@@ -17,12 +17,21 @@ from app.core import queue as q
 from app.core.agent import run_marker
 from app.core.event_names import EventName
 from app.core.finish import end_investigation, finish_investigation, finish_run, waiting
-from app.core.investigation import fix_plan_path, holds_plan, investigation_prompt, transcript_tail
+from app.core.investigation import (
+    VERIFY_TAIL_BYTES,
+    fix_plan_path,
+    holds_plan,
+    investigation_prompt,
+    transcript_tail,
+    verify_log_tail,
+)
 from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, InvestigationStatus, Job
+from app.core.verify import VerifyResult, commands_for, describe
 from app.core.workspace import WORKTREE, workdir
 from app.engine.runner import Limits, RunEnd
+from app.engine.verify import verify_job
 from app.engine.worktrees import GitError
 from app.paths import RunFiles
 
@@ -88,15 +97,14 @@ class RunKind:
         return {}
 
     async def after_run(self, end: RunEnd) -> None:
-        """What follows the run's end before it is applied (`finished`): nothing, by default."""
+        """A step between the end of its process and `finished` (a job's verify commands);
+        the run still counts as running meanwhile."""
 
     def finished(self, end: RunEnd) -> None:
         raise NotImplementedError
 
     def workdir(self) -> str:
-        """Where the agent runs: the PRD's cwd, or its place in the job's kept worktree (found from
-        the cwd's real path, as git names the repository by its real path: a cwd reached through a
-        symlink keeps its place)."""
+        """Where the agent runs: the PRD's cwd, or its place in the job's kept worktree (by its real path, as git's)."""
         job = self._job()
         assert job is not None
         ws = job.workspace
@@ -129,6 +137,10 @@ class JobRun(RunKind):
     started_event = EventName.JOB_STARTED
     adopted_event = EventName.JOB_ADOPTED
     review: str | None = None  # why its worktree's result needs the user (after_run says)
+
+    def __init__(self, engine: Engine, slug: str, run_id: str) -> None:
+        super().__init__(engine, slug, run_id)
+        self.verified: VerifyResult | None = None  # what its verify commands said, once they ran
 
     @property
     def files(self) -> RunFiles:
@@ -180,14 +192,42 @@ class JobRun(RunKind):
         return True
 
     async def after_run(self, end: RunEnd) -> None:
-        """A worktree job's leftovers are committed, and a completed run's branch merged."""
+        """In a worktree, what the agent left is committed; a completed run is checked by its
+        verify commands (in its workspace); a worktree job's verified work is then merged, or found
+        to need review (docs/BEHAVIOUR.md section 13)."""
         engine = self.engine
         job = self._job()
-        if job is None or job.workspace is None or job.workspace_mode != WORKTREE or self.record() is None:
+        if job is None or self.record() is None:
             return
-        outcome = classify(end.summary, end.exit, engine.clock.now(), engine.local_tz)
+        completed = (end.stop_reason is not StopReason.CANCEL
+                     and classify(end.summary, end.exit, engine.clock.now(), engine.local_tz).kind
+                     is OutcomeKind.COMPLETED)
+        in_worktree = job.workspace is not None and job.workspace_mode == WORKTREE
+        if in_worktree:
+            await self._settle_worktree(merge=False)
+        commands = commands_for(job.verify_commands, engine.config.workspace.verify)
+        if completed and commands:
+            await self._verify(commands)
+        if in_worktree and completed and (self.verified is None or self.verified.ok):
+            await self._settle_worktree(merge=True)
+
+    async def _verify(self, commands: tuple[str, ...]) -> None:
+        engine, job = self.engine, self._job()
+        if job is None:
+            return
+        engine.put(q.verifying(job, engine.clock.now()))
+        self.verified = await verify_job(engine, self.workdir(), commands, self.files.verify_log, self.marker)
+        failed = self.verified.failed
+        engine.emit(EventName.JOB_VERIFIED, "info" if failed is None else "warning", slug=self.slug,
+                    runId=self.run_id, ok=self.verified.ok, failed=failed.cmd if failed else None)
+
+    async def _settle_worktree(self, *, merge: bool) -> None:
+        """Before verify: commit what the agent left; after it: merge the branch (or say why not)."""
+        engine, job = self.engine, self._job()
+        if job is None or job.workspace is None:
+            return
         settled = await engine.runs.worktrees.settle(
-            job.workspace, title=job.title, slug=self.slug, completed=outcome.kind is OutcomeKind.COMPLETED,
+            job.workspace, title=job.title, slug=self.slug, completed=merge, commit=not merge,
             expect_changes=job.expect_changes, integration=engine.config.workspace.branch)
         self.review = settled.review
         job = self._job()
@@ -235,7 +275,7 @@ class JobRun(RunKind):
         now = engine.clock.now()
         outcome = classify(end.summary, end.exit, now, engine.local_tz)
         done = finish_run(engine.state.jobs, job, outcome, end.exit, end.summary.result, end.stop_reason,
-                          engine.run_end_rules(), now, review=self.review)
+                          engine.run_end_rules(), now, verify=self.verified, review=self.review)
         engine.put(done.job)
         if done.job.status is q.Status.NEEDS_REVIEW:
             engine.emit(EventName.JOB_NEEDS_REVIEW, "warning", slug=self.slug, reason=done.reason)
@@ -290,11 +330,15 @@ class InvestigationRun(RunKind):
         failed_log = engine.home.run_files(self.run_id, self.slug).log
         prd = await engine.folder.read_prd(self.slug)
         body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
-        tail = await asyncio.to_thread(_transcript_tail_of, failed_log)
+        tail = transcript_tail(await asyncio.to_thread(_last_bytes, failed_log, TRANSCRIPT_TAIL_BYTES))
+        verify, verify_log = job.verify, ""
+        if verify is not None and not verify.ok:
+            verify_log = verify_log_tail(await asyncio.to_thread(_last_bytes, verify.log_path, VERIFY_TAIL_BYTES + 1))
         fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
                                  auto_run=engine.config.investigation.auto_run)
-        return investigation_prompt(job=job, reason=job.last.reason, body=body, transcript=tail,
-                                    log_path=str(failed_log), fix_path=str(fix_path), where=self.workdir()).encode()
+        reason = describe(verify) if verify is not None and not verify.ok else job.last.reason
+        return investigation_prompt(job=job, reason=reason, body=body, transcript=tail, log_path=str(failed_log),
+                                    fix_path=str(fix_path), where=self.workdir(), verify_log=verify_log).encode()
 
     def model(self) -> str:
         return self.engine.config.investigation.model
@@ -369,12 +413,12 @@ class InvestigationRun(RunKind):
         engine.request_tick()
 
 
-def _transcript_tail_of(log: os.PathLike[str]) -> str:
+def _last_bytes(path: str | os.PathLike[str], size: int) -> bytes:
+    """The end of a log (nothing when it cannot be read)."""
     try:
-        with open(log, "rb") as file:
+        with open(path, "rb") as file:
             file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - TRANSCRIPT_TAIL_BYTES))
-            return transcript_tail(file.read())
+            file.seek(max(0, file.tell() - size))
+            return file.read()
     except OSError:
-        return ""
-
+        return b""

@@ -186,7 +186,7 @@ class AgentRun:
 
     async def supervise(self) -> RunEnd:
         assert self.ident is not None
-        exited = _exit_future(self._process) if self._process is not None else None
+        exited = exit_future(self._process) if self._process is not None else None
         last_scan = -TREE_SCAN_INTERVAL
         loop = asyncio.get_running_loop()
         with open_private(self.log_path, "ab+") as log:  # created if the agent has not written yet
@@ -296,23 +296,17 @@ class AgentRun:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        if self.ident is None:
-            return
-        procs.signal_group(self.ident.pid, sig)
-        procs.signal_all([self.ident, *self._known], sig)
-        # Processes that left the group and the session still carry the marker.
+        if self.ident is not None:
+            procs.signal_group(self.ident.pid, sig)
+            procs.signal_all([self.ident, *self._known], sig)
+        # Processes that left the group and the session still carry the marker (and so does a
+        # verify command run after the agent ended, even one of a run found ended at a restart).
         since = self.started_at.timestamp()
         procs.signal_all(procs.marked([self.marker], since)[self.marker], sig)
 
     def _end_leftovers(self) -> list[ProcessId]:
         """No survivors: whatever the run started and is still alive is ended."""
-        since = self.started_at.timestamp()
-        alive = {ident for ident in self._known if procs.is_alive(ident)}
-        alive.update(procs.marked([self.marker], since)[self.marker])
-        if not alive:
-            return []
-        procs.end_all(alive, self.limits.kill_after)
-        return sorted(alive, key=lambda ident: ident.pid)
+        return procs.end_run(self.marker, self.started_at.timestamp(), self.limits.kill_after, self._known)
 
     def _exit_info(self, returncode: int | None) -> ExitInfo:
         return ExitInfo(
@@ -333,7 +327,7 @@ def _tail(path: Path, size: int) -> str:
         return ""
 
 
-def _exit_future(process: subprocess.Popen[bytes]) -> asyncio.Future[int]:
+def exit_future(process: subprocess.Popen[bytes]) -> asyncio.Future[int]:
     """Resolves with the child's return code when it exits (a pidfd on Linux, else a thread)."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[int] = loop.create_future()

@@ -14,7 +14,6 @@ import asyncio
 import datetime as dt
 import errno
 import json
-import os
 import secrets
 import traceback
 from collections.abc import Iterable, Mapping
@@ -184,10 +183,25 @@ class Runs:
             live.run.kill(StopReason.INTERNAL)
             end = RunEnd(ExitInfo(None, spawn_error=f"Overnight lost track of the run ({exc})"), live.run.summary,
                          live.run.offset, live.run.stop_reason)
-        self._live.pop(live.run.marker, None)
+        await self._ended(live, end)
+
+    async def _ended(self, live: _Live, end: RunEnd) -> None:
+        """Its process has ended: the kind's step after the run (a job's verify commands), then
+        what the end means. The run stays live meanwhile, so a cancel or a quit still reaches
+        what that step started."""
         if self._engine.stopping and live.run.stop_reason is not StopReason.SHUTDOWN:
+            self._live.pop(live.run.marker, None)
             return
-        await live.kind.after_run(end)
+        try:
+            await live.kind.after_run(end)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the run must still end: it finishes without that step
+            self._engine.emit(EventName.ENGINE_ERROR, "error", where="after_run", slug=live.kind.slug,
+                              error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc(limit=8))
+        finally:
+            self._live.pop(live.run.marker, None)
+        end.stop_reason = live.run.stop_reason  # a cancel or a quit during that step
         live.kind.finished(end)
 
     def _run_events(self, run: AgentRun, events: list[Event]) -> None:
@@ -299,7 +313,7 @@ class Runs:
     async def _restore(self, kind: RunKind) -> None:
         record = kind.record()
         assert record is not None
-        ident = await asyncio.to_thread(_find_run_process, record.pid, record.pid_create_time, kind.marker,
+        ident = await asyncio.to_thread(procs.find_run_process, record.pid, record.pid_create_time, kind.marker,
                                         kind.started_at)
         run = self._agent_run(kind)
         stopping = kind.stopping
@@ -315,8 +329,9 @@ class Runs:
         if stopping is not None:
             run.stop_reason = stopping
         end = await run.read_end()
-        await kind.after_run(end)
-        kind.finished(end)
+        live = _Live(kind, run)  # its step after the run (verify) runs again from the start
+        self._live[run.marker] = live
+        live.task = asyncio.create_task(self._ended(live, end), name=f"end of run {run.marker}")
 
     async def stop(self, *, stop_jobs: bool) -> None:
         """A start under way finishes first, so its run is supervised (and stopped or left) like
@@ -347,23 +362,6 @@ def _with_progress(job: Job, run: AgentRun) -> Job:
         skipped_lines=summary.skipped,
         stopping=run.stop_reason,
     )
-
-
-def _find_run_process(
-    pid: int | None, create_time: float | None, marker: str, started_at: dt.datetime
-) -> ProcessId | None:
-    """The run's root process if it is still alive: its saved pid (same create time, same
-    marker), or, when the engine died before saving the pid, the marked group leader."""
-    if pid is not None and create_time is not None:
-        ident = ProcessId(pid, create_time)
-        return ident if procs.is_our_run(ident, marker) else None
-    for ident in procs.marked([marker], started_at.timestamp())[marker]:
-        try:
-            if os.getpgid(ident.pid) == ident.pid:
-                return ident
-        except OSError:
-            continue
-    return None
 
 
 def _launch_record(kind: RunKind, launch: Launch, ident: ProcessId) -> dict[str, Any]:

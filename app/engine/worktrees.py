@@ -143,14 +143,16 @@ class Worktrees:
     # ------------------------------------------------------------ after a run
 
     async def settle(self, ws: Workspace, *, title: str, slug: str, completed: bool, expect_changes: bool,
-                     integration: str) -> Settled:
-        """What the agent left is committed; a completed run's branch is merged (or found to need
-        review) and its worktree removed once merged. A worktree or branch removed by hand is a
-        review reason, never a crash."""
+                     integration: str, commit: bool = True) -> Settled:
+        """What the agent left is committed (unless `commit` is false: done already, before its
+        verify commands ran); a completed run's branch is merged (or found to need review) and its
+        worktree removed once merged. A worktree or branch removed by hand is a review reason,
+        never a crash."""
         if ws.merged:
             return Settled(ws)
         try:
-            ws = await self._off_loop(self._commit_leftovers, ws, slug)
+            if commit:
+                ws = await self._off_loop(self._commit_leftovers, ws, slug)
             if not completed:
                 return Settled(ws)
             if not await self._off_loop(self._changed, ws) and expect_changes:

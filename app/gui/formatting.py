@@ -1,13 +1,21 @@
-"""How values read on screen: times, durations, costs and sizes in words, a job's status and
-reason as the queue and the detail pane say them, and the colours of statuses and errors."""
+"""How values read on screen: times (in the user's locale), durations, costs and sizes in words,
+the engine's names (pause reasons, fire policies, result subtypes, limit kinds) in plain words, a
+job's status and reason as the queue and the detail pane say them, and the colours of statuses and
+errors. Everything the user reads about these goes through here, so each reads the same everywhere."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from collections.abc import Mapping
 
-from app.core.queue import InvestigationStatus, Job, Status
-from app.core.times import local_time
+from PySide6.QtCore import QDate, QLocale, QTime
+
+from app.core.batching import Waiting
+from app.core.gate import Decision, Open, closed_why
+from app.core.queue import InvestigationStatus, Job, PauseReason, Status
+from app.engine.api import EngineEvent
 
 # Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
 STATUS_COLORS: Mapping[Status, str] = {
@@ -21,34 +29,51 @@ STATUS_COLORS: Mapping[Status, str] = {
     Status.NEEDS_REVIEW: "#d9a400",
 }
 ERROR_COLOR = "#e5484d"
+WARNING_COLOR = "#e08a00"
 
 
 # ---------------------------------------------------------------- words for values
 
 
 def format_duration(seconds: float) -> str:
+    """A span in words, as precise as it matters: "45 s", "3 min 05 s", "22 min", "1 h 12 min", "2 d 3 h"."""
     seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
+    if minutes < 10:
         return f"{minutes} min {seconds:02d} s"
+    if minutes < 60:
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min"
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def format_clock(moment: dt.datetime, now: dt.datetime) -> str:
+    """`moment` in the computer's time zone, as the user's locale writes a time (24 h or 12 h):
+    the time alone on `now`'s day, the weekday before it within the week, else the date."""
+    local, today = moment.astimezone(), now.astimezone().date()
+    locale = QLocale()
+    clock = locale.toString(QTime(local.hour, local.minute), QLocale.FormatType.ShortFormat)
+    if local.date() == today:
+        return clock
+    if abs((local.date() - today).days) < 7:
+        return f"{locale.dayName(local.isoweekday(), QLocale.FormatType.ShortFormat)} {clock}"
+    date = locale.toString(QDate(local.year, local.month, local.day), QLocale.FormatType.ShortFormat)
+    return f"{date} {clock}"
 
 
 def format_countdown(moment: dt.datetime | None, now: dt.datetime) -> str:
-    """"in 2 h 05 min (14:05)"; "now" once the moment has passed; "" when unknown."""
+    """"14:05 (in 2 h 5 min)"; "now" once the moment has passed; "" when unknown."""
     if moment is None:
         return ""
     left = (moment - now).total_seconds()
     if left <= 0:
         return "now"
-    return f"in {format_duration(left)} ({local_time(moment, now)})"
-
+    return f"{format_clock(moment, now)} (in {format_duration(left)})"
 
 
 def format_cost(cost: float | None) -> str:
@@ -65,7 +90,95 @@ def format_size(size: int) -> str:
     return f"{size / 1_000_000:.1f} M chars"
 
 
+# ---------------------------------------------------------------- the engine's names in words
+
+PAUSE_WORDS: Mapping[PauseReason, tuple[str, str]] = {  # (a few words, the whole story)
+    PauseReason.MANUAL: ("by you", "you paused the queue"),
+    PauseReason.RATE_LIMIT: ("usage limit", "Claude reported that a usage limit was reached"),
+    PauseReason.AUTH: ("credentials refused", "the usage meter refused the Claude credentials"),
+    PauseReason.NETWORK: ("usage meter unreachable", "the usage meter has been unreachable for 30 minutes"),
+    PauseReason.STATE: ("queue file unreadable", "queue.json could not be read"),
+    PauseReason.DISK: ("cannot save", "Overnight cannot write to its home folder"),
+    PauseReason.SETUP: ("Claude Code not found", "the agent command was not found, so no run can start"),
+}
+
+POLICY_WORDS: Mapping[str, tuple[str, str]] = {  # fire policy: (a few words, the whole story)
+    "when-available": ("as usage allows", "Runs start whenever usage is under the thresholds"),
+    "on-reset": ("after the reset", "Runs start once, shortly after the next five-hour usage reset"),
+    "manual": ("when you say", "Runs start only when you choose Start next batch now"),
+}
+
+# Why no new run starts, the whole story, by the kind of the engine's verdict ({reason}: the
+# engine's own reason in plain words, which tells the other kinds best).
+GATE_STORIES: Mapping[str, str] = {
+    "paused": "the queue is paused: {reason}",
+    "manual": "the fire policy is manual: runs start only when you choose Start next batch now",
+    "unknown": "the usage meter has no reading and Settings say to wait until it has one"
+               " (Usage meter → When unknown: hold)",
+    "on_reset": "the fire policy is on-reset: runs start once, shortly after the next five-hour usage reset",
+}
+
+# Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
+# and values stay as written: a problem with config.yaml must name what to change there.)
+_PLAIN = {
+    "error_max_turns": "stopped at the turn limit",
+    "error_max_budget_usd": "stopped at the budget limit",
+    "error_during_execution": "error during the run",
+    "result: success": "finished",
+    "rate_limited": "usage limit",
+    "rate_limit": "usage limit",
+    "five_hour": "five-hour",
+    "seven_day": "seven-day",
+}
+_PLAIN_NAMES = re.compile("|".join(re.escape(name) for name in sorted(_PLAIN, key=len, reverse=True)))
+# 2026-12-03T19:00:00+00:00, 2026-12-03 19:00 UTC, 19:12:00 UTC: moments the engine writes in UTC.
+_UTC_MOMENT = re.compile(
+    r"(?:(\d{4}-\d\d-\d\d)[T ])?(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:00| UTC)")
+
+
+def plain_words(text: str, now: dt.datetime) -> str:
+    """`text` from the engine with its internal names in words and its UTC times on the user's clock."""
+    text = _PLAIN_NAMES.sub(lambda found: _PLAIN[found.group(0)], text)
+    return _UTC_MOMENT.sub(lambda found: _utc_clock(found, now), text)
+
+
+def _utc_clock(found: re.Match[str], now: dt.datetime) -> str:
+    day = found.group(1) or f"{now.astimezone(dt.UTC):%Y-%m-%d}"
+    return format_clock(dt.datetime.fromisoformat(f"{day}T{found.group(2)}+00:00"), now)
+
+
+def gate_words(decision: Decision, now: dt.datetime) -> tuple[str, str, str]:
+    """Whether new runs start: in a few words ("Starting runs: no — usage is unknown"), in full, and
+    in the fewest words, for a narrow window."""
+    if isinstance(decision, Open):
+        yes = "Starting runs: yes"
+        return yes, "New runs start as soon as there is work and a free slot.", yes
+    reason = plain_words(decision.reason, now)
+    story = GATE_STORIES.get(decision.kind, "{reason}").replace("{reason}", reason)
+    until = f" · expected {format_clock(decision.until, now)}" if decision.until else ""
+    why = plain_words(closed_why(decision), now)
+    return f"Starting runs: no — {why}{until}", f"No new run starts: {story}{until}.", "Starting runs: no"
+
+
+def error_text(event: EngineEvent) -> str:
+    """An error the engine reported, as the window says it: its message in plain words, else what
+    went wrong; the event's own fields (where, trace) are for the log, not for the user."""
+    now = dt.datetime.now(dt.UTC)
+    message = event.fields.get("message") or event.fields.get("error")
+    if message:
+        return plain_words(str(message), now)
+    return "Overnight ran into an internal error; the log has the details"
+
+
 # ---------------------------------------------------------------- what a job row shows
+
+
+def folder_text(job: Job) -> str:
+    """Where a job works: its cwd, or for a worktree job its repository and branch ("app · overnight/slug")."""
+    workspace = job.workspace
+    if workspace is None:
+        return job.cwd
+    return f"{os.path.basename(workspace.repo.rstrip(os.sep)) or workspace.repo} · {workspace.branch}"
 
 
 def started_at(job: Job) -> dt.datetime | None:
@@ -116,17 +229,21 @@ def job_turns(job: Job) -> int | None:
 
 def status_text(job: Job) -> str:
     """The status, with what is still happening to the job: a run being stopped, an investigation."""
+    words = job.status.value.replace("_", " ")  # "needs review"
     if job.current is not None and job.current.stopping:
-        return f"{job.status.value} (stopping)"
+        return f"{words} (stopping)"
     if job.investigation is not None and job.investigation.status in (InvestigationStatus.WAITING,
                                                                       InvestigationStatus.RUNNING):
-        return f"{job.status.value} (investigating)"
-    return job.status.value
+        return f"{words} (investigating)"
+    return words
 
 
-def reason_text(job: Job, waiting: str | None) -> str:
-    """What the reason column says: the error and its fix, why a pending job waits (`waiting`, as
-    the engine's snapshot says it), or the last reason."""
+def reason_text(job: Job, waiting: Waiting | None, now: dt.datetime) -> str:
+    """What the reason column says: the error and its fix, why a pending job waits and until when
+    (`waiting`, as the engine's snapshot says it), or the last reason, in plain words."""
     if job.status is Status.INVALID and job.error is not None:
         return f"{job.error.problem} — {job.error.fix}"
-    return waiting or job.reason
+    if waiting is not None:
+        expected = f" · expected {format_clock(waiting.until, now)}" if waiting.until else ""
+        return plain_words(waiting.why, now) + expected
+    return plain_words(job.reason, now)

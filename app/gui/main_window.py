@@ -41,6 +41,7 @@ from app.gui.dialogs.archive import ArchiveQuestion
 from app.gui.dialogs.help import PrdFormatDialog, ShortcutsDialog
 from app.gui.dialogs.new_prd import NewPrdDialog
 from app.gui.dialogs.settings import SettingsDialog
+from app.gui.formatting import error_text
 from app.gui.queue_model import QueueModel
 from app.gui.transcript import TranscriptFollower, TranscriptSource, transcript_sources
 from app.gui.transcript_model import TranscriptModel
@@ -64,6 +65,7 @@ from app.gui.widgets.safety_note import SafetyNote
 from app.gui.widgets.setup_banner import SetupBanner
 from app.gui.widgets.status_strip import StatusStrip
 from app.gui.window_state import WindowMemory
+from app.gui.worktree_actions import WorktreeActions
 from app.paths import read_regular_file
 
 PAUSE_REASON = "paused from the window"
@@ -166,7 +168,7 @@ class MainWindow(QMainWindow):
         bridge.failed.connect(self._engine_failed)
         actions = self.user_actions
         actions["pause"].triggered.connect(self.toggle_pause)
-        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Force tick"))
+        actions["tick"].triggered.connect(lambda: self.send_command({"cmd": "tick"}, "Start next batch now"))
         actions["new_prd"].triggered.connect(self.open_new_prd)
         actions["add_files"].triggered.connect(self._choose_files)
         actions["open_folder"].triggered.connect(lambda: self._open(self.home.prds))
@@ -183,6 +185,8 @@ class MainWindow(QMainWindow):
         actions["open_prd"].triggered.connect(lambda: self._open_selected_prd(reveal=False))
         actions["reveal"].triggered.connect(lambda: self._open_selected_prd(reveal=True))
         actions["archive"].triggered.connect(self.archive_selected)
+        WorktreeActions(self, actions, self.selected_job, self.queue_model.is_held, self.send_command, self.show_error)
+        self.detail.changes.loaded.connect(self._update_job_actions)
         self.queue_panel.currentSlugChanged.connect(self._select)
         self.queue_panel.contextMenuRequested.connect(lambda where: self.job_menu.popup(where))
         self.queue_panel.prdFormatRequested.connect(self.open_prd_format)
@@ -292,7 +296,7 @@ class MainWindow(QMainWindow):
         if event.event in (EventName.CONFIG_LOADED, EventName.CONFIG_INVALID):
             self._show_status()
         if event.level == "error":
-            self.show_error(event.describe())
+            self.show_error(error_text(event))
 
     def _engine_failed(self, message: str) -> None:
         self.show_error(f"The engine stopped: {message}")
@@ -390,7 +394,8 @@ class MainWindow(QMainWindow):
     def _update_job_actions(self) -> None:
         job = self.selected_job()
         held = job is not None and self.queue_model.is_held(job.slug)
-        enabled = applicable_actions(job, bool(self.detail.sources), held) if job is not None else set()
+        worktree = self.detail.changes.worktree_found
+        enabled = applicable_actions(job, bool(self.detail.sources), held, worktree) if job is not None else set()
         for key in JOB_ACTIONS:
             self.user_actions[key].setEnabled(key in enabled)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -23,12 +23,14 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QIcon
 
+from app.core.batching import Waiting
 from app.core.queue import Job, QueueState, Status
-from app.core.times import local_time
 from app.engine.api import Snapshot
 from app.gui.formatting import (
     duration_seconds,
     duration_text,
+    folder_text,
+    format_clock,
     format_cost,
     job_cost,
     job_turns,
@@ -94,7 +96,7 @@ class QueueModel(QAbstractTableModel):
         self._row_of: dict[str, int] = {}
         self._jobs: dict[str, Job] = {}
         self._held: set[str] = set()  # rows that are fix plans awaiting approval, not jobs
-        self._waiting: Callable[[str], str | None] = Snapshot().waiting  # why a pending job waits
+        self._waiting: Mapping[str, Waiting] = {}  # why pending jobs wait, as the engine's snapshot says it
         self._now = dt.datetime.now(dt.UTC)
         self._sort_column = Column.GROUP
         self._descending = False
@@ -107,7 +109,7 @@ class QueueModel(QAbstractTableModel):
         """Bring the rows in line with the engine's `snapshot`; `changed` names the jobs that changed
         since the last call."""
         state = snapshot.state
-        self._waiting = snapshot.waiting
+        waited, self._waiting = self._waiting, snapshot.waiting()
         held = snapshot.held_plans()
         rows = {**state.jobs, **held} if held else state.jobs
         self._remove([slug for slug in self._slugs if slug not in rows])
@@ -119,6 +121,10 @@ class QueueModel(QAbstractTableModel):
             self._jobs[slug] = rows[slug]
         self._insert(new, rows)
         self._emit_changed(sorted(self._row_of[slug] for slug in touched), 0, len(Column) - 1)
+        # Why a job waits also follows the gate, the cap and the other jobs' groups.
+        rewaiting = {slug for slug in waited.keys() | self._waiting.keys()
+                     if waited.get(slug) != self._waiting.get(slug) and slug in self._row_of} - touched - set(new)
+        self._emit_changed(sorted(self._row_of[slug] for slug in rewaiting), Column.REASON, Column.REASON)
         if new or (touched and self._sort_column is not Column.GROUP):
             self._keep_sorted([*new, *touched])
 
@@ -223,7 +229,7 @@ class QueueModel(QAbstractTableModel):
 
     def reason_at(self, row: int) -> str:
         job = self.job_at(row)
-        return reason_text(job, self._waiting(job.slug))
+        return reason_text(job, self._waiting.get(job.slug), self._now)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._slugs)
@@ -263,10 +269,10 @@ class QueueModel(QAbstractTableModel):
             case Column.STATUS:
                 return AWAITING_APPROVAL if job.slug in self._held else status_text(job)
             case Column.CWD:
-                return job.cwd
+                return folder_text(job)
             case Column.STARTED:
                 moment = started_at(job)
-                return local_time(moment, self._now) if moment else ""
+                return format_clock(moment, self._now) if moment else ""
             case Column.DURATION:
                 return duration_text(job, self._now)
             case Column.COST:
@@ -275,16 +281,19 @@ class QueueModel(QAbstractTableModel):
                 turns = job_turns(job)
                 return "" if turns is None else str(turns)
             case Column.REASON:
-                return reason_text(job, self._waiting(job.slug))
+                return reason_text(job, self._waiting.get(job.slug), self._now)
 
     def _tooltip(self, job: Job, column: Column) -> str | None:
         if column is Column.REASON:
             if job.error is not None:
                 return job.error.one_line()
-            return reason_text(job, self._waiting(job.slug)) or None
+            return reason_text(job, self._waiting.get(job.slug), self._now) or None
         if column is Column.TITLE:
             return f"{job.title}\n{job.slug}.md"
         if column is Column.CWD:
+            workspace = job.workspace
+            if workspace is not None:
+                return f"{job.cwd}\nruns in {workspace.path}\non branch {workspace.branch}"
             return job.cwd or None
         return None
 
@@ -300,7 +309,7 @@ class QueueModel(QAbstractTableModel):
             case Column.STATUS:
                 value = STATUS_ORDER[job.status]
             case Column.CWD:
-                value = job.cwd
+                value = folder_text(job)
             case Column.STARTED:
                 moment = started_at(job)
                 value = moment.timestamp() if moment else None
@@ -311,7 +320,7 @@ class QueueModel(QAbstractTableModel):
             case Column.TURNS:
                 value = job_turns(job)
             case Column.REASON:
-                value = reason_text(job, self._waiting(job.slug)).casefold() or None
+                value = reason_text(job, self._waiting.get(job.slug), self._now).casefold() or None
         return (value is None, value if value is not None else 0, tie)
 
 

@@ -21,7 +21,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.queue import InvestigationStatus, Job
 from app.core.stream import StreamReader
-from app.gui.transcript_model import TranscriptModel, TranscriptRow, transcript_rows
+from app.core.verify import VERIFYING, describe
+from app.gui.transcript_model import TranscriptModel, TranscriptRow, plain_rows, transcript_rows
 from app.paths import Home
 
 CHUNK_BYTES = 1 << 20
@@ -40,16 +41,20 @@ class TranscriptSource:
 
 
 def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
-    """The job's run's transcript and its investigation's, where the engine writes them
+    """The job's run's transcript, its verify log and its investigation's, where the engine writes them
     (`paths.RunFiles`); nothing for a record whose names cannot be a path."""
     sources = []
     try:
         if job.current is not None:
-            log = home.run_files(job.current.run_id, job.slug).log
-            sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", log, True))
+            files = home.run_files(job.current.run_id, job.slug)
+            sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", files.log, True))
+            if job.reason == VERIFYING:
+                sources.append(TranscriptSource("Verify (running)", files.verify_log, True))
         elif job.last is not None:
-            log = home.run_files(job.last.run_id, job.slug).log
-            sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", log, False))
+            files = home.run_files(job.last.run_id, job.slug)
+            sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", files.log, False))
+            if job.verify is not None:
+                sources.append(TranscriptSource(f"Verify ({describe(job.verify)})", files.verify_log, False))
         investigation = job.investigation
         if investigation is not None and investigation.run_id is not None:
             live = investigation.status is InvestigationStatus.RUNNING
@@ -59,6 +64,34 @@ def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
     except ValueError:  # a run id or slug from a damaged queue.json
         pass
     return sources
+
+
+class _StreamRows:
+    """Stream-JSON chunks → transcript rows."""
+
+    def __init__(self) -> None:
+        self._reader = StreamReader(transcript=True)
+
+    def feed(self, chunk: bytes) -> list[TranscriptRow]:
+        return transcript_rows(self._reader.feed(chunk))
+
+    def finish(self) -> list[TranscriptRow]:
+        return transcript_rows(self._reader.finish())
+
+
+class _PlainRows:
+    """Plain-text chunks → a row per line; a line cut between chunks waits for its end."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> list[TranscriptRow]:
+        *lines, self._rest = (self._rest + chunk).split(b"\n")
+        return plain_rows(lines)
+
+    def finish(self) -> list[TranscriptRow]:
+        rest, self._rest = self._rest, b""
+        return plain_rows([rest] if rest else [])
 
 
 class _Tail:
@@ -108,7 +141,8 @@ class _Tail:
     # ------------------------------------------------------------ the worker thread
 
     def _run(self) -> None:
-        reader = StreamReader(transcript=True)
+        # A transcript is stream-JSON (.jsonl); any other log (a verify log) is plain lines.
+        reader = _StreamRows() if self.path.suffix == ".jsonl" else _PlainRows()
         file: BinaryIO | None = None
         try:
             while not (self._stop.is_set() or self._owner_gone.is_set()):
@@ -127,9 +161,9 @@ class _Tail:
                     self._set_note("")
                 chunk = file.read(CHUNK_BYTES)
                 if chunk:
-                    self._push(transcript_rows(reader.feed(chunk)))
+                    self._push(reader.feed(chunk))
                 elif finished:
-                    self._push(transcript_rows(reader.finish()))
+                    self._push(reader.finish())
                     return
                 else:
                     self._stop.wait(POLL_SECONDS)

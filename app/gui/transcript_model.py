@@ -68,6 +68,16 @@ def transcript_rows(events: Iterable[Event]) -> list[TranscriptRow]:
     return [row for event in events if (row := _row(event)) is not None]
 
 
+def plain_rows(lines: Iterable[bytes]) -> list[TranscriptRow]:
+    """Lines of a plain log (a verify log): a `$ command` header reads as a call, the rest as text."""
+    rows = []
+    for line in lines:
+        text = line.decode("utf-8", errors="replace")
+        kind = RowKind.TOOL_CALL if text.startswith("$ ") else RowKind.TEXT
+        rows.append(TranscriptRow(kind, shorten(text, DISPLAY_KEEP), shorten(text, DETAIL_KEEP)))
+    return rows
+
+
 def _row(event: Event) -> TranscriptRow | None:
     match event:
         case AssistantText(synthetic=True):

@@ -17,12 +17,12 @@ from PySide6.QtWidgets import QMenu, QStyle, QSystemTrayIcon
 from app.core.event_names import EventName
 from app.core.queue import InvestigationStatus, Job, Pause, PauseReason, QueueState, Status
 from app.core.text import pluralize
-from app.core.times import local_time
 from app.core.upkeep import alive, has_anything_left
 from app.core.usage import Usage, Window
 from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.desktop import open_path
+from app.gui.formatting import PAUSE_WORDS, format_clock, plain_words
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
 from app.gui.main_window import MainWindow
 
@@ -105,7 +105,11 @@ class Tray(QObject):
             menu.addAction(line[:1].upper() + line[1:]).setEnabled(False)
         needs_fixing = self._needs_fixing_line()
         if needs_fixing:
-            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, self._show_invalid)
+            menu.addAction(icon(pixmap.SP_MessageBoxWarning), needs_fixing, lambda: self._show_first(Status.INVALID))
+        needs_review = self._needs_review_line()
+        if needs_review:
+            menu.addAction(icon(pixmap.SP_MessageBoxQuestion), needs_review,
+                           lambda: self._show_first(Status.NEEDS_REVIEW))
         menu.addSeparator()
         menu.setDefaultAction(menu.addAction(app_icon(), "Show Overnight", self.show_window))
         menu.addAction(icon(pixmap.SP_FileIcon), "New PRD…", self._new_prd)
@@ -113,7 +117,7 @@ class Tray(QObject):
             menu.addAction(icon(pixmap.SP_MediaPause), "Pause", self._pause)
         else:
             menu.addAction(icon(pixmap.SP_MediaPlay), "Resume", self._resume)
-        menu.addAction(icon(pixmap.SP_MediaSeekForward), "Force tick", self._force_tick)
+        menu.addAction(icon(pixmap.SP_MediaSeekForward), "Start next batch now", self._force_tick)
         menu.addAction(icon(pixmap.SP_DirOpenIcon), "Open folder", self._open_folder)
         menu.addAction(icon(pixmap.SP_FileDialogDetailedView), "Settings…", self._settings)
         menu.addSeparator()
@@ -131,12 +135,13 @@ class Tray(QObject):
     def _open_folder(self) -> None:
         open_path(self._bridge.home.prds)
 
-    def _show_invalid(self) -> None:
-        """The window, with the first PRD that needs fixing selected: its problem, fix and Edit PRD."""
+    def _show_first(self, status: Status) -> None:
+        """The window, with the first job of `status` selected: an invalid PRD's problem, fix and
+        Edit PRD, or what a job that needs review ended with."""
         self.show_window()
-        invalid = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is Status.INVALID)
-        if invalid:
-            self._window.queue_panel.select_slug(invalid[0])
+        found = sorted(job.slug for job in self._bridge.state.jobs.values() if job.status is status)
+        if found:
+            self._window.queue_panel.select_slug(found[0])
 
     def _new_prd(self) -> None:
         self.show_window()
@@ -168,7 +173,8 @@ class Tray(QObject):
     def _on_event(self, event: EngineEvent) -> None:
         if event.event == EventName.QUEUE_PAUSED and event.fields.get("reason") != PauseReason.MANUAL:
             # A manual pause is the user's own act: telling them about it is noise.
-            self._notify(_pause_title(event.fields), event.fields.get("message") or "", MessageIcon.Warning)
+            message = plain_words(event.fields.get("message") or "", dt.datetime.now(dt.UTC))
+            self._notify(_pause_title(event.fields), message, MessageIcon.Warning)
         elif event.event == EventName.FIXPLAN_HELD:
             fields = event.fields
             self._notify("Fix plan awaiting approval", f"{fields['slug']}.md was written for "
@@ -260,14 +266,16 @@ class Tray(QObject):
         lines = ["Overnight" + (f" — {_pause_line(state.paused)}" if state.paused else "")]
         lines.append(self._counts_line())
         lines.append(self._needs_fixing_line())
+        lines.append(self._needs_review_line())
         lines.append(_usage_line(state.usage, dt.datetime.now(dt.UTC)))
         lines += self._problems()
         return "\n".join(line for line in lines if line)
 
     def _counts_line(self) -> str:
         state = self._bridge.state
+        review = _count(state, Status.NEEDS_REVIEW)
         return (f"{_count(state, Status.RUNNING)} running · {_count(state, Status.PENDING)} pending · "
-                f"{_count(state, Status.FAILED)} failed")
+                f"{_count(state, Status.FAILED)} failed" + (f" · {review} to review" if review else ""))
 
     def _needs_fixing_line(self) -> str:
         """"1 PRD needs fixing", or "" when every PRD is valid."""
@@ -275,6 +283,11 @@ class Tray(QObject):
         if not invalid:
             return ""
         return f"{pluralize(invalid, 'PRD')} need{'s' if invalid == 1 else ''} fixing"
+
+    def _needs_review_line(self) -> str:
+        """"1 needs review" (a result Overnight could not accept on its own), or ""."""
+        review = _count(self._bridge.state, Status.NEEDS_REVIEW)
+        return f"{review} need{'s' if review == 1 else ''} review" if review else ""
 
     # ------------------------------------------------------------ the user looks
 
@@ -321,7 +334,7 @@ def _percent(window: Window, now: dt.datetime) -> str:
 
 def _pause_line(paused: Pause) -> str:
     until = f" until {_clock(paused.resume_at)}" if paused.resume_at else ""
-    return f"paused ({paused.reason.value}){until}"
+    return f"paused ({PAUSE_WORDS[paused.reason][0]}){until}"
 
 
 def _pause_title(fields: dict[str, Any]) -> str:
@@ -331,5 +344,4 @@ def _pause_title(fields: dict[str, Any]) -> str:
 
 
 def _clock(moment: dt.datetime) -> str:
-    """A menu line is short: the weekday is enough for a moment within the week."""
-    return local_time(moment, dt.datetime.now(dt.UTC), day_format="%a")
+    return format_clock(moment, dt.datetime.now(dt.UTC))

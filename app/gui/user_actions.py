@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
-from app.core.queue import TERMINAL, Job, Status
+from app.core.queue import RERUNNABLE, Job, Status
 from app.gui.icons import glyph_icon
 
 # key: (text, command sent to the engine or None when the window handles it)
@@ -27,10 +27,14 @@ JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
     "skip": ("Skip", "skip"),
     "rerun": ("Re-run", "rerun"),
     "approve": ("Approve", "approve"),
-    "discard": ("Discard", "discard"),
+    "accept": ("Accept", "accept"),
+    "merge": ("Merge again", "merge"),
+    "discard": ("Discard", None),  # a held fix plan, or a job's review: app.gui.worktree_actions sends it
     "open_log": ("Open log", None),
     "open_prd": ("Open PRD", None),
     "reveal": ("Reveal in folder", None),
+    "open_worktree": ("Open worktree", None),
+    "open_terminal": ("Open worktree in terminal", None),
     "archive": ("Archive…", None),
 }
 
@@ -38,23 +42,30 @@ JOB_ACTIONS: Mapping[str, tuple[str, str | None]] = {
 QUEUE_KEYS = ("open_prd", "archive")
 
 
-def applicable_actions(job: Job, has_log: bool, held: bool = False) -> set[str]:
+def applicable_actions(job: Job, has_log: bool, held: bool = False, worktree: bool = False) -> set[str]:
     """The job actions that make sense for `job` now (the engine has the last word); `held`: the
-    row is a fix plan awaiting approval, which is approved or discarded (and its file opened)."""
+    row is a fix plan awaiting approval, which is approved or discarded (and its file opened);
+    `worktree`: the job's worktree exists (as last read)."""
     if held:
         return {"approve", "discard", "open_prd", "reveal"}
     busy = job.is_busy
     stopping = job.current is not None and job.current.stopping is not None
-    settled = (job.status in TERMINAL or job.status is Status.NEEDS_REVIEW) and not busy
+    settled = job.status in RERUNNABLE and not busy
+    review = job.status is Status.NEEDS_REVIEW and not busy
     checks = {
         "run": job.status is Status.PENDING and not busy,
         "cancel": job.status in (Status.PENDING, Status.RUNNING) and not stopping,
         "reset": settled,
         "skip": job.status in (Status.PENDING, Status.FAILED) and not busy,
         "rerun": settled,
+        "accept": review,
+        "merge": review,
+        "discard": review,
         "open_log": has_log,
         "open_prd": not job.file_gone,
         "reveal": not job.file_gone,
+        "open_worktree": worktree,
+        "open_terminal": worktree,
         "archive": not busy and job.status is not Status.RUNNING and not job.file_gone,
     }
     return {key for key, applies in checks.items() if applies}
@@ -64,7 +75,7 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     """Every action of the window, by key; `prds` is the folder "Open folder" opens."""
     actions = {
         "pause": QAction("Pause", window),
-        "tick": QAction("Force tick", window),
+        "tick": QAction("Start next batch now", window),
         "new_prd": QAction("New PRD…", window),
         "add_files": QAction("Add files…", window),
         "open_folder": QAction("Open folder", window),
@@ -78,7 +89,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     for key, glyph in (("pause", "pause"), ("tick", "next-batch"), ("new_prd", "new"),
                        ("add_files", "add-files"), ("open_folder", "folder"), ("settings", "settings")):
         set_icon(actions[key], glyph, window)
-    actions["tick"].setToolTip("Start the next batch now, even if the gate is closed; clears a pause")
+    actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs;"
+                               " clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
     actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
@@ -88,7 +100,10 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     for key, keys in SHORTCUTS.items():
         actions[key].setShortcuts([QKeySequence(sequence) for sequence in keys])
     actions["approve"].setToolTip("Move the fix plan into prds/, where it runs like any PRD")
-    actions["discard"].setToolTip("Put the fix plan aside in fix-plans/discarded/ (never deleted)")
+    actions["discard"].setToolTip("A fix plan awaiting approval: put it aside in fix-plans/discarded/ (never "
+                                  "deleted). A job that needs review: remove its worktree and branch (asks first)")
+    actions["accept"].setToolTip("The job's work counts as done (after a conflict: once you merged its branch)")
+    actions["merge"].setToolTip("Try the merge of the job's branch into the integration branch again")
     return actions
 
 

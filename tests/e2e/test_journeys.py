@@ -200,6 +200,24 @@ def test_a_failing_job_gets_an_investigation_whose_fix_plan_the_real_cli_writes_
     assert investigation and "Payments page" in investigation[0]
 
 
+def test_a_prd_whose_verify_fails_is_failed_and_its_investigation_sees_the_verify_output(overnight):
+    o = overnight()
+    check = 'grep -q goodbye greeting.txt || { echo "greeting.txt says: $(cat greeting.txt)"; exit 4; }'
+    o.prd("04-greeting.md", '@agent write {"file_path": "greeting.txt", "content": "hello"}\n@agent text "done"\n',
+          title="Greeting", verify=["test -f greeting.txt", check])
+    assert o.run_until_idle(timeout=180) == 0
+    assert o.wait_event("job.finished", slug="04-greeting")["outcome"] == "completed"  # the agent's own word
+    verified = o.wait_event("job.verified", slug="04-greeting")
+    assert verified["ok"] is False and verified["failed"] == check
+    job = o.jobs()["04-greeting"]
+    assert job["status"] == "failed" and job["reason"] == f"verify failed: `{check}` exited 4"
+    assert [c["exitCode"] for c in job["verify"]["commands"]] == [0, 4]
+    assert "greeting.txt says: hello" in Path(job["verify"]["logPath"]).read_text()
+    assert o.wait_event("investigation.finished", slug="04-greeting")["fixPlan"] == "04-fix-greeting"
+    investigation = [p for p in o.prompts() if "04-fix-greeting.md" in p]
+    assert investigation and "greeting.txt says: hello" in investigation[0]
+
+
 def test_with_auto_run_off_the_fix_plan_waits_for_approval_then_runs(overnight):
     o = overnight(investigation={"auto_run": False})
     o.prd("03-payments.md", '@agent error {"status": 500, "retry": false}\n', title="Payments page")

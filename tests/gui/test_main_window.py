@@ -10,8 +10,9 @@ import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
+from app.core.event_names import EventName
 from app.core.queue import CurrentRun, PauseReason, QueueState, Status
-from app.engine.api import Snapshot
+from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.dialogs.archive import ArchiveQuestion
 from app.gui.main_window import PAUSE_REASON, MainWindow
@@ -114,7 +115,7 @@ def test_pause_from_the_toolbar_shows_the_banner_until_resumed_from_it(qtbot, wi
     window.user_actions["pause"].trigger()
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
     assert bridge.state.paused.reason is PauseReason.MANUAL
-    assert PAUSE_REASON in banner.message.text() and "paused by you" in banner.message.text()
+    assert banner.message.full_text == f"Paused: by you — {PAUSE_REASON}"
     assert window.user_actions["pause"].text() == "Resume"
 
     banner.resume_button.click()
@@ -259,7 +260,18 @@ def test_closing_asks_the_app_to_quit_or_hides_when_a_tray_exists(qtbot, idle_wi
 
 def test_a_command_without_an_engine_is_reported(qtbot, idle_window):
     idle_window.user_actions["tick"].trigger()
-    assert idle_window.notice.text() == "Force tick: the engine is not running"
+    assert idle_window.notice.text() == "Start next batch now: the engine is not running"
+
+
+def test_an_engine_error_reads_as_what_went_wrong_not_as_a_log_line(qtbot, idle_window):
+    now = dt.datetime.now(dt.UTC)
+    fields = {"where": "_check_gate_times", "error": "OSError: [Errno 28] No space left on device",
+              "trace": "Traceback (most recent call last): ..."}
+    idle_window.bridge.engineEvent.emit(EngineEvent(EventName.ENGINE_ERROR, now, fields, "error"))
+    assert idle_window.notice.text() == "OSError: [Errno 28] No space left on device"
+    broken = {"message": "config.yaml: usage.when_unknown is 'maybe' — use fire or hold"}
+    idle_window.bridge.engineEvent.emit(EngineEvent(EventName.CONFIG_INVALID, now, broken, "error"))
+    assert idle_window.notice.text() == broken["message"]  # names the key to change, as written
 
 
 def test_the_clock_runs_only_while_the_window_is_shown_and_catches_up_at_once(qtbot, idle_window):

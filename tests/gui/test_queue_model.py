@@ -1,12 +1,15 @@
 """The queue model: row operations instead of resets, what each column says, sorting and filtering."""
 
+import datetime as dt
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
 
+from app.core.gate import Closed
 from app.core.prd import PrdError
 from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Status
 from app.engine.api import Snapshot
+from app.gui.formatting import format_clock
 from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
 from tests.gui.recorder import Recorder
 from tests.unit.core.factories import T0, job, jobs
@@ -37,7 +40,9 @@ def test_a_stream_of_states_becomes_inserts_changes_and_removals_never_a_reset(q
 
     third = QueueState(jobs={slug: j for slug, j in second.jobs.items() if slug not in ("01-a", "01-b")})
     model.apply(Snapshot(third), ["01-a", "01-b"])
-    assert recorder.take() == [("removed", 0, 1)]
+    # With group 1 gone, what 02-c and 03-d wait for changes too.
+    assert recorder.take() == [("removed", 0, 1), ("changed", 0, 1)]
+    assert [cell(model, slug, Column.REASON) for slug in ("02-c", "03-d")] == ["", "waiting for group 2"]
     assert [model.index(row, Column.TITLE).data() for row in range(model.rowCount())] == ["02-c", "03-d"]
     qtmodeltester.check(model)
 
@@ -56,7 +61,7 @@ def test_a_dependent_row_is_refreshed_when_what_it_waits_for_changes():
     model = QueueModel()
     state = QueueState(jobs=jobs(job("01-schema", Status.RUNNING), job("02-api", depends_on=("01-schema",))))
     model.apply(Snapshot(state), list(state.jobs))
-    assert cell(model, "02-api", Column.REASON) == "waiting for 01-schema (running)"
+    assert cell(model, "02-api", Column.REASON) == "waiting for 01-schema"
     recorder = Recorder(model)
     done = {**state.jobs, "01-schema": finished("01-schema")}
     model.apply(Snapshot(QueueState(jobs=done)), ["01-schema"])
@@ -85,7 +90,7 @@ def test_a_running_job_shows_elapsed_time_and_eta_from_its_estimate():
     recorder = Recorder(model)
     model.refresh(T0.replace(minute=10))
     assert recorder.take() == [("changed", 0, 0)]
-    assert cell(model, "01-long", Column.DURATION) == "10 min 00 s · ETA 20 min 00 s"
+    assert cell(model, "01-long", Column.DURATION) == "10 min · ETA 20 min"
 
 
 def test_the_proxy_sorts_by_group_then_slug_and_filters_by_text_and_status(qtmodeltester):
@@ -139,3 +144,30 @@ def test_a_held_fix_plan_is_a_row_awaiting_approval_until_it_becomes_its_job(qtm
     assert cell(model, "01-fix-a", Column.STATUS) == "pending"
     model.apply(Snapshot(QueueState(jobs=jobs(failed))), ["02-b"])
     assert model.is_held("01-fix-a") and cell(model, "01-fix-a", Column.STATUS) == "awaiting approval"
+
+
+def test_a_waiting_job_says_why_and_when_it_is_expected_to_start():
+    now = dt.datetime.now(dt.UTC)
+    resets = now + dt.timedelta(hours=1, minutes=12)
+    queue = jobs(job("01-user-table"), job("01-api", depends_on=("01-user-table",)), job("02-ui"))
+    model = QueueModel()
+    model.refresh(now)
+    model.apply(Snapshot(QueueState(jobs=queue), cap=4, gate=Closed("usage", "five-hour usage 95 % ≥ 90 %", resets)),
+                list(queue))
+    assert cell(model, "01-user-table", Column.REASON) == (
+        f"waiting: five-hour usage 95 % ≥ 90 % · expected {format_clock(resets, now)}")
+    assert cell(model, "01-api", Column.REASON) == "waiting for 01-user-table"
+    assert cell(model, "02-ui", Column.REASON) == "waiting for group 1"
+    recorder = Recorder(model)
+    model.apply(Snapshot(QueueState(jobs=queue), cap=4), [])  # usage fell under the threshold
+    assert recorder.take() == [("changed", model.row_of("01-user-table"), model.row_of("01-user-table"))]
+    assert cell(model, "01-user-table", Column.REASON) == ""
+
+
+def test_a_finished_job_s_reason_reads_in_plain_words():
+    reason = "error_max_turns: reached 30 turns; usage limit reached (five_hour)"
+    model = QueueModel()
+    failed = replace(finished("01-b", Status.FAILED), reason=reason)
+    model.apply(Snapshot(QueueState(jobs=jobs(failed))), ["01-b"])
+    assert cell(model, "01-b", Column.REASON) == (
+        "stopped at the turn limit: reached 30 turns; usage limit reached (five-hour)")

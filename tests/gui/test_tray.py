@@ -1,19 +1,23 @@
 """The tray: its icon and tooltip follow the queue, its menu steers it, and it tells the user what needs them."""
 
 import contextlib
+import datetime as dt
 import json
 import time
 from pathlib import Path
 
 import pytest
 
-from app.core.queue import Status
+from app.core.queue import QueueState, Status
+from app.engine.api import Snapshot
 from app.gui.bridge import EngineBridge
+from app.gui.formatting import format_clock
 from app.gui.icons import TrayLook, TrayState
 from app.gui.main_window import MainWindow
 from app.gui.tray import Tray
 from tests.fakes.anthropic import FakeAnthropic
 from tests.support import make_home, write_prd
+from tests.unit.core.factories import job, jobs
 
 SLEEPER = "@fake sleep 30\n"
 # The offscreen platform cannot raise a window or pass size hints to a window manager.
@@ -97,7 +101,7 @@ def test_the_icon_shows_running_jobs_with_a_count_and_then_the_pause(qtbot, brid
     bridge.command({"cmd": "pause", "reason": "lunch"})
     qtbot.waitUntil(lambda: tray.look == TrayLook(TrayState.PAUSED, 2), timeout=5000)
     assert icon_image(tray) not in (idle, running)
-    assert "paused (manual)" in tray.tooltip()
+    assert "paused (by you)" in tray.tooltip()
 
 
 def test_the_tooltip_shows_the_usage_meter(qtbot, tmp_path):
@@ -122,7 +126,7 @@ def test_an_invalid_config_turns_the_icon_to_error_with_the_problem_in_the_toolt
 
 def test_the_menu_pauses_and_resumes_and_its_entry_follows_the_state(qtbot, bridge, window, tray, notifications):
     assert menu_texts(tray) == ["0 running · 0 pending · 0 failed", "", "Show Overnight", "New PRD…", "Pause",
-                                "Force tick", "Open folder", "Settings…", "", "Quit"]
+                                "Start next batch now", "Open folder", "Settings…", "", "Quit"]
 
     trigger(tray, "Pause")
     qtbot.waitUntil(lambda: bridge.state.paused is not None and window.pause_banner.isVisibleTo(window), timeout=5000)
@@ -143,7 +147,7 @@ def test_force_tick_from_the_menu_starts_a_job_the_manual_policy_holds(qtbot, tm
         write_prd(home, "01-held.md", '@fake text "hi"\n')
         qtbot.waitUntil(lambda: "01-held" in bridge.state.jobs, timeout=10000)
         assert "0 running · 1 pending · 0 failed" in menu_texts(tray)
-        trigger(tray, "Force tick")
+        trigger(tray, "Start next batch now")
         qtbot.waitUntil(lambda: bridge.state.jobs["01-held"].status is Status.COMPLETED, timeout=15000)
 
 
@@ -173,6 +177,10 @@ def test_a_usage_limit_pause_is_notified_with_its_resume_time(qtbot, bridge, tra
                     timeout=15000)
     title, text = next((title, text) for title, text in notifications if title.startswith("Queue paused"))
     assert "limit reached" in text
+    # Times on the user's clock, as the window shows them: never the engine's UTC.
+    qtbot.waitUntil(lambda: bridge.state.paused is not None, timeout=5000)
+    assert title == f"Queue paused until {format_clock(bridge.state.paused.resume_at, dt.datetime.now(dt.UTC))}"
+    assert "UTC" not in text
     qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED, timeout=5000)
     until = title.removeprefix("Queue paused ")
     assert until in tray.tooltip()
@@ -189,7 +197,7 @@ def test_a_failure_while_paused_shows_both_until_the_user_looks(qtbot, bridge, w
     qtbot.waitUntil(lambda: any(title == "Job failed: 01-broken" for title, _ in notifications), timeout=15000)
     qtbot.waitUntil(lambda: tray.look.state is TrayState.PAUSED and tray.look.failed, timeout=5000)
     assert "1 job failed since you last looked" in tray.tooltip()
-    assert "paused (manual)" in tray.tooltip()
+    assert "paused (by you)" in tray.tooltip()
     assert icon_image(tray) != paused
 
     tray.show_window()
@@ -223,3 +231,12 @@ def test_new_prd_and_settings_from_the_menu_open_the_window_and_its_dialog(qtbot
     assert window.isVisible()
     qtbot.waitUntil(lambda: any(type(child).__name__ == dialog_name and child.isVisible()
                                 for child in window.children()), timeout=5000)
+
+
+def test_the_counts_say_how_many_jobs_need_review(qtbot, idle_window):
+    bridge = idle_window.bridge
+    tray = Tray(bridge, idle_window, notify=lambda *_args: None)
+    assert "to review" not in tray.tooltip()
+    bridge.snapshot = Snapshot(QueueState(jobs=jobs(job("01-a", Status.NEEDS_REVIEW), job("01-b", Status.FAILED))))
+    bridge.stateChanged.emit(bridge.snapshot, ["01-a", "01-b"])
+    assert "0 running · 0 pending · 1 failed · 1 to review" in tray.tooltip()

@@ -15,7 +15,21 @@ def test_job_actions_apply_only_where_they_make_sense():
         "reset", "skip", "rerun", "open_log", "open_prd", "reveal", "archive"}
     assert applicable_actions(job("01-a", Status.INVALID), has_log=False) == {"open_prd", "reveal", "archive"}
     assert applicable_actions(job("01-a", Status.NEEDS_REVIEW), has_log=True) == {
-        "reset", "rerun", "open_log", "open_prd", "reveal", "archive"}
+        "reset", "rerun", "accept", "merge", "discard", "open_log", "open_prd", "reveal", "archive"}
+
+
+def test_accept_merge_and_discard_apply_only_to_a_job_that_needs_review():
+    review = {"accept", "merge", "discard"}
+    for status in Status:
+        if status is not Status.NEEDS_REVIEW:
+            assert not review & applicable_actions(job("01-a", status), has_log=True)
+    assert review <= applicable_actions(job("01-a", Status.NEEDS_REVIEW), has_log=True)
+
+
+def test_the_worktree_can_be_opened_only_while_it_exists():
+    worktree = {"open_worktree", "open_terminal"}
+    assert worktree <= applicable_actions(job("01-a", Status.FAILED), has_log=True, worktree=True)
+    assert not worktree & applicable_actions(job("01-a", Status.FAILED), has_log=True, worktree=False)
 
 
 def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(qtbot, tmp_path):
@@ -29,7 +43,7 @@ def test_the_menus_and_the_toolbar_show_the_actions_and_pause_turns_into_resume(
         text for text, _command in JOB_ACTIONS.values()]
     toolbar = window.findChild(QToolBar, "queueToolbar")
     assert [action.text() for action in toolbar.actions()] == [
-        "Pause", "Force tick", "New PRD…", "Open folder", "Settings…"]
+        "Pause", "Start next batch now", "New PRD…", "Open folder", "Settings…"]
     assert actions["open_folder"].toolTip() == f"Open {tmp_path / 'prds'}"
 
     show_paused(actions["pause"], True, window)

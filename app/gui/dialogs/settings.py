@@ -112,6 +112,11 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
                            "its own, merged when it completes", WORKSPACE_MODES)),
     ("Workspace", "workspace.branch", "Integration branch",
      lambda p: TextField("workspace.branch", p, "the branch of each repo that completed jobs are merged into")),
+    ("Workspace", "workspace.verify", "Verify commands",
+     lambda p: ListField("workspace.verify", p,
+                         "shell commands that check a completed run; a PRD's own verify replaces them")),
+    ("Workspace", "workspace.verify_timeout", "Verify timeout",
+     lambda p: DurationField("workspace.verify_timeout", p, "a verify command still running after this is killed")),
 )
 
 

@@ -1,6 +1,7 @@
 """The selected job: its error and fix when invalid (with a button to edit the file), links to related
 jobs, its live transcript, its PRD rendered as markdown with the frontmatter as a table (an invalid
-PRD as its raw text with numbered lines, the line at fault marked), and the facts of its runs."""
+PRD as its raw text with numbered lines, the line at fault marked), the facts of its runs, and for a
+worktree job what it changed (a Changes tab, shown only for a job with a worktree)."""
 
 from __future__ import annotations
 
@@ -31,15 +32,19 @@ from PySide6.QtWidgets import (
 
 from app.core.prd import body_of_text
 from app.core.queue import Investigation, InvestigationStatus, Job
-from app.core.times import local_time
+from app.core.verify import describe
 from app.gui.formatting import (
     ERROR_COLOR,
+    format_clock,
     format_cost,
     format_duration,
+    plain_words,
     status_text,
 )
 from app.gui.transcript import TranscriptSource
 from app.gui.transcript_model import TranscriptModel
+from app.gui.widgets.changes_view import ChangesView
+from app.gui.widgets.elided_label import ElidedLabel
 from app.gui.widgets.transcript_view import TranscriptView
 
 JOB_LINK = "job:"
@@ -53,7 +58,7 @@ _ERROR_STYLE = (
 
 DETAIL_FIELDS = (
     "Status", "Reason", "Runs", "Last run", "Finished", "Duration", "Cost", "Turns", "Model", "Group", "Folder",
-    "Depends on", "Estimate",
+    "Depends on", "Estimate", "Verify",
 )
 
 
@@ -72,6 +77,7 @@ class JobDetail(QWidget):
         self._init_transcript_tab(transcript_model)
         self._init_prd_tab()
         self._init_details_tab()
+        self.changes = ChangesView(self)
         self._init_layout()
         self._connect_signals()
         self.show_job(None, {}, [])
@@ -79,8 +85,10 @@ class JobDetail(QWidget):
     # ------------------------------------------------------------ building
 
     def _init_header(self) -> None:
-        self.title = QLabel(self)
-        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title = ElidedLabel(self)  # a long title must not widen the window
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
         self.error_box = QLabel(self)
         self.error_box.setObjectName("errorBox")
         self.error_box.setStyleSheet(_ERROR_STYLE)
@@ -139,6 +147,7 @@ class JobDetail(QWidget):
         self.tabs.addTab(self.transcript_tab, "Transcript")
         self.tabs.addTab(self.prd_tab, "PRD")
         self.tabs.addTab(self.details_tab, "Details")
+        self.tabs.addTab(self.changes, "Changes")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -164,6 +173,8 @@ class JobDetail(QWidget):
         self._show_links(job, jobs)
         self._show_frontmatter(job)
         self._show_details(job)
+        self.tabs.setTabVisible(self.tabs.indexOf(self.changes), job is not None and job.workspace is not None)
+        self.changes.show_job(job)
         same_job = previous is not None and job is not None and previous.slug == job.slug
         if not same_job:
             self.prd_view.clear()
@@ -218,9 +229,9 @@ class JobDetail(QWidget):
 
     def _show_title(self, job: Job | None) -> None:
         if job is None:
-            self.title.setText("Select a job to see its transcript, PRD and details.")
+            self.title.set_full_text("Select a job to see its transcript, PRD and details.")
             return
-        self.title.setText(f"<b>{_html(job.title)}</b> &nbsp; {_html(job.slug)} · {_html(status_text(job))}")
+        self.title.set_full_text(f"{job.title} — {job.slug} · {status_text(job)}", f"{job.title}\n{job.slug}.md")
 
     def _show_error(self, job: Job | None) -> None:
         error = job.error if job is not None else None
@@ -360,23 +371,24 @@ def _detail_values(job: Job) -> dict[str, str]:
     now = dt.datetime.now(dt.UTC)
     values = {
         "Status": status_text(job),
-        "Reason": job.reason,
+        "Reason": plain_words(job.reason, now),
         "Runs": str(job.runs),
         "Model": job.model,
         "Group": str(job.group),
         "Folder": job.cwd,
         "Depends on": ", ".join(job.depends_on),
         "Estimate": format_duration(job.estimate_minutes * 60) if job.estimate_minutes is not None else "",
+        "Verify": describe(job.verify) if job.verify is not None else "",
     }
     last = job.last
     if last is not None:
         values |= {
-            "Last run": f"{last.outcome} — {last.reason}" if last.reason else last.outcome,
-            "Finished": local_time(last.finished_at, now),
+            "Last run": plain_words(f"{last.outcome} — {last.reason}" if last.reason else last.outcome, now),
+            "Finished": format_clock(last.finished_at, now),
             "Duration": format_duration(last.duration_ms / 1000),
             "Cost": format_cost(last.cost_usd),
             "Turns": "" if last.num_turns is None else str(last.num_turns),
         }
     if job.current is not None:
-        values["Last run"] = f"running since {local_time(job.current.started_at, now)} ({job.current.run_id})"
+        values["Last run"] = f"running since {format_clock(job.current.started_at, now)} ({job.current.run_id})"
     return values

@@ -1,4 +1,6 @@
-"""The strip under the toolbar: fire policy, running k/cap, the gate, both usage windows, config problems."""
+"""The strip under the toolbar, on one line: when runs start (the fire policy), running k/cap,
+whether new runs start now and why not, both usage windows, config problems. Long words go to
+tooltips and the verdict shortens to fit, so the strip never widens the window."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from html import escape
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from app.core.gate import Decision, Open
-from app.core.text import shorten
+from app.core.gate import limited_window
 from app.engine.api import Snapshot
+from app.gui.formatting import POLICY_WORDS, gate_words
+from app.gui.widgets.elided_label import ElidedLabel
 from app.gui.widgets.usage_bar import UsageBar
 
 STALE_TIP = "The usage meter is failing: these are the last values it gave."
@@ -21,9 +24,9 @@ class StatusStrip(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.policy = QLabel(self)
+        self.policy = ElidedLabel(self)
         self.running = QLabel(self)
-        self.gate = QLabel(self)
+        self.gate = ElidedLabel(self)
         self.five_hour = UsageBar("5 h", self)
         self.seven_day = UsageBar("7 d", self)
         self.stale = QLabel("⚠ stale", self)
@@ -32,11 +35,9 @@ class StatusStrip(QWidget):
         self.problems.linkActivated.connect(lambda _link: self.settingsRequested.emit())
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
-        for widget in (self.policy, self.running, self.gate):
-            layout.addWidget(widget)
-        layout.addStretch(1)
-        for widget in (self.problems, self.five_hour, self.seven_day, self.stale):
-            layout.addWidget(widget)
+        for widget, stretch in ((self.policy, 0), (self.running, 0), (self.gate, 1), (self.problems, 0),
+                                (self.five_hour, 0), (self.seven_day, 0), (self.stale, 0)):
+            layout.addWidget(widget, stretch)
         self.stale.setVisible(False)
         self.problems.setVisible(False)
 
@@ -44,22 +45,19 @@ class StatusStrip(QWidget):
         """Everything from what the engine published last: no call to the engine, no decision of
         its own (the gate's verdict is the engine's)."""
         state, config = snapshot.state, snapshot.config
-        self.policy.setText(f"Policy: {config.fire_policy}")
+        short, story = POLICY_WORDS.get(config.fire_policy, (config.fire_policy, ""))
+        self.policy.set_full_text(f"Runs start: {short}", story)
         self.running.setText(f"Running {snapshot.running}/{snapshot.cap}")
-        self._show_gate(snapshot.gate)
-        self.five_hour.show_window(state.usage.five_hour, config.utilization_threshold, now)
-        self.seven_day.show_window(state.usage.seven_day, config.weekly_threshold, now)
+        text, tooltip, short = gate_words(snapshot.gate, now)
+        self.gate.set_full_text(text, tooltip, short)
+        limited = limited_window(state.paused)
+        limit_until = state.paused.resume_at if state.paused is not None else None
+        self.five_hour.show_window(state.usage.five_hour, config.utilization_threshold, now,
+                                   limit_until if limited == "five_hour" else None)
+        self.seven_day.show_window(state.usage.seven_day, config.weekly_threshold, now,
+                                   limit_until if limited == "seven_day" else None)
         self.stale.setVisible(state.usage.stale)
         self._show_problems(list(snapshot.problems))
-
-    def _show_gate(self, decision: Decision) -> None:
-        if isinstance(decision, Open):
-            self.gate.setText("Gate open")
-            self.gate.setToolTip("new runs may start now")
-            return
-        reason = decision.reason
-        self.gate.setText(f"Gate closed: {shorten(reason, 60)}")
-        self.gate.setToolTip(reason)
 
     def _show_problems(self, problems: list[str]) -> None:
         self.problems.setVisible(bool(problems))
@@ -68,4 +66,3 @@ class StatusStrip(QWidget):
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         self.problems.setText(f'⚠ <a href="settings">{count}</a>')
         self.problems.setToolTip("<br>".join(escape(problem) for problem in problems))
-

@@ -209,3 +209,19 @@ def test_the_workspace_tab_sets_where_jobs_run_and_refuses_a_branch_name_git_wou
         dialog.save()
     saved = load_config(home.config).config.workspace
     assert (saved.mode, saved.branch) == ("worktree", "overnight/night")
+
+
+def test_the_workspace_tab_sets_the_verify_commands_and_their_timeout(qtbot, gui_home):
+    home = gui_home[0]
+    dialog, _config = open_dialog(qtbot, home)
+    assert dialog.tabs.tabText(dialog.labels["workspace.verify"][0]) == "Workspace"
+    verify = dialog.fields["workspace.verify"]
+    verify.add_item("   ")
+    assert "shell commands" in verify.error.text() and not dialog.save_button.isEnabled()
+    verify.remove_current()
+    verify.add_item("make test")
+    dialog.fields["workspace.verify_timeout"].set_value(120)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    saved = load_config(home.config).config
+    assert saved.workspace.verify == ("make test",) and saved.workspace.verify_timeout == 120

@@ -6,10 +6,10 @@ from dataclasses import replace
 import pytest
 
 from app.core.prd import PrdError
-from app.core.queue import Status
+from app.core.queue import LastRun, Status
 from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.job_detail import JobDetail
-from tests.unit.core.factories import job, jobs
+from tests.unit.core.factories import T0, job, jobs
 
 
 @pytest.fixture
@@ -76,3 +76,19 @@ def test_an_invalid_prd_is_shown_as_written_with_numbered_lines_and_edit_prd_ask
     detail.show_job(fixed, jobs(fixed), [])
     detail.show_prd_body("03-broken", text.replace("  model", "model"))
     assert detail.prd_view.toPlainText() == "Task"  # valid again: the body rendered, without its frontmatter
+
+
+def test_the_details_tab_and_the_title_read_in_plain_words(detail):
+    last = LastRun(run_id="r1", outcome="rate_limited", exit_code=1, finished_at=T0, duration_ms=4_320_000,
+                   cost_usd=1.5, num_turns=30,
+                   reason="usage limit reached (five_hour), resets 2026-11-22T06:00:00+00:00")
+    limited = job("04-" + "long-name-" * 12, Status.PENDING, title="A title " * 20, last=last,
+                  reason="error_max_turns: reached 30 turns")
+    detail.show_job(limited, jobs(limited), [])
+    assert detail.details["Reason"].text() == "stopped at the turn limit: reached 30 turns"
+    last_run = detail.details["Last run"].text()
+    assert "rate_limited" not in last_run and "five_hour" not in last_run and "+00:00" not in last_run
+    assert last_run.startswith("usage limit — usage limit reached (five-hour), resets ")
+    assert detail.details["Duration"].text() == "1 h 12 min"
+    assert detail.title.full_text.startswith("A title") and detail.title.minimumSizeHint().width() < 200
+    assert limited.slug in detail.title.toolTip()

@@ -1,32 +1,47 @@
-"""The pause banner: why the queue is paused, in words, and the countdown to the resume time."""
+"""The pause banner: why the queue is paused, in words, and the countdown to the resume time, on one line."""
 
 import datetime as dt
 
 import pytest
 
+from app.core.gate import rate_limit_pause
 from app.core.queue import Pause, PauseReason
-from app.gui.widgets.pause_banner import REASON_WORDS, PauseBanner
+from app.gui.formatting import PAUSE_WORDS, format_clock
+from app.gui.widgets.pause_banner import PauseBanner
 
 
-def test_the_pause_banner_counts_down_to_the_resume_time(qtbot):
+def test_the_pause_banner_says_why_and_counts_down_to_the_resume_time(qtbot):
     banner = PauseBanner()
     qtbot.addWidget(banner)
     now = dt.datetime.now(dt.UTC)
-    pause = Pause(PauseReason.RATE_LIMIT, now, now + dt.timedelta(minutes=12), "five-hour limit reached")
+    pause = rate_limit_pause(now + dt.timedelta(minutes=22), "five_hour", 0, now)
     banner.show_pause(pause, now)
     assert not banner.isHidden()
-    assert "usage limit reached: five-hour limit reached" in banner.message.text()
-    assert banner.countdown.text().startswith("resumes in 12 min 00 s")
-    banner.refresh(now + dt.timedelta(minutes=11))
-    assert banner.countdown.text().startswith("resumes in 1 min 00 s")
+    resume = format_clock(pause.resume_at, now)
+    assert banner.message.full_text == f"Paused: usage limit · resumes {resume} (in 22 min)"
+    banner.refresh(now + dt.timedelta(minutes=21))
+    assert banner.message.full_text.endswith(f"resumes {resume} (in 1 min 00 s)")
+    tip = banner.message.toolTip()
+    assert "five-hour limit reached" in tip and "rate_limit" not in tip and "UTC" not in tip
     banner.show_pause(None, now)
     assert banner.isHidden()
 
 
+def test_a_manual_pause_shows_the_user_s_own_words(qtbot):
+    banner = PauseBanner()
+    qtbot.addWidget(banner)
+    now = dt.datetime.now(dt.UTC)
+    banner.show_pause(Pause(PauseReason.MANUAL, now, None, "lunch"), now)
+    assert banner.message.full_text == "Paused: by you — lunch"
+
+
 @pytest.mark.parametrize("reason", list(PauseReason))
-def test_every_pause_reason_reads_as_words_in_the_banner(qtbot, reason):
+def test_every_pause_reason_reads_as_words_never_as_its_code(qtbot, reason):
     banner = PauseBanner()
     qtbot.addWidget(banner)
     now = dt.datetime.now(dt.UTC)
     banner.show_pause(Pause(reason, now, None, "details"), now)
-    assert f"{REASON_WORDS[reason]}: details" in banner.message.text()
+    short, story = PAUSE_WORDS[reason]
+    assert banner.message.full_text.startswith(f"Paused: {short}")
+    assert story in banner.message.toolTip()
+    assert f"reason: {reason.value}" not in banner.message.toolTip()

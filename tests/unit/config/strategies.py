@@ -70,5 +70,8 @@ valid_configs = st.builds(
         WorkspaceConfig,
         mode=st.sampled_from(["shared", "worktree"]),
         branch=st.sampled_from(["overnight/queue", "overnight/night", "overnight/team/night-2"]),
+        verify=st.lists(st.text(min_size=1, max_size=20).filter(lambda c: c.strip() and "\0" not in c),
+                        max_size=3).map(tuple),
+        verify_timeout=seconds_above_zero,
     ),
 )

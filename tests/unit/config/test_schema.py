@@ -34,7 +34,7 @@ DOCUMENTED_DEFAULTS = {
         "when_unknown": "fire",
     },
     "watchdog": {"post_result_grace": 90, "kill_after": 30, "idle": 1200, "max_duration": 14400},
-    "workspace": {"mode": "shared", "branch": "overnight/queue"},
+    "workspace": {"mode": "shared", "branch": "overnight/queue", "verify": [], "verify_timeout": 900},
 }
 
 

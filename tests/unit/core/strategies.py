@@ -20,6 +20,7 @@ from app.core.queue import (
 )
 from app.core.stream import RateLimit, Result
 from app.core.usage import Usage, Window
+from app.core.verify import VerifyCommand, VerifyResult
 
 times = st.datetimes(
     min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2040, 1, 1), timezones=st.just(dt.UTC)
@@ -97,6 +98,15 @@ errors = st.builds(
 )
 
 
+verify_results = st.builds(
+    VerifyResult,
+    ok=st.booleans(),
+    commands=st.lists(st.builds(VerifyCommand, cmd=text, exit_code=st.none() | st.integers(-15, 255),
+                                duration_ms=st.integers(0, 10**7)), max_size=3).map(tuple),
+    log_path=text,
+)
+
+
 @st.composite
 def jobs(draw, slug=slugs) -> Job:
     status = draw(st.sampled_from(list(Status)))
@@ -112,6 +122,7 @@ def jobs(draw, slug=slugs) -> Job:
         estimate_minutes=draw(st.none() | st.floats(0, 1000, allow_nan=False)),
         model=draw(text),
         depends_on=tuple(draw(st.lists(slugs, max_size=3))),
+        verify_commands=draw(st.none() | st.lists(text, max_size=2).map(tuple)),
         reason=draw(text),
         runs=draw(st.integers(0, 10)),
         current=draw(current_runs) if status is Status.RUNNING else None,
@@ -123,6 +134,7 @@ def jobs(draw, slug=slugs) -> Job:
         investigation=draw(st.none() | investigations),
         interrupted_retries=draw(st.integers(0, 3)),
         file_gone=draw(st.booleans()),
+        verify=draw(st.none() | verify_results),
     )
 
 

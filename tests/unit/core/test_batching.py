@@ -1,12 +1,15 @@
 """docs/BEHAVIOUR.md section 5: which jobs start — ordered groups, the cap, late arrivals, dependsOn."""
 
+import datetime as dt
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.core.batching import is_idle, is_runnable, pick_investigations, pick_next, waiting_reason
+from app.core.batching import Waiting, is_idle, is_runnable, pick_investigations, pick_next, waiting_reasons
+from app.core.gate import Closed, Open
 from app.core.queue import Investigation, InvestigationStatus, Status
 
-from .factories import job, jobs
+from .factories import T0, job, jobs
 
 
 def test_the_lowest_group_starts_first_up_to_the_cap():
@@ -39,9 +42,45 @@ def test_a_late_arrival_still_respects_the_cap():
 def test_depends_on_holds_a_job_until_its_dependencies_completed():
     queue = jobs(job("01-a", Status.RUNNING, group=1), job("01-b", depends_on=("01-a",)))
     assert pick_next(queue, cap=4) == []
-    assert waiting_reason(queue, queue["01-b"]) == "waiting for 01-a (running)"
+    assert waiting_reasons(queue, Open(), 4).get("01-b") == Waiting("waiting for 01-a")
     queue = jobs(job("01-a", Status.COMPLETED), job("01-b", depends_on=("01-a",)))
     assert pick_next(queue, cap=4) == ["01-b"]
+    assert waiting_reasons(queue, Open(), 4).get("01-b") is None
+
+
+def test_a_job_waiting_for_a_dependency_that_cannot_complete_says_so():
+    queue = jobs(job("01-a", Status.FAILED), job("01-b", depends_on=("01-a",)), job("01-c", depends_on=("00-x",)))
+    assert waiting_reasons(queue, Open(), 4).get("01-b").why == "waiting for 01-a (failed: it must complete first)"
+    assert waiting_reasons(queue, Open(), 4).get("01-c").why == "waiting for 00-x, which is not in the queue"
+
+
+def test_a_job_of_a_later_group_waits_for_the_earlier_group():
+    queue = jobs(job("01-a", Status.RUNNING), job("02-b"))
+    assert pick_next(queue, cap=4) == []
+    assert waiting_reasons(queue, Open(), 4).get("02-b") == Waiting("waiting for group 1")
+    queue = jobs(job("01-a"), job("03-c"))
+    assert pick_next(queue, cap=4) == ["01-a"]
+    assert waiting_reasons(queue, Open(), 4).get("03-c") == Waiting("waiting for group 1")
+    assert waiting_reasons(queue, Open(), 4).get("01-a") is None
+
+
+def test_a_runnable_job_held_by_usage_says_why_and_until_when():
+    resets = T0 + dt.timedelta(hours=2)
+    queue = jobs(job("01-a"))
+    closed = Closed("usage", "five-hour usage 95 % ≥ 90 %", resets)
+    assert waiting_reasons(queue, closed, 4).get("01-a") == Waiting("waiting: five-hour usage 95 % ≥ 90 %", resets)
+    paused = Closed("paused", "lunch", None)
+    assert waiting_reasons(queue, paused, 4).get("01-a") == Waiting("waiting: the queue is paused")
+    unknown = Closed("unknown", "usage is unknown and usage.when_unknown is hold")
+    assert waiting_reasons(queue, unknown, 4).get("01-a") == Waiting("waiting: usage is unknown")
+    manual = Closed("manual", "fire policy is manual")
+    assert waiting_reasons(queue, manual, 4).get("01-a") == Waiting("waiting: you start each batch")
+
+
+def test_a_runnable_job_beyond_the_cap_waits_for_a_free_slot():
+    queue = jobs(job("01-a", Status.RUNNING), job("01-b"))
+    assert pick_next(queue, cap=1) == []
+    assert waiting_reasons(queue, Open(), 1).get("01-b") == Waiting("waiting for a free slot (1 of 1 running)")
 
 
 def test_a_job_whose_dependency_failed_does_not_hold_back_later_groups():

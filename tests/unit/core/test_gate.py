@@ -28,13 +28,13 @@ def test_when_available_opens_while_both_windows_are_under_their_thresholds():
 def test_five_hour_usage_at_the_threshold_closes_the_gate_until_its_reset():
     closed = decide(use=usage(five=90))
     assert isinstance(closed, Closed) and closed.kind == "usage"
-    assert "five-hour usage 90% ≥ 90%" in closed.reason
+    assert "five-hour usage 90 % ≥ 90 %" in closed.reason
     assert closed.until == LATER
 
 
 def test_seven_day_usage_at_the_weekly_threshold_closes_the_gate():
     closed = decide(use=usage(week=98))
-    assert isinstance(closed, Closed) and "seven-day usage 98% ≥ 98%" in closed.reason
+    assert isinstance(closed, Closed) and "seven-day usage 98 % ≥ 98 %" in closed.reason
 
 
 def test_a_reading_taken_before_its_window_reset_no_longer_holds_the_gate():

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from app.core.times import iso_ms, local_time
+from app.core.times import iso_ms
 
 PARIS_WINTER = dt.timezone(dt.timedelta(hours=1))
 
@@ -16,26 +16,3 @@ def test_a_whole_second_still_has_its_milliseconds():
 
 def test_a_moment_not_known_stays_not_known():
     assert iso_ms(None) is None
-
-
-def local(*fields: int) -> dt.datetime:
-    """A moment on the computer's own clock, whatever its time zone."""
-    return dt.datetime(*fields).astimezone()
-
-
-def test_a_moment_on_the_same_day_is_its_clock_time():
-    assert local_time(local(2026, 11, 24, 14, 5), local(2026, 11, 24, 9, 0)) == "14:05"
-
-
-def test_a_moment_on_another_day_says_which_day():
-    assert local_time(local(2026, 11, 25, 14, 5), local(2026, 11, 24, 9, 0)) == "Wed 25 Nov 14:05"
-
-
-def test_the_day_can_be_the_weekday_alone():
-    now = local(2026, 11, 24, 9, 0)
-    assert local_time(local(2026, 11, 25, 14, 5), now, day_format="%a") == "Wed 14:05"
-
-
-def test_the_same_day_is_the_computer_s_day_not_utc_s():
-    moment = local(2026, 11, 24, 23, 30)
-    assert local_time(moment.astimezone(dt.UTC), local(2026, 11, 24, 0, 10)) == "23:30"

@@ -35,7 +35,7 @@ def test_a_missing_agent_needs_the_user_so_until_idle_stops_rather_than_waiting_
 
 def test_a_manual_fire_policy_needs_the_user_only_while_something_waits():
     why = needs_user(state(job("01-a")), "manual", "fire", None)
-    assert why == "fire policy is manual: only Force tick starts runs"
+    assert why == "fire policy is manual: runs start only with Start next batch now (overnight tick)"
     assert needs_user(state(job("01-a", Status.COMPLETED)), "manual", "fire", None) is None
 
 

@@ -4,6 +4,7 @@ change of the queue (docs/ARCHITECTURE.md, "The GUI")."""
 
 import datetime as dt
 
+from app.core.batching import Waiting
 from app.core.gate import Closed, Open
 from app.core.queue import Status
 from tests.fakes.anthropic import FakeAnthropic
@@ -21,9 +22,11 @@ async def test_the_snapshot_carries_the_engines_gate_verdict_and_why_a_job_waits
             r.prd("02-b.md", '@fake text "b"\n', dependsOn=["01-a"])
             await until(lambda: r.status("02-b") is Status.PENDING)
             snapshot = r.engine.snapshot()
-            assert snapshot.gate == Closed("usage", "five-hour usage 95% ≥ 90%", snapshot.gate.until)
-            assert snapshot.waiting("02-b") == "waiting for 01-a (pending)"
-            assert snapshot.waiting("01-a") is None
+            assert snapshot.gate == Closed("usage", "five-hour usage 95 % ≥ 90 %", snapshot.gate.until)
+            assert snapshot.waiting() == {
+                "02-b": Waiting("waiting for 01-a"),
+                "01-a": Waiting("waiting: five-hour usage 95 % ≥ 90 %", snapshot.gate.until),
+            }
             assert (snapshot.running, snapshot.cap) == (0, 3)
 
 

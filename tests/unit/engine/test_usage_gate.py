@@ -33,7 +33,7 @@ async def test_a_full_meter_holds_the_queue_from_the_first_second_and_headroom_r
             r.prd("01-a.md", '@fake text "a"\n')
             await until(lambda: r.status("01-a") is Status.PENDING)
             status = await r.engine.handle({"cmd": "status"})
-            assert status["gate"] == {"open": False, "reason": "five-hour usage 95% ≥ 90%"}
+            assert status["gate"] == {"open": False, "reason": "five-hour usage 95 % ≥ 90 %"}
             assert status["usage"]["fiveHour"] == 95.0
             fake.set_usage(five_hour=20.0)
             sign_in_again(r)
@@ -48,7 +48,7 @@ async def test_the_weekly_threshold_holds_the_queue_too(tmp_path):
         async with metered(tmp_path, fake) as r:
             r.prd("01-a.md", '@fake text "a"\n')
             await until(lambda: r.status("01-a") is Status.PENDING)
-            assert "seven-day usage 99% ≥ 98%" in (await r.engine.handle({"cmd": "status"}))["gate"]["reason"]
+            assert "seven-day usage 99 % ≥ 98 %" in (await r.engine.handle({"cmd": "status"}))["gate"]["reason"]
 
 
 @run

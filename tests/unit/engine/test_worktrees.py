@@ -335,3 +335,22 @@ async def test_an_integration_branch_the_user_has_checked_out_is_left_alone_and_
     again = await worktrees.settle(ws, title="A", slug="01-a", completed=True, expect_changes=True,
                                    integration="overnight/queue")
     assert again.review is None and again.workspace.merged
+
+
+@run
+async def test_verify_runs_in_the_worktree_after_the_commit_and_a_failed_verify_is_never_merged(tmp_path):
+    repo = make_repo(tmp_path / "app")
+    committed_first = 'test -f alpha.txt && git log -1 --format=%s | grep -q "uncommitted work of 01-alpha"'
+    async with Running(tmp_path, {**WORKTREE, "investigation": {"enabled": False}}) as r:
+        r.prd("01-alpha.md", write("alpha.txt", "a"), cwd=str(repo), verify=[committed_first])
+        r.prd("01-beta.md", write("beta.txt", "b"), cwd=str(repo), verify="exit 3")
+        await until(lambda: r.status("01-alpha") is Status.COMPLETED and r.status("01-beta") is Status.FAILED,
+                    timeout=30)
+        assert r.job("01-alpha").verify.ok and r.job("01-alpha").workspace.merged
+        beta = r.job("01-beta")
+        assert beta.reason == "verify failed: `exit 3` exited 3"
+        assert not beta.workspace.merged and Path(beta.workspace.path).is_dir()  # kept for inspection
+        assert "beta.txt" in files_on(repo, beta.workspace.branch)  # its work is on its branch…
+        assert "beta.txt" not in files_on(repo, "overnight/queue")  # …never on the integration branch
+        assert files_on(repo, "overnight/queue") >= {"alpha.txt"}
+        assert [e["slug"] for e in r.named("job.merged")] == ["01-alpha"]
