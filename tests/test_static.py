@@ -1,6 +1,6 @@
 """Static checks inside the test run (docs/ARCHITECTURE.md, "The layers"): ruff over the code,
-the tests and the scripts; mypy over the core and the engine; vulture for code nothing calls.
-Their settings are in pyproject.toml."""
+the tests and the scripts; mypy over the core and the engine; vulture for code nothing calls;
+modules small enough to read whole. Their settings are in pyproject.toml."""
 
 import subprocess
 import sys
@@ -25,3 +25,12 @@ def test_mypy_finds_nothing_in_the_core_and_the_engine():
 
 def test_vulture_finds_no_dead_code():
     check("vulture")
+
+
+def test_no_module_outgrows_what_one_reader_holds():
+    """An engine module over 400 lines, or any module over 500, is a sign it does two jobs
+    (docs/ARCHITECTURE.md, "The engine's parts")."""
+    limits = {path: 400 if path.parent.name == "engine" else 500 for path in (REPO / "app").rglob("*.py")}
+    too_long = {str(path.relative_to(REPO)): lines for path, limit in limits.items()
+                if (lines := len(path.read_text().splitlines())) > limit}
+    assert too_long == {}

@@ -31,8 +31,9 @@ from app.core.queue import InvestigationStatus, Job
 from app.core.stream import Event, RateLimit, Result
 from app.core.times import iso_ms
 from app.engine import procs, store
+from app.engine.investigation_run import InvestigationRun
 from app.engine.procs import ProcessId
-from app.engine.run_kinds import InvestigationRun, JobRun, RunKind
+from app.engine.run_kinds import JobRun, RunKind
 from app.engine.runner import AgentMissing, AgentRun, Launch, RunEnd, SpawnError
 from app.engine.worktrees import Worktrees
 from app.paths import write_private_atomically

@@ -7,7 +7,8 @@ from dataclasses import replace
 from app.core.outcome import OutcomeKind
 from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Status
 from app.engine.engine import Engine
-from app.engine.run_kinds import InvestigationRun, JobRun
+from app.engine.investigation_run import InvestigationRun
+from app.engine.run_kinds import JobRun
 from tests.support import make_home
 from tests.unit.core.factories import T0, job
 

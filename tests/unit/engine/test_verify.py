@@ -8,7 +8,7 @@ import psutil
 
 from app.core import queue_json
 from app.core.queue import QueueState, Status
-from app.engine import run_kinds
+from app.engine import investigation_run
 from tests.support import processes_with_marker
 from tests.unit.core.factories import job
 
@@ -39,8 +39,8 @@ async def test_the_configs_verify_runs_when_the_prd_names_none_and_a_failure_fai
         prompts.append(real(**fields))
         return prompts[-1]
 
-    real = run_kinds.investigation_prompt
-    monkeypatch.setattr(run_kinds, "investigation_prompt", spy)
+    real = investigation_run.investigation_prompt
+    monkeypatch.setattr(investigation_run, "investigation_prompt", spy)
     async with Running(tmp_path, {"workspace": {"verify": ["echo 3 tests, 1 broken: test_login; exit 3"]}}) as r:
         r.prd("02-b.md", '@fake text "all done, trust me"\n@investigator nothing\n')
         await until(lambda: r.status("02-b") is Status.FAILED and r.named("investigation.finished"))
