@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                        ("merge", "try the merge of a job that needs review again")):
         one = sub.add_parser(name, parents=[home], help=text)
         one.add_argument("slug")
+    report = sub.add_parser("report", parents=[home], help="what happened since the last report, written to reports/")
+    report.add_argument("--since", metavar="ISO-8601", help="the period's start (default: the previous report's end)")
+    report.add_argument("--json", action="store_true", help="the same data as one JSON object")
+
     doctor = sub.add_parser("doctor", parents=[home], help="check the agent, credentials, usage meter, home and tray")
     doctor.add_argument("--probe-tray", action="store_true", help=argparse.SUPPRESS)  # the tray check's own process
     desktop = sub.add_parser("install-desktop", parents=[home],
@@ -103,6 +107,7 @@ def main(argv: Sequence[str]) -> int:
         "discard": lambda h, a: _send(h, {"cmd": "discard", "slug": a.slug}, f"{a.slug} discarded"),
         "accept": lambda h, a: _send(h, {"cmd": "accept", "slug": a.slug}, f"{a.slug} accepted"),
         "merge": lambda h, a: _send(h, {"cmd": "merge", "slug": a.slug}, f"{a.slug} merged"),
+        "report": _report,
         "doctor": _doctor,
         "install-desktop": _install_desktop,
     }
@@ -224,6 +229,46 @@ def _status_from_disk(home: Home) -> dict[str, Any] | None:
         "usage": {**status_usage(state.usage), "stale": True},
         "jobs": [job_to_json(job) for job in sorted(state.jobs.values(), key=lambda j: (j.group, j.slug))],
     }
+
+
+def _report(home: Home, args: argparse.Namespace) -> int:
+    """The report of a period, from the home's files (with or without a running engine)."""
+    import datetime as dt
+
+    from app.config import effective_concurrency_cap, gate_policy
+    from app.core import gate as gates
+    from app.core.batching import waiting_reasons
+    from app.core.queue import QueueState
+    from app.core.queue_json import QueueFileError, state_from_json
+    from app.core.report import parse_ts
+    from app.engine import reports
+
+    since = reports.previous(home)
+    if args.since is not None:
+        given = parse_ts(args.since)
+        if given is None:
+            print(f"overnight: --since {args.since!r} is not an ISO-8601 time with a zone; "
+                  "write it like 2026-01-31T22:00:00Z or 2026-01-31T23:00+01:00", file=sys.stderr)
+            return EXIT_USAGE
+        since = given
+    try:
+        state = state_from_json(json.loads(home.queue.read_bytes())) if home.queue.exists() else QueueState()
+    except (OSError, ValueError, QueueFileError) as exc:
+        print(f"overnight: {home.queue} cannot be read: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    config = load_config(home.config).config
+    now = dt.datetime.now(dt.UTC)
+    decision = gates.decide(gate_policy(config), state.usage, state.paused, state.on_reset, now)
+    waiting = waiting_reasons(state.jobs, decision, effective_concurrency_cap(config))
+    try:
+        ensure_home(home)
+        written = reports.make(home, state.jobs, waiting, since, now)
+    except OSError as exc:
+        print(f"overnight: the report cannot be written to {home.reports}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(written.report, indent=2) if args.json else written.markdown.rstrip())
+    print(f"written to {written.path}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _render_status(answer: dict[str, Any]) -> str:

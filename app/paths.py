@@ -72,6 +72,11 @@ class Home:
         return self.logs / "heartbeat.jsonl"
 
     @property
+    def reports(self) -> Path:
+        """The morning reports, one Markdown file each (docs/BEHAVIOUR.md section 14)."""
+        return self.root / "reports"
+
+    @property
     def socket(self) -> Path:
         return self.root / "engine.sock"
 
@@ -81,7 +86,7 @@ class Home:
 
     @property
     def folders(self) -> tuple[Path, ...]:
-        return (self.prds, self.archive, self.fix_plans, self.runs, self.logs)
+        return (self.prds, self.archive, self.fix_plans, self.runs, self.logs, self.reports)
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / _single_name(run_id, "run id")

@@ -59,3 +59,6 @@ class EventName(StrEnum):
     FIXPLAN_HELD = "fixplan.held"  # a fix plan waits under fix-plans/ for the user's approval
     FIXPLAN_APPROVED = "fixplan.approved"  # moved into prds/: it runs like any PRD
     FIXPLAN_DISCARDED = "fixplan.discarded"  # moved into fix-plans/discarded/
+
+    # Reports
+    REPORT_WRITTEN = "report.written"  # the queue drained and its report is in reports/

@@ -19,6 +19,7 @@ from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
 from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pause, Status
 from app.core.reconcile import link_fix_plan
 from app.core.stream import Result
+from app.core.text import shorten
 from app.core.times import iso_ms
 from app.core.verify import VerifyResult, describe
 
@@ -122,10 +123,32 @@ def finish_run(
         "numTurns": last.num_turns,
         "contentHash": current.content_hash,
         "verified": None if verify is None else verify.ok,
+        "title": job.title,
+        "resultText": result_start(result),
+        "verify": None if verify is None else [{"cmd": c.cmd, "exitCode": c.exit_code} for c in verify.commands],
+        "workspace": _workspace_record(job),
     }
     limited = outcome.resets_at is not None or outcome.kind is OutcomeKind.RATE_LIMITED
     limit = _limit_hit(outcome, rules, now) if limited else None
     return RunFinished(finished, reason, limit, history, finished.file_gone and not finished.is_busy)
+
+
+RESULT_START = 600  # characters of the agent's result text a run's records keep
+
+
+def result_start(result: Result | None) -> str | None:
+    """The start of the agent's final result text, as the run's records keep it."""
+    return shorten(result.text.strip(), RESULT_START) if result is not None and result.text.strip() else None
+
+
+def _workspace_record(job: Job) -> dict[str, Any] | None:
+    """A worktree job's branch, merge commit and diffstat, for its history line."""
+    ws = job.workspace
+    if ws is None:
+        return None
+    stat = ws.diffstat
+    return {"branch": ws.branch, "mergeCommit": ws.merge_commit, "files": stat.files,
+            "insertions": stat.insertions, "deletions": stat.deletions, "changedFiles": list(stat.paths)}
 
 
 def _verified(reason: str, verify: VerifyResult, stop_reason: StopReason | None) -> tuple[Status, str]:

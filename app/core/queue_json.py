@@ -248,7 +248,8 @@ def _workspace_to_json(w: Workspace | None) -> dict[str, Any] | None:
         "base": w.base,
         "merged": w.merged,
         "mergeCommit": w.merge_commit,
-        "diffstat": {"files": stat.files, "insertions": stat.insertions, "deletions": stat.deletions},
+        "diffstat": {"files": stat.files, "insertions": stat.insertions, "deletions": stat.deletions,
+                     "paths": list(stat.paths)},
     }
 
 
@@ -263,7 +264,8 @@ def _workspace_from_json(d: Mapping[str, Any] | None) -> Workspace | None:
         base=d["base"],
         merged=bool(d.get("merged", False)),
         merge_commit=d.get("mergeCommit"),
-        diffstat=Diffstat(stat.get("files", 0), stat.get("insertions", 0), stat.get("deletions", 0)),
+        diffstat=Diffstat(stat.get("files", 0), stat.get("insertions", 0), stat.get("deletions", 0),
+                          tuple(str(path) for path in stat.get("paths", ()))),
     )
 
 

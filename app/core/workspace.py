@@ -22,6 +22,7 @@ BRANCH_PREFIX = "overnight/"
 DEFAULT_INTEGRATION_BRANCH = "overnight/queue"
 INTEGRATION_FOLDER = ".integration"  # the integration branch's private worktree (no slug starts with ".")
 FALLBACK_AUTHOR = ("Overnight", "overnight@localhost")
+MAX_PATHS = 200  # changed files a diffstat keeps by name (queue.json stays small)
 NOTHING_CHANGED = "finished without changing anything"
 
 # What git refuses in a branch name (git-check-ref-format), checked without git.
@@ -33,6 +34,7 @@ class Diffstat:
     files: int = 0
     insertions: int = 0
     deletions: int = 0
+    paths: tuple[str, ...] = ()  # the changed files, the first MAX_PATHS of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +124,14 @@ def is_ours(home: str, path: str) -> bool:
 def parse_numstat(text: str) -> Diffstat:
     """`git diff --numstat` summed up (binary files count as changed files with no lines)."""
     files = insertions = deletions = 0
+    paths: list[str] = []
     for line in text.splitlines():
         parts = line.split("\t", 2)
         if len(parts) < 3:
             continue
         files += 1
+        if len(paths) < MAX_PATHS:
+            paths.append(parts[2])
         insertions += int(parts[0]) if parts[0].isdigit() else 0
         deletions += int(parts[1]) if parts[1].isdigit() else 0
-    return Diffstat(files, insertions, deletions)
+    return Diffstat(files, insertions, deletions, tuple(paths))

@@ -24,6 +24,7 @@ from app.core.upkeep import to_prune
 from app.core.usage import UNKNOWN
 from app.engine import folder
 from app.engine.events import Heartbeat
+from app.engine.reports import DrainReports
 from app.engine.runner import find_agent
 from app.engine.threads import in_daemon_thread
 from app.engine.usage import VERSION_TIMEOUT, UsageMeter, VersionProbe, credentials_path, meter_url, user_agent
@@ -50,6 +51,7 @@ class Housekeeping:
         self._meter_wake = asyncio.Event()
         self._next_poll_in = engine.config.usage.poll_seconds
         self._heartbeat = Heartbeat(engine.home.heartbeat)
+        self._reports = DrainReports(engine)
         self._config_mtime: float | None = None
         self._credentials_mtime: float | None = None
         self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0, "agent": 0.0}
@@ -162,6 +164,7 @@ class Housekeeping:
             self._periodic_rescan,
             self._write_heartbeat,
             self._prune_finished,
+            self._reports.report_on_drain,
         ]
         for duty in duties:
             try:

@@ -25,7 +25,7 @@ from app.core import queue as q
 from app.core.agent import MARKER, agent_argv, agent_env, run_marker
 from app.core.batching import is_runnable
 from app.core.event_names import EventName
-from app.core.finish import UsageLimitHit
+from app.core.finish import UsageLimitHit, result_start
 from app.core.outcome import ExitInfo, Outcome, StopReason, rejection_reset
 from app.core.queue import InvestigationStatus, Job
 from app.core.stream import Event, RateLimit, Result
@@ -391,6 +391,7 @@ def _outcome_record(outcome: Outcome, end: RunEnd, finished_at: dt.datetime) -> 
         "limitType": outcome.limit_type,
         "costUsd": result.total_cost_usd if result else None,
         "numTurns": result.num_turns if result else None,
+        "resultText": result_start(result),
         "durationMsReported": result.duration_ms if result else None,
         "skippedLines": end.summary.skipped,
         "leftoversKilled": [ident.pid for ident in end.killed_leftovers],

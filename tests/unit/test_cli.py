@@ -13,7 +13,7 @@ import pytest
 from tests.support import make_home, overnight, wait_until, write_prd
 
 SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "approve", "discard",
-               "accept", "merge", "doctor", "install-desktop")
+               "accept", "merge", "report", "doctor", "install-desktop")
 
 
 @pytest.fixture
@@ -160,6 +160,35 @@ def test_add_copies_valid_prds_with_a_group_prefix_and_refuses_invalid_ones(setu
     assert "parallelGroup is 'soon'" in out.stderr
     assert not (home.prds / "04-broken.md").exists()
     assert bad.read_text() == "---\nparallelGroup: soon\n---\nbody\n"
+
+
+def test_report_prints_and_writes_the_period_since_the_previous_report(setup):
+    home, environ, _ = setup
+    write_prd(home, "01-first.md", '@fake result {"text": "Wrote first.txt as asked."}\n')
+    write_prd(home, "02-second.md", "body", dependsOn=["99-missing"])
+    assert overnight("run", "--home", str(home.root), "--until-idle", env=environ).returncode == 0
+    out = overnight("report", "--home", str(home.root), env=environ)
+    assert out.returncode == 0, out.stderr
+    assert "### 01-first (01-first)" in out.stdout and "> Wrote first.txt as asked." in out.stdout
+    assert "| 02-second | 02-second.md: dependsOn names 99-missing, which is not a PRD in prds/" in out.stdout
+    written = list(home.reports.iterdir())
+    assert [path.read_text() for path in written] == [out.stdout]
+    assert str(written[0]) in out.stderr
+    again = overnight("report", "--json", "--home", str(home.root), env=environ)
+    report = json.loads(again.stdout)
+    assert report["jobs"] == [] and report["left"]["invalid"][0]["slug"] == "02-second"
+    everything = json.loads(overnight("report", "--json", "--since", "2000-01-01T00:00Z", "--home", str(home.root),
+                                      env=environ).stdout)
+    assert [job["slug"] for job in everything["jobs"]] == ["01-first"]
+    assert len(list(home.reports.iterdir())) == 3
+
+
+def test_report_with_a_bad_since_exits_2_and_says_how_to_write_it(setup):
+    home, environ, _ = setup
+    out = overnight("report", "--since", "last tuesday", "--home", str(home.root), env=environ)
+    assert out.returncode == 2
+    assert "'last tuesday'" in out.stderr and "2026-01-31T22:00:00Z" in out.stderr
+    assert list(home.reports.iterdir()) == []
 
 
 def test_status_from_disk_reads_a_queue_left_by_an_engine(setup):

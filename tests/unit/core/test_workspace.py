@@ -4,6 +4,7 @@ import pytest
 
 from app.core.prd import PrdError, parse_prd
 from app.core.workspace import (
+    MAX_PATHS,
     Diffstat,
     WorkspaceProblem,
     conflict_reason,
@@ -48,8 +49,14 @@ def test_messages_and_reasons_name_the_job_and_the_files():
     assert many.endswith("f9 and 2 more")
 
 
-def test_numstat_adds_up_files_and_lines_and_counts_binary_files():
-    assert parse_numstat("3\t1\ta.py\n-\t-\timage.png\n0\t2\tb.py\n") == Diffstat(3, 3, 3)
+def test_numstat_adds_up_files_and_lines_counts_binary_files_and_names_them():
+    stat = parse_numstat("3\t1\ta.py\n-\t-\timage.png\n0\t2\tb.py\n")
+    assert stat == Diffstat(3, 3, 3, ("a.py", "image.png", "b.py"))
+
+
+def test_numstat_names_at_most_max_paths_files_but_counts_them_all():
+    stat = parse_numstat("".join(f"1\t0\tf{i}.py\n" for i in range(MAX_PATHS + 5)))
+    assert stat.files == MAX_PATHS + 5 and len(stat.paths) == MAX_PATHS
 
 
 @pytest.mark.parametrize("name", ["overnight/queue", "night", "team/run-2"])
