@@ -178,6 +178,7 @@ async def _until_idle(engine: Any, stop: asyncio.Event) -> int:
     nothing runs any more."""
     while not stop.is_set():
         if engine.is_idle():
+            await engine.housekeeping.final_report()
             return EXIT_OK
         why = engine.needs_user()
         if why is not None and not engine.runs.has_live():

@@ -77,6 +77,10 @@ class Housekeeping:
         except TimeoutError:
             engine.emit(EventName.USAGE_FAILED, "warning", kind="transient", status=None)
 
+    async def final_report(self) -> None:
+        """The drained queue's report written before the engine stops (`run --until-idle`)."""
+        await self._reports.settle()
+
     async def close(self) -> None:
         if self._meter:
             await self._meter.aclose()

@@ -5,6 +5,7 @@ privately, and the engine's duty that writes one when the queue drains. What the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
@@ -109,6 +110,7 @@ class DrainReports:
         # The last run end seen (from the engine's start): a run shorter than a look still counts.
         self._latest: dt.datetime | None = None
         self._since: dt.datetime | None = None  # the period's start, read once off the loop
+        self._writing: asyncio.Task[None] | None = None
 
     def report_on_drain(self) -> None:
         engine = self._engine
@@ -123,7 +125,14 @@ class DrainReports:
         if not self._busy:
             return
         self._busy = False
-        engine.background(self._write(jobs), engine.chores)
+        self._writing = engine.background(self._write(jobs), engine.chores)
+
+    async def settle(self) -> None:
+        """A look now, and the report it starts (or one being written) finished: `run --until-idle`
+        waits for it before it stops."""
+        self.report_on_drain()
+        if self._writing is not None:
+            await asyncio.wait({self._writing}, timeout=REPORT_TIMEOUT)
 
     async def _write(self, jobs: Mapping[str, Job]) -> None:
         engine = self._engine

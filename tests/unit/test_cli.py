@@ -162,24 +162,24 @@ def test_add_copies_valid_prds_with_a_group_prefix_and_refuses_invalid_ones(setu
     assert bad.read_text() == "---\nparallelGroup: soon\n---\nbody\n"
 
 
-def test_report_prints_and_writes_the_period_since_the_previous_report(setup):
+def test_run_until_idle_leaves_the_report_and_overnight_report_prints_the_period_since_it(setup):
     home, environ, _ = setup
     write_prd(home, "01-first.md", '@fake result {"text": "Wrote first.txt as asked."}\n')
     write_prd(home, "02-second.md", "body", dependsOn=["99-missing"])
     assert overnight("run", "--home", str(home.root), "--until-idle", env=environ).returncode == 0
+    [drained] = list(home.reports.iterdir())
+    text = drained.read_text()
+    assert "### 01-first (01-first)" in text and "> Wrote first.txt as asked." in text
+    assert "| 02-second | 02-second.md: dependsOn names 99-missing, which is not a PRD in prds/" in text
     out = overnight("report", "--home", str(home.root), env=environ)
     assert out.returncode == 0, out.stderr
-    assert "### 01-first (01-first)" in out.stdout and "> Wrote first.txt as asked." in out.stdout
-    assert "| 02-second | 02-second.md: dependsOn names 99-missing, which is not a PRD in prds/" in out.stdout
-    written = list(home.reports.iterdir())
-    assert [path.read_text() for path in written] == [out.stdout]
-    assert str(written[0]) in out.stderr
-    again = overnight("report", "--json", "--home", str(home.root), env=environ)
-    report = json.loads(again.stdout)
-    assert report["jobs"] == [] and report["left"]["invalid"][0]["slug"] == "02-second"
+    assert "No run ended in this period." in out.stdout and "02-second" in out.stdout
+    written = sorted(set(home.reports.iterdir()) - {drained})
+    assert [path.read_text() for path in written] == [out.stdout] and str(written[0]) in out.stderr
     everything = json.loads(overnight("report", "--json", "--since", "2000-01-01T00:00Z", "--home", str(home.root),
                                       env=environ).stdout)
     assert [job["slug"] for job in everything["jobs"]] == ["01-first"]
+    assert everything["left"]["invalid"][0]["slug"] == "02-second"
     assert len(list(home.reports.iterdir())) == 3
 
 

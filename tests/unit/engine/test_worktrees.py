@@ -354,3 +354,11 @@ async def test_verify_runs_in_the_worktree_after_the_commit_and_a_failed_verify_
         assert "beta.txt" not in files_on(repo, "overnight/queue")  # …never on the integration branch
         assert files_on(repo, "overnight/queue") >= {"alpha.txt"}
         assert [e["slug"] for e in r.named("job.merged")] == ["01-alpha"]
+        # The morning report shows both: the failed one first, with its verify command's exit code.
+        written = await until(lambda: r.named("report.written"))
+        report = Path(written[0]["path"]).read_text()
+        assert report.index("(01-beta)") < report.index("(01-alpha)")
+        assert "- Verify `exit 3`: exit 3" in report
+        alpha = r.job("01-alpha").workspace
+        assert f"- Branch `overnight/01-alpha`, merged as `{alpha.merge_commit}`: 1 file, +1 −0" in report
+        assert "  - `alpha.txt`" in report
