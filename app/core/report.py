@@ -83,6 +83,15 @@ def parse_ts(text: object) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def line_time(line: str) -> dt.datetime | None:
+    """The `ts` of a JSON line, or None when the line is not a readable record."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return parse_ts(record.get("ts")) if isinstance(record, dict) else None
+
+
 def collect(lines: Iterable[str], since: dt.datetime, until: dt.datetime) -> Lines:
     """The records among `lines` with `since <= ts <= until` (memory bounded by the period)."""
     out = Lines()

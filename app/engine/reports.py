@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from app.core import gate as gates
 from app.core import report
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from app.engine.engine import Engine
 
 REPORT_TIMEOUT = 120.0  # reading a long history on a slow disk
+SEEK_SPAN = 64 * 1024  # below this the rest of a file is read line by line
 HEAD_LIMIT = 4096  # the start of a report, where its period is
 META_LIMIT = 1 << 20  # a run's .meta.json larger than this is not read
 EVERYTHING = dt.datetime.min.replace(tzinfo=dt.UTC)  # the period when there is no previous report
@@ -57,14 +59,37 @@ def previous(home: Home) -> dt.datetime:
     return max(ends)
 
 
-def _lines(*paths: Path) -> Iterator[str]:
-    """The lines of each file in turn, read as a stream (a missing file has none)."""
+def _lines(*paths: Path, since: dt.datetime = EVERYTHING) -> Iterator[str]:
+    """The lines of each file in turn, read as a stream (a missing file has none), each file from
+    a line at or before the first one of `since` on (the files only grow, in time order)."""
     for path in paths:
         try:
-            with path.open(encoding="utf-8", errors="replace") as file:
-                yield from file
+            with path.open("rb") as file:
+                _skip_to(file, since, os.fstat(file.fileno()).st_size)
+                for line in file:
+                    yield line.decode("utf-8", errors="replace")
         except FileNotFoundError:
             continue
+
+
+def _skip_to(file: BinaryIO, since: dt.datetime, size: int) -> None:
+    """`file` at the start of a line no later than the first line of `since`: a binary search over
+    byte offsets, so a long history is not read from its beginning."""
+    low, high = 0, size
+    while high - low > SEEK_SPAN:
+        middle = (low + high) // 2
+        file.seek(middle)
+        file.readline()  # the rest of the line `middle` falls in
+        moment = None
+        while moment is None and (line := file.readline()):
+            moment = report.line_time(line.decode("utf-8", errors="replace"))
+        if moment is None or moment >= since:
+            high = middle
+        else:
+            low = middle
+    file.seek(low)
+    if low:
+        file.readline()
 
 
 def _metas(home: Home, runs: list[dict[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -87,10 +112,9 @@ def make(home: Home, jobs: Mapping[str, Job], waiting: Mapping[str, Waiting], si
          until: dt.datetime) -> Written:
     """Blocking: the report of `since`..`until` built from the home's files and written to
     `reports/<YYYY-MM-DD-HHMM>.md` (0600, atomically)."""
-    history = report.collect(_lines(home.history), since, until)
-    heartbeat_path = home.heartbeat
-    heartbeat = report.collect(_lines(heartbeat_path.with_name(heartbeat_path.name + ".1"), heartbeat_path),
-                               since, until)
+    history = report.collect(_lines(home.history, since=since), since, until)
+    beats = home.heartbeat
+    heartbeat = report.collect(_lines(beats.with_name(beats.name + ".1"), beats, since=since), since, until)
     inputs = report.Inputs(history, heartbeat, _metas(home, report.job_runs(history)), jobs, waiting)
     built = report.build(inputs, since, until)
     markdown = report.to_markdown(built)

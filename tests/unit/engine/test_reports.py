@@ -1,10 +1,13 @@
 """docs/BEHAVIOUR.md section 14: a drained queue writes its report and says so."""
 
+import datetime as dt
 import json
 import stat
 from pathlib import Path
 
 from app.core.queue import Status
+from app.engine import reports
+from tests.support import make_home
 
 from .harness import Running, run, until
 
@@ -49,3 +52,22 @@ async def test_an_engine_started_on_a_finished_queue_writes_no_report_of_its_own
         assert len(list(r.home.reports.iterdir())) == 2
         latest = r.named("report.written")[1]
         assert latest["runs"] == 1 and "02-next" in Path(latest["path"]).read_text()
+
+
+def test_a_long_history_is_read_from_the_periods_start_and_its_bad_lines_there_are_counted(tmp_path):
+    home, _, _ = make_home(tmp_path)
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    since = start + dt.timedelta(days=20)
+
+    def line(moment, slug):
+        return json.dumps({"ts": moment.isoformat(), "event": "run.finished", "kind": "job", "slug": slug,
+                           "runId": "r", "status": "completed", "reason": "done", "costUsd": 0.1})
+
+    before = [line(start + dt.timedelta(minutes=i), f"old-{i}") for i in range(20_000)]
+    before[10] = "{corrupt line long ago"
+    during = [line(since + dt.timedelta(minutes=i), f"new-{i}") for i in range(3)]
+    home.history.write_text("\n".join([*before, *during[:2], '{"ts": "cut', during[2]]) + "\n")
+    assert home.history.stat().st_size > 2_000_000
+    written = reports.make(home, {}, {}, since, since + dt.timedelta(hours=1))
+    assert [job["slug"] for job in written.report["jobs"]] == ["new-0", "new-1", "new-2"]
+    assert "1 unreadable line skipped." in written.markdown
