@@ -165,6 +165,7 @@ def _section(slug: str, runs: Sequence[dict[str, Any]], inputs: Inputs, fix_plan
     meta = inputs.metas.get(meta_key(str(last.get("runId")), slug), {})
     job = inputs.jobs.get(slug)
     result = last.get("resultText") or meta.get("resultText")
+    verify = last.get("verify")
     return {
         "slug": slug,
         "title": last.get("title") or (job.title if job else slug),
@@ -177,10 +178,22 @@ def _section(slug: str, runs: Sequence[dict[str, Any]], inputs: Inputs, fix_plan
         "costUsd": sum(_number(r.get("costUsd")) for r in runs),
         "turns": int(sum(_number(r.get("numTurns")) for r in runs)),
         "resultText": result if isinstance(result, str) else None,
-        "workspace": last.get("workspace"),
-        "verify": last.get("verify"),
+        "workspace": _workspace(last.get("workspace")),
+        "verify": [{"cmd": str(c.get("cmd")), "exitCode": c.get("exitCode") if isinstance(c.get("exitCode"), int)
+                    else None} for c in verify if isinstance(c, dict)] if isinstance(verify, list) else None,
         "fixPlan": fix_plan if isinstance(fix_plan, str) else None,
     }
+
+
+def _workspace(value: object) -> dict[str, Any] | None:
+    """A history line's worktree record with the types the report relies on (a hand-edited or
+    damaged line cannot break the report)."""
+    if not isinstance(value, dict):
+        return None
+    files = value.get("changedFiles")
+    return {"branch": str(value.get("branch") or "unknown"), "mergeCommit": value.get("mergeCommit") or None,
+            **{key: int(_number(value.get(key))) for key in ("files", "insertions", "deletions")},
+            "changedFiles": [str(path) for path in files] if isinstance(files, list) else []}
 
 
 def _totals(sections: Sequence[Mapping[str, Any]], heartbeat: Lines) -> dict[str, Any]:

@@ -161,19 +161,22 @@ class DrainReports:
     async def _write(self, jobs: Mapping[str, Job]) -> None:
         engine = self._engine
         home = engine.home
-        if self._since is None:
-            self._since = await in_daemon_thread(partial(previous, home), REPORT_TIMEOUT, name="report")
-        since, until = self._since, engine.clock.now()
-        if not any(job.last is not None and job.last.finished_at >= since for job in jobs.values()):
-            return  # no run ended in this period: nothing to report
-        state = engine.state
-        decision = gates.decide(engine.policy(), engine.usage, state.paused, state.on_reset, until)
-        waiting = waiting_reasons(state.jobs, decision, engine.cap())
         try:
+            if self._since is None:
+                self._since = await in_daemon_thread(partial(previous, home), REPORT_TIMEOUT, name="report")
+            since, until = self._since, engine.clock.now()
+            if not any(job.last is not None and job.last.finished_at >= since for job in jobs.values()):
+                return  # no run ended in this period: nothing to report
+            state = engine.state
+            decision = gates.decide(engine.policy(), engine.usage, state.paused, state.on_reset, until)
+            waiting = waiting_reasons(state.jobs, decision, engine.cap())
             written = await in_daemon_thread(partial(make, home, state.jobs, waiting, since, until),
                                              REPORT_TIMEOUT, name="report")
         except (OSError, TimeoutError) as exc:
             engine.write_failed(home.reports, exc if isinstance(exc, OSError) else "timed out")
+            return
+        except Exception as exc:  # a bug must not end the engine: it is reported, the queue goes on
+            engine.emit(EventName.ENGINE_ERROR, "error", where="report", error=f"{type(exc).__name__}: {exc}")
             return
         self._since = until
         totals = written.report["totals"]

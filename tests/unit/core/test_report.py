@@ -157,3 +157,14 @@ def test_a_reports_exact_period_end_is_read_back_from_its_text():
     text = report.to_markdown(build([]))
     assert report.period_end(text) == UNTIL
     assert report.period_end("# notes\n") is None
+
+
+def test_a_readable_line_with_fields_of_the_wrong_kind_does_not_break_the_report():
+    history = [run_line("01-odd", "completed", 5, workspace="branch?", verify="make", costUsd="free", numTurns=None),
+               run_line("02-odd", "failed", 6, workspace={"files": "many", "changedFiles": "a.py"},
+                        verify=[{"cmd": "make", "exitCode": "2"}, "junk"])]
+    built = build(history)
+    text = report.to_markdown(built)
+    assert "### Title of 01-odd (01-odd)" in text and "$0.00" in text
+    assert "- Branch `unknown`, not merged: 0 files, +0 −0" in text
+    assert "- Verify `make`: timed out" in text
