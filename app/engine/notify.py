@@ -103,16 +103,17 @@ async def _post(client: httpx.AsyncClient, config: NotifyConfig, note: Notificat
     return f"the server answered {response.status_code} {response.reason_phrase}".rstrip()
 
 
-def send_trial(config: NotifyConfig) -> str:
-    """Blocking: one test notification, tried once. What the server answered, or why it could not be sent."""
+def send_trial(config: NotifyConfig) -> tuple[bool, str]:
+    """Blocking: one test notification, tried once. Whether the server took it, and its answer or
+    why it could not be sent."""
     if not config.url:
-        return "no URL is set: notifications are off"
+        return False, "no URL is set: notifications are off"
     request = request_for(trial_notification(iso_ms(dt.datetime.now(dt.UTC))), config.format)
     try:
         response = httpx.post(config.url, headers=request.headers, content=request.body, timeout=TIMEOUT)
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-        return _without_url(f"not sent: {type(exc).__name__}: {exc}", config.url)
-    return f"the server answered {response.status_code} {response.reason_phrase}".rstrip()
+        return False, _without_url(f"not sent: {type(exc).__name__}: {exc}", config.url)
+    return response.is_success, f"the server answered {response.status_code} {response.reason_phrase}".rstrip()
 
 
 def _without_url(text: str, url: str) -> str:
