@@ -52,6 +52,10 @@ def notification_for(event: str, fields: Mapping[str, Any], ts: str) -> Notifica
     if event == "job.finished" and fields.get("outcome") == "failed":
         return Notification(event, f"Overnight: {slug} failed", _sentence(f"{slug} failed", reason), slug, ts,
                             urgent=True, tag="x")
+    if event == "job.verified" and fields.get("ok") is False:  # the run completed, its verify failed the job
+        detail = f"its verify command `{fields['failed']}` failed" if fields.get("failed") else "its verify failed"
+        return Notification(event, f"Overnight: {slug} failed", f"{slug} failed: {detail}", slug, ts,
+                            urgent=True, tag="x")
     if event == "job.needs_review":
         return Notification(event, f"Overnight: {slug} needs review", _sentence(f"{slug} needs review", reason),
                             slug, ts, urgent=True, tag="eyes")

@@ -54,6 +54,7 @@ class Notifier:
 
     async def run(self) -> None:
         """Sends what waits, one at a time, until cancelled (the engine's stop cancels it mid-try)."""
+        await self._wake.wait()  # nothing is made while notifications are off
         # Off the loop: an HTTP client reads the system's certificates as it is made.
         client = await asyncio.to_thread(httpx.AsyncClient, timeout=TIMEOUT)
         try:
@@ -62,7 +63,12 @@ class Notifier:
                 self._wake.clear()
                 while self._waiting:
                     self._report_dropped()
-                    await self._send(client, self._waiting.popleft())
+                    note = self._waiting.popleft()
+                    try:
+                        await self._send(client, note)
+                    except Exception as exc:  # a bug in one send must not end the sending of the next
+                        self._engine.emit(EventName.ENGINE_ERROR, "error", where="notify", about=note.event,
+                                          error=type(exc).__name__)  # its words might hold the URL
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT)

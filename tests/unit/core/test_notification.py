@@ -20,6 +20,7 @@ def test_a_drained_queue_tells_the_report_totals():
 
 @pytest.mark.parametrize(("event", "fields", "title"), [
     ("job.finished", {"slug": "01-a", "outcome": "failed", "reason": "max turns"}, "Overnight: 01-a failed"),
+    ("job.verified", {"slug": "01-a", "ok": False, "failed": "make test"}, "Overnight: 01-a failed"),
     ("job.needs_review", {"slug": "01-a", "reason": "merge conflict"}, "Overnight: 01-a needs review"),
     ("queue.paused", {"reason": "auth", "message": "log in again"}, "Overnight: queue paused (auth)"),
     ("queue.paused", {"reason": "manual", "message": "paused by you"}, "Overnight: queue paused (manual)"),
@@ -36,6 +37,7 @@ def test_failures_reviews_and_pauses_that_need_the_user_are_notified(event, fiel
 @pytest.mark.parametrize(("event", "fields"), [
     ("job.finished", {"slug": "01-a", "outcome": "completed"}),
     ("job.finished", {"slug": "01-a", "outcome": "rate_limited"}),
+    ("job.verified", {"slug": "01-a", "ok": True, "failed": None}),
     ("queue.paused", {"reason": "rate_limit"}),
     ("queue.paused", {"reason": "network"}),
     ("job.started", {"slug": "01-a"}),

@@ -52,6 +52,19 @@ async def test_a_failed_job_and_a_drained_queue_reach_an_ntfy_server_as_plain_te
 
 
 @run
+async def test_a_completed_run_whose_verify_fails_is_notified_once_as_a_failure(tmp_path, notify_server):
+    config = {**settings(notify_server, "json"), "workspace": {"verify": ["exit 3"]}}
+    async with Running(tmp_path, config) as r:
+        r.prd("01-unchecked.md", '@fake text "done"\n')
+        await until(lambda: r.status("01-unchecked") is Status.FAILED)
+        await until(lambda: notify_server.taken())
+        await asyncio.sleep(0.3)  # a second notification about the job would come now
+    sent = [json.loads(request["body"]) for request in notify_server.taken()]
+    assert [(note["event"], note["message"]) for note in sent] == [
+        ("job.verified", "01-unchecked failed: its verify command `exit 3` failed")]
+
+
+@run
 async def test_the_json_format_posts_one_object_and_a_500_is_tried_again(tmp_path, notify_server):
     notify_server.answers = [500, 503]
     async with Running(tmp_path, settings(notify_server, "json")) as r:
