@@ -32,6 +32,8 @@ CLOSE_TIMEOUT = 1.0
 
 
 class Notifier:
+    """The notifications waiting to be sent, and the one task that sends them."""
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._waiting: deque[Notification] = deque()
