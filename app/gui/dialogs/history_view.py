@@ -7,10 +7,15 @@ The files are read and summed up off the GUI thread (app.core.history); the char
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
+import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
@@ -28,13 +33,28 @@ OUTCOMES = {
     "cancelled": ("cancelled", "#8a8f98"),
 }
 DAY_SECONDS = 86_400
+BAR_WIDTH = DAY_SECONDS * 0.8
 
 
-def load_history(home: Home, now: dt.datetime) -> History:
-    """Read history.jsonl and the heartbeat (its rotated file first) and sum them up; a missing file is empty."""
+@dataclass(frozen=True)
+class Loaded:
+    """The history and its utilization curves, ready to plot: (seconds, percents) by name."""
+
+    history: History
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def load_history(home: Home, now: dt.datetime) -> Loaded:
+    """Read history.jsonl and the heartbeat (its rotated file first) and sum them up; a missing file is
+    empty. Blocking: run it off the GUI thread."""
     heartbeat = [home.heartbeat.with_name(home.heartbeat.name + ".1"), home.heartbeat]
     beats = [line for path in heartbeat for line in _lines(path)]
-    return summarize(_lines(home.history), beats, now)
+    history = summarize(_lines(home.history), beats, now)
+    curves = {}
+    for name, pick in (("five-hour", attrgetter("five_hour")), ("seven-day", attrgetter("seven_day"))):
+        known = [(point.at.timestamp(), pick(point)) for point in history.usage if pick(point) is not None]
+        curves[name] = (np.array([at for at, _ in known]), np.array([value for _, value in known]))
+    return Loaded(history, curves)
 
 
 def _lines(path: Path) -> list[str]:
@@ -45,67 +65,105 @@ def _lines(path: Path) -> list[str]:
 
 
 class HistoryView(QDialog):
-    """Open it with `open()`; the charts fill in once the files are read."""
+    """Open it with `open()`; the charts fill in once the files are read. The charts are built and drawn
+    one per turn of the event loop, so opening the view never holds the window still for long."""
 
     def __init__(self, home: Home, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("History")
         self.resize(900, 760)
-        self.history: History | None = None
+        self.history: History | None = None  # set once every chart is drawn
         self.note = QLabel("Reading the history…", self)
         self.note.setWordWrap(True)
         self.charts = pg.GraphicsLayoutWidget(self)
-        self.runs_plot = self._plot(0, "Runs per day")
-        self.cost_plot = self._plot(1, "Cost per day (USD)")
-        self.usage_plot = self._plot(2, "Utilization (%)")
-        self.usage_plot.setYRange(0, 100)
-        self.runs_plot.addLegend(offset=(10, 5))
-        self.usage_plot.addLegend(offset=(10, 5))
+        self.plots: list[pg.PlotItem] = []  # runs, cost, utilization
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.charts, 1)
+        self._steps: deque[Callable[[], None]] = deque()
+        self._stepper = QTimer(self)
+        self._stepper.setInterval(0)
+        self._stepper.timeout.connect(self._next_step)
         self._follow_palette()
+        for title in ("Runs per day", "Cost per day (USD)", "Utilization (%)"):
+            self._later(lambda title=title: self._add_plot(title))
         now = dt.datetime.now().astimezone()
         in_background(lambda: load_history(home, now), self._loaded)
 
-    def _plot(self, row: int, title: str) -> pg.PlotItem:
-        plot = self.charts.addPlot(row=row, col=0, title=title, axisItems={"bottom": pg.DateAxisItem()})
+    @property
+    def runs_plot(self) -> pg.PlotItem:
+        return self.plots[0]
+
+    @property
+    def cost_plot(self) -> pg.PlotItem:
+        return self.plots[1]
+
+    @property
+    def usage_plot(self) -> pg.PlotItem:
+        return self.plots[2]
+
+    def _later(self, step: Callable[[], None]) -> None:
+        self._steps.append(step)
+        self._stepper.start()
+
+    def _next_step(self) -> None:
+        self._steps.popleft()()
+        if not self._steps:
+            self._stepper.stop()
+
+    def _add_plot(self, title: str) -> None:
+        plot = self.charts.addPlot(row=len(self.plots), col=0, title=title, axisItems={"bottom": pg.DateAxisItem()})
         plot.showGrid(y=True, alpha=0.2)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
-        return plot
+        self.plots.append(plot)
+        self._style(plot)
 
-    def _loaded(self, history: History | None, error: BaseException | None) -> None:
-        if error is not None or history is None:
+    def _loaded(self, loaded: Loaded | None, error: BaseException | None) -> None:
+        if error is not None or loaded is None:
             self.note.setText(f"The history could not be read: {error}")
             return
-        self.history = history
-        self._draw(history)
-        self.note.setText(_summary(history))
+        history = loaded.history
+        self._later(lambda: self._draw_runs(history))
+        self._later(lambda: self._draw_cost(history))
+        self._later(lambda: self._draw_usage(loaded))
+        self._later(lambda: self._done(history))
 
-    def _draw(self, history: History) -> None:
-        middles = [_midday(day) for day in history.days]
-        width = DAY_SECONDS * 0.8
+    def _draw_runs(self, history: History) -> None:
+        middles = _middays(history)
         below = [0] * len(middles)
+        self.runs_plot.addLegend(offset=(10, 5))
         for outcome, counts in history.runs.items():
             words, colour = OUTCOMES.get(outcome, (outcome, "#6b6bd6"))
-            bars = pg.BarGraphItem(x=middles, height=counts, y0=below, width=width, brush=colour, pen=None, name=words)
-            self.runs_plot.addItem(bars)
+            self.runs_plot.addItem(pg.BarGraphItem(x=middles, height=counts, y0=below, width=BAR_WIDTH, brush=colour,
+                                                   pen=None, name=words))
             below = [base + count for base, count in zip(below, counts, strict=True)]
-        self.cost_plot.addItem(pg.BarGraphItem(x=middles, height=history.cost, width=width, brush="#4a7fd0", pen=None))
-        span = (middles[0] - DAY_SECONDS / 2, middles[-1] + DAY_SECONDS / 2)
-        for plot in (self.runs_plot, self.cost_plot, self.usage_plot):
-            plot.setXRange(*span, padding=0)
-        seconds = [point.at.timestamp() for point in history.usage]
-        for name, values, colour in (
-            ("five-hour", [point.five_hour for point in history.usage], "#d9962b"),
-            ("seven-day", [point.seven_day for point in history.usage], "#4a7fd0"),
-        ):
-            known = [(at, value) for at, value in zip(seconds, values, strict=True) if value is not None]
-            self.usage_plot.plot([at for at, _ in known], [value for _, value in known], name=name,
-                                 pen=pg.mkPen(colour, width=2))
-        self.usage_plot.setDownsampling(auto=True, mode="peak")
-        self.usage_plot.setClipToView(True)
+        self._span(self.runs_plot, middles)
+
+    def _draw_cost(self, history: History) -> None:
+        middles = _middays(history)
+        self.cost_plot.addItem(pg.BarGraphItem(x=middles, height=history.cost, width=BAR_WIDTH, brush="#4a7fd0",
+                                               pen=None))
+        self._span(self.cost_plot, middles)
+
+    def _draw_usage(self, loaded: Loaded) -> None:
+        plot = self.usage_plot
+        plot.addLegend(offset=(10, 5))
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.setClipToView(True)
+        for name, colour in (("five-hour", "#d9962b"), ("seven-day", "#4a7fd0")):
+            seconds, percents = loaded.curves[name]
+            plot.plot(seconds, percents, name=name, pen=pg.mkPen(colour, width=2))
+        plot.setYRange(0, 100)
+        self._span(plot, _middays(loaded.history))
+
+    @staticmethod
+    def _span(plot: pg.PlotItem, middles: list[float]) -> None:
+        plot.setXRange(middles[0] - DAY_SECONDS / 2, middles[-1] + DAY_SECONDS / 2, padding=0)
+
+    def _done(self, history: History) -> None:
+        self.note.setText(_summary(history))
+        self.history = history
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -113,15 +171,21 @@ class HistoryView(QDialog):
             self._follow_palette()
 
     def _follow_palette(self) -> None:
-        palette = self.palette()
-        text = palette.color(QPalette.ColorRole.WindowText)
-        self.charts.setBackground(palette.color(QPalette.ColorRole.Base))
-        for plot in (self.runs_plot, self.cost_plot, self.usage_plot):
-            for side in ("left", "bottom"):
-                axis = plot.getAxis(side)
-                axis.setPen(text)
-                axis.setTextPen(text)
-            plot.setTitle(plot.titleLabel.text, color=QColor(text).name())
+        self.charts.setBackground(self.palette().color(QPalette.ColorRole.Base))
+        for plot in self.plots:
+            self._style(plot)
+
+    def _style(self, plot: pg.PlotItem) -> None:
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            axis.setPen(text)
+            axis.setTextPen(text)
+        plot.setTitle(plot.titleLabel.text, color=QColor(text).name())
+
+
+def _middays(history: History) -> list[float]:
+    return [_midday(day) for day in history.days]
 
 
 def _midday(day: dt.date) -> float:
