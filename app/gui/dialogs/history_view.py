@@ -65,8 +65,8 @@ def _lines(path: Path) -> list[str]:
 
 
 class HistoryView(QDialog):
-    """Open it with `open()`; the charts fill in once the files are read. The charts are built and drawn
-    one per turn of the event loop, so opening the view never holds the window still for long."""
+    """Open it with `open()`; the charts appear once the files are read. They are built and drawn one per
+    turn of the event loop, so opening the view never holds the window still for long."""
 
     def __init__(self, home: Home, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,8 +85,6 @@ class HistoryView(QDialog):
         self._stepper.setInterval(0)
         self._stepper.timeout.connect(self._next_step)
         self._follow_palette()
-        for title in ("Runs per day", "Cost per day (USD)", "Utilization (%)"):
-            self._later(lambda title=title: self._add_plot(title))
         now = dt.datetime.now().astimezone()
         in_background(lambda: load_history(home, now), self._loaded)
 
@@ -124,6 +122,10 @@ class HistoryView(QDialog):
             self.note.setText(f"The history could not be read: {error}")
             return
         history = loaded.history
+        # Built once the files are read: building them while the reading thread runs would make each
+        # wait for the other.
+        for title in ("Runs per day", "Cost per day (USD)", "Utilization (%)"):
+            self._later(lambda title=title: self._add_plot(title))
         self._later(lambda: self._draw_runs(history))
         self._later(lambda: self._draw_cost(history))
         self._later(lambda: self._draw_usage(loaded))
