@@ -34,6 +34,7 @@ OUTCOMES = {
 }
 DAY_SECONDS = 86_400
 BAR_WIDTH = DAY_SECONDS * 0.8
+LEGEND_ROOM = 1.3  # the height of a chart over its highest value: room for the legend
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,13 @@ class HistoryView(QDialog):
     def _draw_runs(self, history: History) -> None:
         middles = _middays(history)
         below = [0] * len(middles)
-        self.runs_plot.addLegend(offset=(10, 5))
+        self._legend(self.runs_plot, columns=len(history.runs))
         for outcome, counts in history.runs.items():
             words, colour = OUTCOMES.get(outcome, (outcome, "#6b6bd6"))
             self.runs_plot.addItem(pg.BarGraphItem(x=middles, height=counts, y0=below, width=BAR_WIDTH, brush=colour,
                                                    pen=None, name=words))
             below = [base + count for base, count in zip(below, counts, strict=True)]
+        self.runs_plot.setYRange(0, max(max(below), 1) * LEGEND_ROOM, padding=0)
         self._span(self.runs_plot, middles)
 
     def _draw_cost(self, history: History) -> None:
@@ -150,14 +152,19 @@ class HistoryView(QDialog):
 
     def _draw_usage(self, loaded: Loaded) -> None:
         plot = self.usage_plot
-        plot.addLegend(offset=(10, 5))
+        self._legend(plot, columns=2)
         plot.setDownsampling(auto=True, mode="peak")
         plot.setClipToView(True)
         for name, colour in (("five-hour", "#d9962b"), ("seven-day", "#4a7fd0")):
             seconds, percents = loaded.curves[name]
             plot.plot(seconds, percents, name=name, pen=pg.mkPen(colour, width=2))
-        plot.setYRange(0, 100)
+        plot.setYRange(0, 100 * LEGEND_ROOM, padding=0)
         self._span(plot, _middays(loaded.history))
+
+    def _legend(self, plot: pg.PlotItem, columns: int) -> None:
+        """The legend in one row at the top, over the room left above the bars and curves."""
+        plot.addLegend(offset=(10, 1), colCount=columns)
+        self._style(plot)
 
     @staticmethod
     def _span(plot: pg.PlotItem, middles: list[float]) -> None:
@@ -184,6 +191,10 @@ class HistoryView(QDialog):
             axis.setPen(text)
             axis.setTextPen(text)
         plot.setTitle(plot.titleLabel.text, color=QColor(text).name())
+        if plot.legend is not None:
+            plot.legend.setLabelTextColor(text)
+            plot.legend.setBrush(self.palette().color(QPalette.ColorRole.Base))
+            plot.legend.setPen(None)
 
 
 def _middays(history: History) -> list[float]:

@@ -70,3 +70,4 @@ def test_the_charts_follow_a_dark_palette(qtbot, tmp_path):
     view.setPalette(dark)
     qtbot.waitUntil(lambda: view.charts.backgroundBrush().color() == QColor("#202020"))
     assert view.runs_plot.getAxis("left").textPen().color() == QColor("#eeeeee")
+    assert QColor(view.runs_plot.legend.opts["labelTextColor"]) == QColor("#eeeeee")
