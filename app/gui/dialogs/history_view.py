@@ -110,6 +110,10 @@ class HistoryView(QDialog):
         if not self._steps:
             self._stepper.stop()
 
+    def _add_chart(self, title: str, draw: Callable[[], None]) -> None:
+        self._add_plot(title)
+        draw()
+
     def _add_plot(self, title: str) -> None:
         plot = self.charts.addPlot(row=len(self.plots), col=0, title=title, axisItems={"bottom": pg.DateAxisItem()})
         plot.showGrid(y=True, alpha=0.2)
@@ -124,12 +128,12 @@ class HistoryView(QDialog):
             return
         history = loaded.history
         # Built once the files are read: building them while the reading thread runs would make each
-        # wait for the other.
-        for title in ("Runs per day", "Cost per day (USD)", "Utilization (%)"):
-            self._later(lambda title=title: self._add_plot(title))
-        self._later(lambda: self._draw_runs(history))
-        self._later(lambda: self._draw_cost(history))
-        self._later(lambda: self._draw_usage(loaded))
+        # wait for the other. One chart per step: each step is short, and each repaint is one.
+        steps = (("Runs per day", lambda: self._draw_runs(history)),
+                 ("Cost per day (USD)", lambda: self._draw_cost(history)),
+                 ("Utilization (%)", lambda: self._draw_usage(loaded)))
+        for title, draw in steps:
+            self._later(lambda title=title, draw=draw: self._add_chart(title, draw))
         self._later(lambda: self._done(history))
 
     def _draw_runs(self, history: History) -> None:
