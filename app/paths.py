@@ -56,6 +56,11 @@ class Home:
         return self.root / "fix-plans"
 
     @property
+    def reports(self) -> Path:
+        """The reports written when the queue drains (docs/BEHAVIOUR.md section 14)."""
+        return self.root / "reports"
+
+    @property
     def runs(self) -> Path:
         return self.root / "runs"
 
