@@ -56,6 +56,11 @@ class Home:
         return self.root / "fix-plans"
 
     @property
+    def reports(self) -> Path:
+        """The reports written when the queue drains (docs/BEHAVIOUR.md section 14)."""
+        return self.root / "reports"
+
+    @property
     def runs(self) -> Path:
         return self.root / "runs"
 
@@ -70,11 +75,6 @@ class Home:
     @property
     def heartbeat(self) -> Path:
         return self.logs / "heartbeat.jsonl"
-
-    @property
-    def reports(self) -> Path:
-        """The morning reports, one Markdown file each (docs/BEHAVIOUR.md section 14)."""
-        return self.root / "reports"
 
     @property
     def socket(self) -> Path:

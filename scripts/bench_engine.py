@@ -5,6 +5,10 @@
         [--worktree-jobs 20] [--repo-files 5000] [--only-worktrees]
 
   drop → start      a PRD renamed into prds/ → the agent process exists (`job.started`); target p95 < 300 ms
+  drop → start, notify server hanging
+                    the same while every notification POST hangs in its server (notify.url set, the queue
+                    paused and resumed first so one is in flight); target p95 < 300 ms. Also: how long the
+                    engine then takes to stop
   exit → next start an agent exits → the next queued agent exists (cap 1);             target p95 < 100 ms
   result → event    the agent writes its result line → `job.result`;                    target p95 < 250 ms
   tailing CPU       the engine's own CPU while 16 agents each write 1 MB/s of stream-JSON; target < 15 % of a core
@@ -149,6 +153,26 @@ async def _drop_one_by_one(bench: Bench, drops: int) -> list[float]:
         samples.append(started - dropped)
         await bench.until(lambda: len(bench.seen("job.finished")) > before)  # noqa: B023 - awaited in this iteration
     return samples
+
+
+async def drop_to_start_notify_hanging(drops: int) -> tuple[list[float], float]:
+    """Drop → start while a notification hangs in its server, and then the engine's stop, in seconds."""
+    from tests.notify_server import NotifyServer
+
+    server = NotifyServer()
+    server.hang = True
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            bench = Bench(Path(folder), {"notify": {"url": server.url}}, {})
+            async with bench:
+                await bench.engine.handle({"cmd": "pause"})
+                await bench.engine.handle({"cmd": "resume"})
+                await bench.until(lambda: server.hanging > 0)
+                samples = await _drop_one_by_one(bench, drops)
+                stopping = time.monotonic()
+            return samples, time.monotonic() - stopping
+    finally:
+        server.close()
 
 
 async def exit_to_next_start(jobs: int) -> list[float]:
@@ -339,6 +363,9 @@ def main() -> int:
 
 def _main_benchmarks(args: argparse.Namespace) -> None:
     print(f"drop → start          {percentiles(asyncio.run(drop_to_start(args.drops)))}   target p95 < 300 ms")
+    hanging, stop_took = asyncio.run(drop_to_start_notify_hanging(args.drops))
+    print(f"drop → start, notify hanging {percentiles(hanging)}   target p95 < 300 ms; "
+          f"then the engine stopped in {stop_took * 1000:.0f} ms")
     print(f"exit → next start     {percentiles(asyncio.run(exit_to_next_start(args.drops)))}   target p95 < 100 ms")
     print(f"result → job.result   {percentiles(asyncio.run(result_to_event(args.drops)))}   target p95 < 250 ms")
     share, rate = asyncio.run(tailing_cpu(args.tail_agents, args.tail_seconds))

@@ -6,6 +6,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+pytest_plugins = ["tests.notify_server"]  # the notify_server fixture
+
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path, monkeypatch):

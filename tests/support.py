@@ -4,6 +4,8 @@ Claude credentials unless a test adds them."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from typing import Any
 import psutil
 import yaml
 
+from app.core.times import iso_ms
 from app.paths import Home, ensure_home
 
 FAKE_AGENT = Path(__file__).parent / "agents" / "fake_claude.py"
@@ -85,3 +88,29 @@ def overnight(*args: str, env=None, timeout: float = 60, **kwargs) -> subprocess
         [sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False,
         **kwargs,
     )
+
+
+def write_synthetic_history(home: Home, now: dt.datetime, days: int = 30, runs_per_day: int = 6) -> dict[str, int]:
+    """`days` days of job runs in history.jsonl (outcomes in a fixed rotation, $0.50 each) and a
+    heartbeat every ten minutes with utilization rising through each day; returns the runs by outcome."""
+    outcomes = ("completed", "completed", "completed", "failed", "rate_limited", "cancelled")
+    counts: dict[str, int] = {}
+    runs, beats = [], []
+    for day in range(days):
+        start = now - dt.timedelta(days=days - 1 - day)
+        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        for index in range(runs_per_day):
+            outcome = outcomes[(day + index) % len(outcomes)]
+            counts[outcome] = counts.get(outcome, 0) + 1
+            at = start + dt.timedelta(seconds=(index + 1) * 60 * 60 * 20 / (runs_per_day + 1))
+            runs.append({"ts": iso_ms(at), "event": "run.finished", "kind": "job", "slug": f"job-{day}-{index}",
+                         "outcome": outcome, "status": outcome, "costUsd": 0.5, "numTurns": 4})
+        for step in range(0, 24 * 6):
+            at = start + dt.timedelta(minutes=10 * step)
+            if at <= now:
+                beats.append({"ts": iso_ms(at), "counts": {}, "gate": "open", "paused": None,
+                              "fiveHour": step % 30 * 3.0, "sevenDay": 20 + day * 2.0, "stale": False})
+    home.history.write_text("".join(json.dumps(line) + "\n" for line in runs))
+    home.logs.mkdir(parents=True, exist_ok=True)
+    home.heartbeat.write_text("".join(json.dumps(line) + "\n" for line in beats))
+    return counts

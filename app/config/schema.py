@@ -24,10 +24,12 @@ MAX_CONCURRENCY_ENV = "OVERNIGHT_MAX_CONCURRENCY"
 CONCURRENCY_RANGE = (1, 32)
 FIRE_POLICIES = ("when-available", "on-reset", "manual")
 WHEN_UNKNOWN = ("fire", "hold")
+NOTIFY_FORMATS = ("ntfy", "json")
 
 FirePolicy = Literal["when-available", "on-reset", "manual"]
 WhenUnknown = Literal["fire", "hold"]
 WorkspaceMode = Literal["shared", "worktree"]
+NotifyFormat = Literal["ntfy", "json"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class WorkspaceConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    url: str = ""  # empty: no notifications
+    format: NotifyFormat = "ntfy"
+
+
+@dataclass(frozen=True)
 class Config:
     default_cwd: str | None = None
     concurrency_cap: int = 4
@@ -86,6 +94,7 @@ class Config:
     usage: UsageConfig = field(default_factory=UsageConfig)
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def resolved_default_cwd(self) -> str:
         """The folder a PRD without `cwd` runs in: absolute, `~` expanded (None is the user's home)."""
@@ -132,6 +141,14 @@ class _Rule:
     allowed: str
     accepts: Callable[[object], bool]
     convert: Callable[[object], object] = lambda value: value
+    secret: bool = False  # a bad value is not repeated in the message: it may hold a password or token
+
+
+class _Hidden:
+    """Stands for a secret value in a ConfigError's message."""
+
+    def __repr__(self) -> str:
+        return "a value not shown here (it may hold a secret)"
 
 
 @dataclass(frozen=True)
@@ -238,6 +255,11 @@ _SCHEMA: dict[str, _Rule | _Section] = {
                                lambda cmd: cmd.strip() != "" and "\0" not in cmd),
         "verify_timeout": _seconds_above_zero(),
     }),
+    "notify": _Section(NotifyConfig, {
+        "url": _Rule('empty (no notifications), or an http:// or https:// URL, e.g. https://ntfy.sh/your-topic',
+                     lambda v: v == "" or _is_http_url(v), secret=True),
+        "format": _one_of(NOTIFY_FORMATS),
+    }),
 }
 
 ALL_KEYS: tuple[str, ...] = tuple(
@@ -292,7 +314,7 @@ def _read(
         elif entry.accepts(raw):
             values[name] = entry.convert(raw)
         else:
-            errors.append(ConfigError(dotted, raw, entry.allowed))
+            errors.append(ConfigError(dotted, _Hidden() if entry.secret else raw, entry.allowed))
     return values
 
 

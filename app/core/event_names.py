@@ -25,6 +25,7 @@ class EventName(StrEnum):
     QUEUE_RESUMED = "queue.resumed"
     USAGE_POLLED = "usage.polled"
     USAGE_FAILED = "usage.failed"
+    NOTIFY_FAILED = "notify.failed"  # a push notification could not be sent (or was dropped)
 
     # PRD files in prds/
     PRD_ADDED = "prd.added"

@@ -6,6 +6,7 @@ from app.engine.engine import Engine
 from app.engine.events import EngineEvent
 from app.engine.intake import Added, Refused, add_prds, expand
 from app.engine.lock import EngineLock, EngineLocked
+from app.engine.notify import send_trial
 from app.engine.snapshot import Snapshot
 from app.engine.worktrees import GitError, git
 
@@ -23,4 +24,5 @@ __all__ = [
     "expand",
     "git",
     "request_sync",
+    "send_trial",
 ]

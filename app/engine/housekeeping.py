@@ -24,6 +24,7 @@ from app.core.upkeep import to_prune
 from app.core.usage import UNKNOWN
 from app.engine import folder
 from app.engine.events import Heartbeat
+from app.engine.notify import Notifier
 from app.engine.reports import DrainReports
 from app.engine.runner import find_agent
 from app.engine.threads import in_daemon_thread
@@ -57,10 +58,13 @@ class Housekeeping:
         self._last = {"rescan": 0.0, "heartbeat": 0.0, "prune": -PRUNE_INTERVAL, "disk": 0.0, "agent": 0.0}
         self._agent_check: asyncio.Task[None] | None = None  # one look for the agent at a time
         self._duty_errors: dict[str, tuple[str, float]] = {}
+        self.notifier = Notifier(engine)
 
     async def start(self) -> None:
         """The meter made and polled once: a full meter must hold the queue from the first second."""
         engine = self._engine
+        engine.subscribe(self.notifier.hear)
+        engine.background(self.notifier.run(), engine.chores)  # a stop cancels it, even mid-send
         self._credentials_mtime = _mtime(credentials_path(engine.environ))
         moment = asyncio.get_running_loop().time()
         self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment, agent=moment)

@@ -1,11 +1,10 @@
 """The main window: the engine's view and remote control.
 
-It shows what the bridge reports (the queue, the pause, the usage meter, transcripts) and
-turns the user's clicks into engine commands; it never changes the queue itself. Reading
-files (PRDs, transcripts) and copying dropped files happen off the GUI thread. The clock
-that moves countdowns and durations and the live transcript run only while the window is
-shown; shown again, it catches up at once. Its size, splitter and column widths come back as they
-were left in this home (app.gui.window_state).
+It shows what the bridge reports (the queue, the pause, the usage meter, transcripts) and turns the
+user's clicks into engine commands; it never changes the queue itself. Reading files (PRDs, transcripts)
+and copying dropped files happen off the GUI thread. The clock that moves countdowns and durations and
+the live transcript run only while the window is shown; shown again, it catches up at once. Its size,
+splitter and column widths come back as they were left in this home (app.gui.window_state).
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ from app.gui.user_actions import (
     show_paused,
     tint_icons,
 )
+from app.gui.views import Views
 from app.gui.widgets.drop_overlay import DropOverlay
 from app.gui.widgets.job_detail import JobDetail
 from app.gui.widgets.notice_line import NoticeLine
@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.user_actions = make_actions(self, self.home.prds)
         self.job_menu = add_menus(self, self.user_actions)
         add_toolbar(self, self.user_actions)
+        self.views = Views(self, self.user_actions, self.home)
 
     def _init_panes(self) -> None:
         self.queue_panel = QueuePanel(self.queue_model, self)

@@ -7,7 +7,6 @@ is never stale.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Signal, Slot
@@ -25,9 +24,9 @@ from app.gui.desktop import open_path
 from app.gui.formatting import PAUSE_WORDS, format_clock, plain_words
 from app.gui.icons import TrayLook, TrayState, app_icon, tray_icon
 from app.gui.main_window import MainWindow
+from app.gui.tray_messages import GROUP_MS, GroupedNotify, Notify
 
 MessageIcon = QSystemTrayIcon.MessageIcon
-Notify = Callable[[str, str, MessageIcon], None]
 NOTIFICATION_MS = 10_000
 PAUSE_REASON = "paused from the tray"
 
@@ -36,13 +35,13 @@ class Tray(QObject):
     quitRequested = Signal()
 
     def __init__(self, bridge: EngineBridge, window: MainWindow, notify: Notify | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, group_ms: int = GROUP_MS) -> None:
         super().__init__(parent)
         self._bridge = bridge
         self._window = window
         self._icon = QSystemTrayIcon(self)
         self._menu = QMenu()
-        self._notify = notify or self._show_message
+        self._notify = GroupedNotify(notify or self._show_message, group_ms, self)
         self._watching_since = dt.datetime.now(dt.UTC)
         self._engine_error: str | None = None
         self._reported_failures: set[str] = set()  # run ids
@@ -60,6 +59,7 @@ class Tray(QObject):
         self._bridge.engineEvent.connect(self._on_event)
         self._bridge.failed.connect(self._on_engine_failed)
         self._icon.activated.connect(self._on_activated)
+        self._icon.messageClicked.connect(self._on_message_clicked)
         self._menu.aboutToShow.connect(self._rebuild_menu)
         self._window.installEventFilter(self)
 
@@ -295,6 +295,13 @@ class Tray(QObject):
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             self.show_window()
+
+    @Slot()
+    def _on_message_clicked(self) -> None:
+        """A click on "Queue finished" opens the report; on any other notification, the window."""
+        self.show_window()
+        if "Queue finished" in self._notify.last_titles:
+            self._window.views.open_report()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._window and event.type() == QEvent.Type.WindowActivate:

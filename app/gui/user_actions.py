@@ -81,6 +81,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
         "open_folder": QAction("Open folder", window),
         "settings": QAction("Settings…", window),
         "find": QAction("Filter the queue", window),
+        "report": QAction("Report", window),
+        "history": QAction("History", window),
         "prd_format": QAction("PRD format", window),
         "shortcuts": QAction("Keyboard shortcuts", window),
         "about": QAction("About Overnight", window),
@@ -92,6 +94,8 @@ def make_actions(window: QMainWindow, prds: Path) -> dict[str, QAction]:
     actions["tick"].setToolTip("Start the next batch now, even if usage or the fire policy holds new runs;"
                                " clears a pause")
     actions["open_folder"].setToolTip(f"Open {prds}")
+    actions["report"].setToolTip("The report written when the queue last finished, and the earlier ones")
+    actions["history"].setToolTip("Runs, cost and utilization over the last 30 days")
     actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
     actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
     for key, (text, _command) in JOB_ACTIONS.items():
@@ -117,6 +121,8 @@ SHORTCUTS: Mapping[str, tuple[QKeySequence.StandardKey | str, ...]] = {
     "settings": ("Ctrl+,",),
     "open_prd": ("Return", "Enter"),
     "rerun": ("Ctrl+R",),
+    "report": ("Ctrl+Shift+R",),
+    "history": ("Ctrl+Shift+H",),
     "archive": ("Del",),
     "quit": ("Ctrl+Q",),
 }
@@ -163,6 +169,9 @@ def add_menus(window: QMainWindow, actions: Mapping[str, QAction]) -> QMenu:
         job_menu.addAction(actions[key])
     queue_menu.addSeparator()
     queue_menu.addAction(actions["find"])
+    queue_menu.addSeparator()
+    queue_menu.addAction(actions["report"])
+    queue_menu.addAction(actions["history"])
     help_menu = window.menuBar().addMenu("&Help")
     help_menu.addAction(actions["prd_format"])
     help_menu.addAction(actions["shortcuts"])

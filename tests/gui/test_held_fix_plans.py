@@ -51,7 +51,7 @@ def test_discard_puts_the_held_plan_aside_and_its_row_goes(qtbot, window):
 def notifications(bridge, window):
     """What the tray notifies, as (title, text); the tray lives until the test ends."""
     shown = []
-    tray = Tray(bridge, window, notify=lambda title, text, _icon: shown.append((title, text)))
+    tray = Tray(bridge, window, notify=lambda title, text, _icon: shown.append((title, text)), group_ms=0)
     yield shown
     tray.deleteLater()
 

@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QSystemTrayIcon
 
-from app.core.queue import QueueState, Status
-from app.engine.api import Snapshot
+from app.core.event_names import EventName
+from app.core.outcome import OutcomeKind
+from app.core.queue import LastRun, QueueState, Status
+from app.engine.api import EngineEvent, Snapshot
 from app.gui.bridge import EngineBridge
 from app.gui.formatting import format_clock
 from app.gui.icons import TrayLook, TrayState
@@ -42,7 +45,7 @@ def notifications():
 
 @pytest.fixture
 def tray(bridge, window, notifications):
-    return Tray(bridge, window, notify=lambda title, text, _icon: notifications.append((title, text)))
+    return Tray(bridge, window, notify=lambda title, text, _icon: notifications.append((title, text)), group_ms=0)
 
 
 def menu_texts(tray):
@@ -240,3 +243,41 @@ def test_the_counts_say_how_many_jobs_need_review(qtbot, idle_window):
     bridge.snapshot = Snapshot(QueueState(jobs=jobs(job("01-a", Status.NEEDS_REVIEW), job("01-b", Status.FAILED))))
     bridge.stateChanged.emit(bridge.snapshot, ["01-a", "01-b"])
     assert "0 running · 0 pending · 1 failed · 1 to review" in tray.tooltip()
+
+
+def failed_job(slug):
+    last = LastRun(run_id=f"run-{slug}", outcome=OutcomeKind.FAILED, exit_code=1,
+                   finished_at=dt.datetime.now(dt.UTC), duration_ms=1000, cost_usd=0.1, num_turns=2,
+                   reason="the agent gave up")
+    return job(slug, Status.FAILED, last=last)
+
+
+def test_events_close_together_become_one_notification_and_its_click_opens_the_report(qtbot, idle_window):
+    bridge = idle_window.bridge
+    shown = []
+    tray = Tray(bridge, idle_window, notify=lambda title, text, icon: shown.append((title, text, icon)))
+    bridge.snapshot = Snapshot(QueueState(jobs=jobs(failed_job("01-a"), failed_job("01-b"))))
+    bridge.stateChanged.emit(bridge.snapshot, ["01-a", "01-b"])
+    bridge.engineEvent.emit(EngineEvent(EventName.INVESTIGATION_FINISHED, dt.datetime.now(dt.UTC),
+                                        {"slug": "01-a", "fixPlan": "01-fix-a"}))
+    assert shown == []  # held back a moment, for what comes with them
+    qtbot.waitUntil(lambda: len(shown) == 1, timeout=5000)
+    title, text, icon = shown[0]
+    assert title == "2 failed, 1 fix plan written"
+    assert text.splitlines() == ["Job failed: 01-a", "Job failed: 01-b", "Fix plan written"]
+    assert icon is QSystemTrayIcon.MessageIcon.Critical
+
+    home = bridge.home
+    home.reports.mkdir()
+    (home.reports / "2026-12-01-0300.md").write_text("# Earlier report\n")
+    (home.reports / "2026-12-03-0615.md").write_text("# Overnight report\n\n3 runs completed.\n")
+    bridge.snapshot = Snapshot(QueueState(jobs=jobs(job("02-c", Status.RUNNING))))
+    bridge.stateChanged.emit(bridge.snapshot, ["02-c"])
+    bridge.snapshot = Snapshot(QueueState(jobs=jobs(job("02-c", Status.COMPLETED))))
+    bridge.stateChanged.emit(bridge.snapshot, ["02-c"])
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=5000)
+    assert shown[1][0] == "Queue finished"  # alone in its moment: as it is
+    tray.findChild(QSystemTrayIcon).messageClicked.emit()
+    qtbot.waitUntil(lambda: idle_window.views.report is not None
+                    and "3 runs completed." in idle_window.views.report.page.toPlainText(), timeout=5000)
+    assert idle_window.isVisible()

@@ -28,14 +28,17 @@ from PySide6.QtWidgets import (
 
 from app.config import (
     FIRE_POLICIES,
+    NOTIFY_FORMATS,
     WHEN_UNKNOWN,
     Config,
+    NotifyConfig,
     config_from_mapping,
     config_to_mapping,
     save_config,
 )
 from app.core.workspace import MODES as WORKSPACE_MODES
 from app.doctor import agent_check
+from app.engine.api import send_trial
 from app.gui.desktop import in_background
 from app.gui.dialogs.fields import (
     BoolField,
@@ -53,7 +56,7 @@ from app.gui.dialogs.fields import (
 from app.gui.formatting import ERROR_COLOR
 
 # (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
-PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace")
+PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace", "Notifications")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "default_cwd", "Default folder",
      lambda p: PathField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",
@@ -117,6 +120,12 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
                          "shell commands that check a completed run; a PRD's own verify replaces them")),
     ("Workspace", "workspace.verify_timeout", "Verify timeout",
      lambda p: DurationField("workspace.verify_timeout", p, "a verify command still running after this is killed")),
+    ("Notifications", "notify.url", "URL",
+     lambda p: TextField("notify.url", p, "where notifications are POSTed, e.g. https://ntfy.sh/your-topic; "
+                         "it may hold a secret and is never logged; empty: no notifications")),
+    ("Notifications", "notify.format", "Format",
+     lambda p: ChoiceField("notify.format", p, "ntfy: plain text with Title, Priority and Tags headers; "
+                           "json: one object for webhook relays", NOTIFY_FORMATS)),
 )
 
 
@@ -159,20 +168,16 @@ class SettingsDialog(QDialog):
             cell.addWidget(field.widget)
             cell.addWidget(field.error)
             if key == "agent.command":
-                cell.addLayout(self._init_agent_test(page))
+                self.test_button, self.test_result, row = _test_row(
+                    page, "Test", "Run the command with --version and show what it answers")
+                cell.addLayout(row)
+            if key == "notify.url":
+                self.notify_button, self.notify_result, row = _test_row(
+                    page, "Send test notification", "Send one notification to this URL and show the server's answer")
+                cell.addLayout(row)
             form.addRow(f"{label}:", cell)
             self.fields[key] = field
             self.labels[key] = (PAGES.index(page_name), label)
-
-    def _init_agent_test(self, page: QWidget) -> QHBoxLayout:
-        self.test_button = QPushButton("Test", page)
-        self.test_button.setToolTip("Run the command with --version and show what it answers")
-        self.test_result = QLabel(page)
-        self.test_result.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.test_button)
-        row.addWidget(self.test_result, 1)
-        return row
 
     def _init_buttons(self, problems: Sequence[str]) -> None:
         self.notice = QLabel(self)
@@ -202,6 +207,9 @@ class SettingsDialog(QDialog):
             field.changed.connect(self.validate)
         self.fields["agent.command"].changed.connect(self.test_result.clear)
         self.test_button.clicked.connect(self.test_agent)
+        for key in ("notify.url", "notify.format"):
+            self.fields[key].changed.connect(self.notify_result.clear)
+        self.notify_button.clicked.connect(self.test_notify)
         self.message.linkActivated.connect(self.show_field)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -307,10 +315,28 @@ class SettingsDialog(QDialog):
         in_background(lambda: agent_check(command), self._tested)
 
     def _tested(self, result: tuple[bool, str] | None, error: BaseException | None) -> None:
-        self.test_button.setEnabled(True)
-        fine, words = result if result is not None else (False, f"the command could not be run ({error})")
-        self.test_result.setStyleSheet("" if fine else f"color: {ERROR_COLOR};")
-        self.test_result.setText(words.removeprefix("agent: "))
+        answer = (result[0], result[1].removeprefix("agent: ")) if result is not None else None
+        _show_answer(self.test_button, self.test_result, answer, f"the command could not be run ({error})")
+
+    # ------------------------------------------------------------ the notifications' test
+
+    def test_notify(self) -> None:
+        """One notification to the URL and in the format as typed, sent off the GUI thread; the
+        server's answer (its status code) or the error shows beside the button."""
+        problem = self.errors.get("notify.url")
+        notify = NotifyConfig(url=str(self.fields["notify.url"].value()).strip(),
+                              format=self.fields["notify.format"].value())
+        if problem is not None or not notify.url:
+            self.notify_result.setStyleSheet(f"color: {ERROR_COLOR};")
+            self.notify_result.setText(problem or "enter a URL first")
+            return
+        self.notify_button.setEnabled(False)
+        self.notify_result.setStyleSheet("")
+        self.notify_result.setText("sending…")
+        in_background(lambda: send_trial(notify), self._notify_tested)
+
+    def _notify_tested(self, result: tuple[bool, str] | None, error: BaseException | None) -> None:
+        _show_answer(self.notify_button, self.notify_result, result, f"not sent ({error})")
 
     # ------------------------------------------------------------ saving
 
@@ -332,6 +358,26 @@ class SettingsDialog(QDialog):
             return
         self.saved.emit(self.valid_config)
         self.accept()
+
+
+def _test_row(page: QWidget, text: str, tooltip: str) -> tuple[QPushButton, QLabel, QHBoxLayout]:
+    """A button that tries a setting out, and beside it the label its answer shows in."""
+    button = QPushButton(text, page)
+    button.setToolTip(tooltip)
+    answer = QLabel(page)
+    answer.setWordWrap(True)
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addWidget(answer, 1)
+    return button, answer, row
+
+
+def _show_answer(button: QPushButton, label: QLabel, result: tuple[bool, str] | None, failed: str) -> None:
+    """A try's answer beside its button (in the error colour when it did not work); the button works again."""
+    button.setEnabled(True)
+    fine, words = result if result is not None else (False, failed)
+    label.setStyleSheet("" if fine else f"color: {ERROR_COLOR};")
+    label.setText(words)
 
 
 def _run_check(key: str, value: Any, check: Callable[[Any], str | None]) -> tuple[str, Any, str | None]:

@@ -1,6 +1,7 @@
 """The settings dialog: engine rules shown at the field, paths that must exist checked off the GUI thread,
 nothing saved until valid (and Save saying why), durations in minutes and hours, a valid change saved."""
 
+import json
 import sys
 
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -197,7 +198,7 @@ def test_durations_are_shown_in_minutes_and_hours_and_saved_in_seconds(qtbot, gu
 def test_the_workspace_tab_sets_where_jobs_run_and_refuses_a_branch_name_git_would_refuse(qtbot, gui_home):
     home = gui_home[0]
     dialog, _config = open_dialog(qtbot, home)
-    assert dialog.tabs.tabText(dialog.tabs.count() - 1) == "Workspace"
+    assert "Workspace" in [dialog.tabs.tabText(index) for index in range(dialog.tabs.count())]
     branch = dialog.fields["workspace.branch"]
     assert branch.value() == "overnight/queue"
     branch.line.setText("night queue")
@@ -225,3 +226,30 @@ def test_the_workspace_tab_sets_the_verify_commands_and_their_timeout(qtbot, gui
         dialog.save()
     saved = load_config(home.config).config
     assert saved.workspace.verify == ("make test",) and saved.workspace.verify_timeout == 120
+
+
+def test_the_notifications_tab_sends_a_test_notification_and_shows_the_servers_answer(qtbot, gui_home, notify_server):
+    dialog, _config = open_dialog(qtbot, gui_home[0])
+    assert dialog.fields["notify.url"].value() == ""  # off until a URL is set
+    dialog.show_field("notify.url")
+    assert PAGES[dialog.tabs.currentIndex()] == "Notifications"
+    dialog.fields["notify.url"].line.setText(notify_server.url)
+    dialog.fields["notify.format"].set_value("json")
+    dialog.notify_button.click()
+    qtbot.waitUntil(lambda: dialog.notify_result.text() == "the server answered 200 OK", timeout=15000)
+    assert dialog.notify_button.isEnabled()
+    assert json.loads(notify_server.taken()[0]["body"])["title"] == "Overnight: test notification"
+
+    notify_server.answers = [401]
+    dialog.notify_button.click()
+    qtbot.waitUntil(lambda: dialog.notify_result.text() == "the server answered 401 Unauthorized", timeout=15000)
+    assert "color" in dialog.notify_result.styleSheet()
+
+
+def test_a_notify_url_that_is_not_http_is_refused_at_its_field(qtbot, gui_home):
+    dialog, _config = open_dialog(qtbot, gui_home[0])
+    dialog.fields["notify.url"].line.setText("ftp://example.com/topic")
+    assert not dialog.save_button.isEnabled()
+    assert "http:// or https://" in dialog.fields["notify.url"].error.text()
+    dialog.notify_button.click()
+    assert "http:// or https://" in dialog.notify_result.text()

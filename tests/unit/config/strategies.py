@@ -2,7 +2,15 @@
 
 from hypothesis import strategies as st
 
-from app.config.schema import AgentConfig, Config, InvestigationConfig, UsageConfig, WatchdogConfig, WorkspaceConfig
+from app.config.schema import (
+    AgentConfig,
+    Config,
+    InvestigationConfig,
+    NotifyConfig,
+    UsageConfig,
+    WatchdogConfig,
+    WorkspaceConfig,
+)
 
 no_surrogates = st.characters(blacklist_categories=("Cs",))
 any_text = st.text(no_surrogates, max_size=12)
@@ -17,6 +25,13 @@ def seconds_at_least(minimum: int):
 
 
 percent = st.one_of(st.integers(0, 100), st.floats(min_value=0, max_value=100))
+
+http_urls = st.builds(
+    lambda scheme, host, path: f"{scheme}://{host}/{path}",
+    st.sampled_from(["http", "https"]),
+    st.from_regex(r"[a-z0-9.-]{1,20}(:[0-9]{1,5})?", fullmatch=True),
+    st.from_regex(r"[a-zA-Z0-9/_.?=&%-]{0,30}", fullmatch=True),
+)
 
 valid_configs = st.builds(
     Config,
@@ -49,12 +64,7 @@ valid_configs = st.builds(
     ),
     usage=st.builds(
         UsageConfig,
-        url=st.builds(
-            lambda scheme, host, path: f"{scheme}://{host}/{path}",
-            st.sampled_from(["http", "https"]),
-            st.from_regex(r"[a-z0-9.-]{1,20}(:[0-9]{1,5})?", fullmatch=True),
-            st.from_regex(r"[a-zA-Z0-9/_.?=&%-]{0,30}", fullmatch=True),
-        ),
+        url=http_urls,
         poll_seconds=seconds_at_least(60),
         resume_margin=seconds_at_least(0),
         when_unknown=st.sampled_from(["fire", "hold"]),
@@ -74,4 +84,5 @@ valid_configs = st.builds(
                         max_size=3).map(tuple),
         verify_timeout=seconds_above_zero,
     ),
+    notify=st.builds(NotifyConfig, url=st.one_of(st.just(""), http_urls), format=st.sampled_from(["ntfy", "json"])),
 )

@@ -35,6 +35,7 @@ DOCUMENTED_DEFAULTS = {
     },
     "watchdog": {"post_result_grace": 90, "kill_after": 30, "idle": 1200, "max_duration": 14400},
     "workspace": {"mode": "shared", "branch": "overnight/queue", "verify": [], "verify_timeout": 900},
+    "notify": {"url": "", "format": "ntfy"},
 }
 
 
@@ -116,6 +117,8 @@ INVALID = [
     ("workspace.branch", "overnight/..queue", "branch name"),
     ("workspace.branch", "", "branch name"),
     ("workspace.branch", "main", "under overnight/"),
+    ("notify.format", "slack", "ntfy, json"),
+    ("notify.format", None, "ntfy, json"),
 ]
 
 
@@ -135,6 +138,15 @@ def test_the_message_names_file_key_value_and_allowed():
     assert error.message() == "config.yaml: watchdog.idle is -5; allowed: a number of seconds > 0"
 
 
+@pytest.mark.parametrize("url", ["ftp://example.com/topic", "ntfy.sh/my-topic", "https://", "https://ntfy.sh/a b",
+                                 None, 5])
+def test_a_bad_notify_url_is_refused_without_repeating_it(url):
+    error = only_error({"notify": {"url": url}})
+
+    assert error.message() == ("config.yaml: notify.url is a value not shown here (it may hold a secret); allowed: "
+                               "empty (no notifications), or an http:// or https:// URL, e.g. https://ntfy.sh/your-topic")
+
+
 def test_a_bool_is_shown_the_way_yaml_writes_it():
     error = only_error({"concurrency_cap": True})
 
@@ -151,6 +163,8 @@ def test_a_bool_is_shown_the_way_yaml_writes_it():
         {"concurrency_cap": 32, "offset_minutes": 0, "keep_finished_days": 0, "retry_interrupted": 0},
         {"default_cwd": "~"},
         {"usage": {"url": "http://127.0.0.1:8080/api/oauth/usage"}},
+        {"notify": {"url": "", "format": "json"}},
+        {"notify": {"url": "https://ntfy.sh/overnight-a1b2", "format": "ntfy"}},
     ],
 )
 def test_boundary_and_fractional_values_are_accepted(mapping):
