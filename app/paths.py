@@ -86,7 +86,7 @@ class Home:
 
     @property
     def folders(self) -> tuple[Path, ...]:
-        return (self.prds, self.archive, self.fix_plans, self.runs, self.logs, self.reports)
+        return (self.prds, self.archive, self.fix_plans, self.runs, self.logs)
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs / _single_name(run_id, "run id")
