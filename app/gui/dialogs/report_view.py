@@ -3,34 +3,34 @@ first, each opened rendered on a click. Files are listed and read off the GUI th
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QListWidgetItem, QSplitter, QTextBrowser, QWidget
 
+from app.core.report import time_of
 from app.gui.desktop import in_background
 from app.paths import Home
 
 NO_REPORTS = "No reports yet. Overnight writes one each time the queue has run everything it could."
-NAME_FORMAT = "%Y-%m-%d-%H%M"  # reports/<YYYY-MM-DD-HHMM>.md
 
 
 def list_reports(folder: Path) -> list[Path]:
-    """The report files in `folder`, newest first (their names sort by time); none when it does not exist."""
+    """The report files in `folder` (named as app.core.report names them), newest first: by the
+    time in the name, then `-2` after the plain name of the same minute; none when it does not exist."""
     try:
-        found = [path for path in folder.iterdir() if path.suffix == ".md" and path.is_file()]
+        found = [(when, path) for path in folder.iterdir()
+                 if (when := time_of(path.name)) is not None and path.is_file()]
     except FileNotFoundError:
         return []
-    return sorted(found, key=lambda path: path.name, reverse=True)
+    found.sort(key=lambda item: (item[0], len(item[1].name), item[1].name), reverse=True)
+    return [path for _when, path in found]
 
 
 def report_title(path: Path) -> str:
-    """"2026-12-03 14:05" for 2026-12-03-1405.md; a name in another form is shown as it is."""
-    try:
-        return dt.datetime.strptime(path.stem, NAME_FORMAT).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return path.stem
+    """"2026-12-03 15:05" for 2026-12-03-1405.md (the name is UTC; the title the computer's time)."""
+    when = time_of(path.name)
+    return f"{when.astimezone():%Y-%m-%d %H:%M}" if when is not None else path.stem
 
 
 class ReportView(QDialog):

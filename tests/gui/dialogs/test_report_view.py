@@ -65,3 +65,11 @@ def test_the_report_shortcut_opens_the_view_and_history_has_its_own(qtbot, idle_
     next(action for action in queue_menu.actions() if action.text() == "History").trigger()
     qtbot.waitUntil(lambda: idle_window.views.history is not None
                     and "No runs in the last 30 days" in idle_window.views.history.note.text(), timeout=5000)
+
+
+def test_a_second_report_of_the_same_minute_is_the_newer_one(qtbot, tmp_path):
+    home = home_with_reports(tmp_path, {"2026-12-02-0545.md": "# First\n", "2026-12-02-0545-2.md": "# Second\n",
+                                        "notes.md": "# not a report\n"})
+    view = open_view(qtbot, home)
+    qtbot.waitUntil(lambda: "Second" in view.page.toPlainText(), timeout=5000)
+    assert view.reports.count() == 2  # notes.md is not a report
