@@ -3,23 +3,12 @@ added and removed, the selected file's diff coloured, and what is missing when t
 
 from dataclasses import replace
 
-import pytest
 from PySide6.QtGui import QColor
 
 from app.core.queue import Status
-from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.changes_view import ADDED_COLOR, REMOVED_COLOR
-from app.gui.widgets.job_detail import JobDetail
 from tests.gui.worktree_repo import git, without_worktree, worktree_job
 from tests.unit.core.factories import job, jobs
-
-
-@pytest.fixture
-def detail(qtbot):
-    detail = JobDetail(TranscriptModel())
-    qtbot.addWidget(detail)
-    detail.show()
-    return detail
 
 
 def listed(changes):

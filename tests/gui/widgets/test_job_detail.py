@@ -3,21 +3,9 @@ arrives late, and the note shown before a job's first run."""
 
 from dataclasses import replace
 
-import pytest
-
 from app.core.prd import PrdError
 from app.core.queue import LastRun, Status
-from app.gui.transcript_model import TranscriptModel
-from app.gui.widgets.job_detail import JobDetail
 from tests.unit.core.factories import T0, job, jobs
-
-
-@pytest.fixture
-def detail(qtbot):
-    detail = JobDetail(TranscriptModel())
-    qtbot.addWidget(detail)
-    detail.show()
-    return detail
 
 
 def test_an_invalid_prd_shows_where_its_problem_is_and_how_to_fix_it(detail):
