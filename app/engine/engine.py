@@ -174,11 +174,11 @@ class Engine:
         if self.writer:
             self.commit(replace(self.state, engine=None))
             try:
-                await asyncio.wait_for(self.writer.flush(), STOP_FLUSH_TIMEOUT)
+                async with asyncio.timeout(STOP_FLUSH_TIMEOUT):
+                    await self.writer.flush()
             except (store.WriteFailed, TimeoutError) as exc:
                 why = exc if isinstance(exc, store.WriteFailed) else "the disk does not answer"
-                self.emit(EventName.ENGINE_ERROR, "error", where="stop",
-                          error=f"the queue's last state is not on disk: {why}")
+                self.emit(EventName.ENGINE_ERROR, "error", where="stop", error=f"the last change is not saved: {why}")
             self.writer.close(STOP_FLUSH_TIMEOUT)
         self.emit(EventName.ENGINE_STOPPED)
         if self._file_log:

@@ -77,7 +77,8 @@ class Housekeeping:
         # The meter's User-Agent names the CLI's version; asking the CLI never holds up the start.
         engine.background(self._probe_cli_version(), engine.chores)
         try:
-            await asyncio.wait_for(self._poll_meter(), FIRST_POLL_TIMEOUT)
+            async with asyncio.timeout(FIRST_POLL_TIMEOUT):
+                await self._poll_meter()
         except TimeoutError:
             engine.emit(EventName.USAGE_FAILED, "warning", kind="transient", status=None)
 
@@ -127,7 +128,8 @@ class Housekeeping:
 
     async def meter_step(self) -> None:
         try:
-            await asyncio.wait_for(self._meter_wake.wait(), self._next_poll_in)
+            async with asyncio.timeout(self._next_poll_in):  # a cancel is never lost (wait_for may lose it)
+                await self._meter_wake.wait()
         except TimeoutError:
             pass
         self._meter_wake.clear()
@@ -258,7 +260,8 @@ class Housekeeping:
         try:
             await in_daemon_thread(lambda: _test_write(trouble), DISK_CHECK_INTERVAL, name="test-write")
             engine.writer.retry()
-            await asyncio.wait_for(engine.writer.flush(), DISK_CHECK_INTERVAL)
+            async with asyncio.timeout(DISK_CHECK_INTERVAL):
+                await engine.writer.flush()
         except (OSError, TimeoutError):
             return
         engine.disk_trouble = None

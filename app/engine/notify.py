@@ -73,7 +73,8 @@ class Notifier:
                                           error=type(exc).__name__)  # its words might hold the URL
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await client.aclose()
 
     def _report_dropped(self) -> None:
         if self._dropped:
@@ -100,8 +101,10 @@ async def _post(client: httpx.AsyncClient, config: NotifyConfig, note: Notificat
     """One try: "" when the server took it, else what went wrong (without the URL)."""
     request = request_for(note, config.format)
     try:
-        response = await asyncio.wait_for(client.post(config.url, headers=request.headers, content=request.body),
-                                          TIMEOUT)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the engine's stop when it
+        # races the answer, and the sender would then wait for ever.
+        async with asyncio.timeout(TIMEOUT):
+            response = await client.post(config.url, headers=request.headers, content=request.body)
     except TimeoutError:
         return f"the server did not answer within {TIMEOUT:g} seconds"
     except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:

@@ -30,7 +30,8 @@ async def in_daemon_thread(work: Callable[[], T], timeout: float, name: str = "o
             call_soon(loop, resolve, future, value)
 
     threading.Thread(target=run, name=name, daemon=True).start()
-    return await asyncio.wait_for(future, timeout)
+    async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel that races its end
+        return await future
 
 
 def call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object) -> None:
