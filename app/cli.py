@@ -241,7 +241,7 @@ def _report(home: Home, args: argparse.Namespace) -> int:
     from app.core.batching import waiting_reasons
     from app.core.queue import QueueState
     from app.core.queue_json import QueueFileError, state_from_json
-    from app.core.report import parse_ts
+    from app.core.times import parse_ts
     from app.engine import reports
 
     since = reports.previous(home)

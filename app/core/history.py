@@ -9,12 +9,11 @@ Days are the user's calendar days, in the time zone of `now`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.core.outcome import OutcomeKind
+from app.core.times import timed_record
 
 DAYS = 30
 RUN_FINISHED = "run.finished"  # the history.jsonl event of a finished run (docs/BEHAVIOUR.md section 2)
@@ -52,7 +51,7 @@ def summarize(history_lines: Iterable[str], heartbeat_lines: Iterable[str], now:
     cost = [0.0] * days
     skipped = 0
     for line in history_lines:
-        record = _record(line)
+        record = timed_record(line)
         if record is None:
             skipped += line.strip() != ""
             continue
@@ -70,7 +69,7 @@ def summarize(history_lines: Iterable[str], heartbeat_lines: Iterable[str], now:
     usage = []
     start = dt.datetime.combine(first, dt.time(), zone)
     for line in heartbeat_lines:
-        record = _record(line)
+        record = timed_record(line)
         if record is None:
             skipped += line.strip() != ""
             continue
@@ -79,18 +78,6 @@ def summarize(history_lines: Iterable[str], heartbeat_lines: Iterable[str], now:
             usage.append(UsagePoint(at, _percent(fields.get("fiveHour")), _percent(fields.get("sevenDay"))))
     usage.sort(key=lambda point: point.at)
     return History(day_list, runs, cost, usage, skipped)
-
-
-def _record(line: str) -> tuple[dt.datetime, dict[str, Any]] | None:
-    """The line's moment and fields, or None when it cannot be read."""
-    try:
-        fields = json.loads(line)
-        at = dt.datetime.fromisoformat(fields["ts"])
-    except (ValueError, TypeError, KeyError):
-        return None
-    if not isinstance(fields, dict) or at.tzinfo is None:
-        return None
-    return at, fields
 
 
 def _percent(value: object) -> float | None:

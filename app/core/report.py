@@ -10,7 +10,6 @@ skipped and counted; the report says how many.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from app.core.batching import Waiting
 from app.core.queue import Job, Status
 from app.core.text import one_line, pluralize
-from app.core.times import iso_ms
+from app.core.times import iso_ms, parse_ts, timed_record
 
 FIRST = ("failed", "needs_review")  # the sections the user reads first
 RESULT_LINE = 300  # characters of the result text a section shows
@@ -72,24 +71,10 @@ class Lines:
     unreadable: int = 0
 
 
-def parse_ts(text: object) -> dt.datetime | None:
-    """An ISO-8601 time with a zone, or None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
 def line_time(line: str) -> dt.datetime | None:
     """The `ts` of a JSON line, or None when the line is not a readable record."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    return parse_ts(record.get("ts")) if isinstance(record, dict) else None
+    record = timed_record(line)
+    return record[0] if record is not None else None
 
 
 def collect(lines: Iterable[str], since: dt.datetime, until: dt.datetime) -> Lines:
@@ -98,16 +83,11 @@ def collect(lines: Iterable[str], since: dt.datetime, until: dt.datetime) -> Lin
     for line in lines:
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
+        record = timed_record(line)
+        if record is None:
             out.unreadable += 1
-            continue
-        moment = parse_ts(record.get("ts")) if isinstance(record, dict) else None
-        if moment is None:
-            out.unreadable += 1
-        elif since <= moment <= until:
-            out.records.append(record)
+        elif since <= record[0] <= until:
+            out.records.append(record[1])
     return out
 
 
