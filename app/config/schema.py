@@ -38,6 +38,13 @@ class AgentConfig:
     model: str = "sonnet"
     extra_args: tuple[str, ...] = ()
     env_remove: tuple[str, ...] = ()
+    resume: bool = True  # a run cut short (usage limit, restart) continues its session
+
+
+@dataclass(frozen=True)
+class SpendConfig:
+    allow_api_billing: bool = False  # runs billed per token (an API key) may go on
+    max_usd_per_day: float = 0  # with API billing allowed: the day's spend that pauses the queue; 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class Config:
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    spend: SpendConfig = field(default_factory=SpendConfig)
 
     def resolved_default_cwd(self) -> str:
         """The folder a PRD without `cwd` runs in: absolute, `~` expanded (None is the user's home)."""
@@ -181,6 +189,10 @@ def _seconds_above_zero() -> _Rule:
     return _Rule("a number of seconds > 0", lambda v: _is_number(v) and v > 0)
 
 
+def _flag() -> _Rule:
+    return _Rule("true or false", lambda v: isinstance(v, bool))
+
+
 def _percent() -> _Rule:
     return _Rule("a percentage from 0 to 100", lambda v: _is_number(v) and 0 <= v <= 100)
 
@@ -230,13 +242,14 @@ _SCHEMA: dict[str, _Rule | _Section] = {
             "a list of environment variable names, e.g. [ANTHROPIC_API_KEY]",
             lambda name: name != "" and "=" not in name and "\0" not in name,
         ),
+        "resume": _flag(),
     }),
     "investigation": _Section(InvestigationConfig, {
-        "enabled": _Rule("true or false", lambda v: isinstance(v, bool)),
+        "enabled": _flag(),
         "model": _text("a model alias or name, e.g. opus"),
         "max_concurrent": _integer(1),
         "max_duration": _seconds_above_zero(),
-        "auto_run": _Rule("true or false", lambda v: isinstance(v, bool)),
+        "auto_run": _flag(),
     }),
     "usage": _Section(UsageConfig, {
         "url": _Rule("an http:// or https:// URL", _is_http_url),
@@ -259,6 +272,10 @@ _SCHEMA: dict[str, _Rule | _Section] = {
         "url": _Rule('empty (no notifications), or an http:// or https:// URL, e.g. https://ntfy.sh/your-topic',
                      lambda v: v == "" or _is_http_url(v), secret=True),
         "format": _one_of(NOTIFY_FORMATS),
+    }),
+    "spend": _Section(SpendConfig, {
+        "allow_api_billing": _flag(),
+        "max_usd_per_day": _Rule("an amount in US dollars >= 0 (0 = no limit)", lambda v: _is_number(v) and v >= 0),
     }),
 }
 

@@ -16,9 +16,9 @@ AGENT_FIX = ("install Claude Code: npm install -g @anthropic-ai/claude-code, "
              "or set agent.command in Settings (config.yaml)")
 
 
-def agent_argv(command: str, model: str, extra_args: Iterable[str] = ()) -> list[str]:
+def agent_argv(command: str, model: str, extra_args: Iterable[str] = (), resume: str | None = None) -> list[str]:
     """The prompt goes on stdin, never argv: an argument is capped at 128 KiB on Linux
-    and argv is visible to every user in `ps`."""
+    and argv is visible to every user in `ps`. `resume`: the session it continues."""
     return [
         command,
         "-p",
@@ -28,6 +28,7 @@ def agent_argv(command: str, model: str, extra_args: Iterable[str] = ()) -> list
         "--dangerously-skip-permissions",
         "--model",
         model,
+        *(("--resume", resume) if resume else ()),
         *extra_args,
     ]
 

@@ -38,6 +38,7 @@ class EventName(StrEnum):
     # A job and its runs
     JOB_STARTED = "job.started"
     JOB_NOT_STARTED = "job.not_started"  # its start could not be made, it waits again
+    JOB_RESUME_DROPPED = "job.resume_dropped"  # its session could not be continued where it began: it starts fresh
     JOB_ADOPTED = "job.adopted"  # a run a previous engine left alive
     JOB_RESULT = "job.result"
     JOB_FINISHED = "job.finished"

@@ -18,6 +18,7 @@ from app.core.investigation import fix_plan_slug, should_investigate
 from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
 from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pause, Status
 from app.core.reconcile import link_fix_plan
+from app.core.resume import could_not_resume, cut_short
 from app.core.stream import Result
 from app.core.text import shorten
 from app.core.times import iso_ms
@@ -31,6 +32,7 @@ class RunEndRules:
     retry_interrupted: int  # runs cut short with no engine watching that are tried again
     investigate: bool  # failed jobs get an investigation
     resume_margin: float  # seconds after a usage limit's reset before runs start again
+    resume: bool = True  # a run cut short continues its session (config.agent.resume)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,17 @@ def finish_run(
     current = job.current
     assert current is not None
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
+    resume, resumes = None, 0
+    unresumable = could_not_resume(current, exit, result)
+    if unresumable is not None:
+        status, interrupted = Status.PENDING, False
+        reason = f"could not continue the session of run {current.resumed_from} ({unresumable}): it starts fresh"
+    elif status is Status.PENDING and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN
+                                       or interrupted):
+        cut = cut_short(job, reason, rules.resume)
+        resume, resumes, reason = cut.resume, cut.resumes, cut.reason
+        if cut.failed:  # what cuts it short is not the agent's doing: no investigation
+            status, interrupted = Status.FAILED, True
     if outcome.kind is OutcomeKind.COMPLETED and verify is not None:
         status, reason = _verified(reason, verify, stop_reason)
     else:
@@ -98,8 +111,10 @@ def finish_run(
         cost_usd=result.total_cost_usd if result else None,
         num_turns=result.num_turns if result else None,
         reason=outcome.reason,
+        session_id=current.session_id,
+        resumed_from=current.resumed_from,
     )
-    finished = q.finish(job, status, last, now, reason, verify)
+    finished = replace(q.finish(job, status, last, now, reason, verify), resume=resume, resumes=resumes)
     if interrupted and status is Status.PENDING:
         finished = replace(finished, interrupted_retries=job.interrupted_retries + 1)
     if status is Status.FAILED and not interrupted and should_investigate(
@@ -122,6 +137,8 @@ def finish_run(
         "costUsd": last.cost_usd,
         "numTurns": last.num_turns,
         "contentHash": current.content_hash,
+        "sessionId": current.session_id,
+        "resumedFrom": current.resumed_from,
         "verified": None if verify is None else verify.ok,
         "title": job.title,
         "resultText": result_start(result),

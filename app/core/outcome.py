@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from enum import StrEnum, unique
 
 from app.core import limits
-from app.core.stream import AssistantText, Event, RateLimit, Result, Unparsed
+from app.core.stream import AssistantText, Event, Init, RateLimit, Result, Unparsed
 from app.core.text import one_line, pluralize
 
 # ---------------------------------------------------------------------------------------------
@@ -23,9 +23,14 @@ class RunSummary:
     rejected: RateLimit | None = None  # the last rate_limit_event with status "rejected"
     limit_message: str | None = None  # the first limit sentence printed by the CLI itself
     skipped: int = 0
+    session_id: str | None = None  # from the init event
+    api_key_source: str | None = None  # from the init event: the credential the run bills
 
     def observe(self, event: Event) -> None:
         match event:
+            case Init():
+                self.session_id = event.session_id or self.session_id
+                self.api_key_source = event.api_key_source or self.api_key_source
             case Result():
                 if self.result is None or self.result.is_error:
                     self.result = event

@@ -59,6 +59,7 @@ class PauseReason(StrEnum):
     STATE = "state"
     DISK = "disk"  # a write failed (no space, I/O error, permission); clears once a test write succeeds
     SETUP = "setup"  # the agent command is not found; clears once it is
+    SPEND = "spend"  # a run would bill per token (an API key), or the day's API spend is reached
 
 
 # A new pause replaces the current one only if it is at least as strong: a usage
@@ -70,9 +71,10 @@ PAUSE_STRENGTH = {
     PauseReason.RATE_LIMIT: 1,
     PauseReason.AUTH: 2,
     PauseReason.SETUP: 3,
-    PauseReason.DISK: 4,
-    PauseReason.MANUAL: 5,
-    PauseReason.STATE: 6,
+    PauseReason.SPEND: 4,
+    PauseReason.DISK: 5,
+    PauseReason.MANUAL: 6,
+    PauseReason.STATE: 7,
 }
 
 
@@ -98,6 +100,9 @@ class CurrentRun:
     limit_message: str | None = None
     skipped_lines: int = 0
     stopping: StopReason | None = None  # set while Overnight is stopping it
+    session_id: str | None = None  # the agent's session (its init event; the one it resumes, from the start)
+    resumed_from: str | None = None  # the run whose session this run continues
+    api_key_source: str | None = None  # the credential the agent bills (its init event): "none" is the subscription
 
     def summary(self) -> RunSummary:
         return RunSummary(
@@ -105,6 +110,8 @@ class CurrentRun:
             rejected=self.rejected,
             limit_message=self.limit_message,
             skipped=self.skipped_lines,
+            session_id=self.session_id,
+            api_key_source=self.api_key_source,
         )
 
 
@@ -118,6 +125,21 @@ class LastRun:
     cost_usd: float | None
     num_turns: int | None
     reason: str
+    session_id: str | None = None
+    resumed_from: str | None = None  # the run whose session it continued
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The session a job continues when it runs again (docs/BEHAVIOUR.md section 15)."""
+
+    run_id: str  # the run that was cut short
+    session_id: str
+    why: str  # how it was cut short, for the continuation prompt
+
+
+MAX_RESUMES = 3  # resumed runs of one job in a row; the next cut short fails it
+EARLIER_RUNS_KEPT = 20  # a job's runs before `last` that its record keeps
 
 
 class InvestigationStatus(StrEnum):
@@ -174,6 +196,9 @@ class Job:
     expect_changes: bool = True  # the PRD's `expectChanges`
     workspace: Workspace | None = None  # the worktree of its latest run, in `worktree` mode
     verify: VerifyResult | None = None  # the last run's verify commands, None when none ran
+    resume: Resume | None = None  # its next run continues this session
+    resumes: int = 0  # resumed runs since its last fresh start
+    earlier_runs: tuple[LastRun, ...] = ()  # its runs before `last`, oldest first (EARLIER_RUNS_KEPT at most)
 
     @property
     def is_busy(self) -> bool:
@@ -276,8 +301,9 @@ def make_invalid(job: Job, error: PrdError, now: dt.datetime) -> Job:
 
 
 def make_pending(job: Job, reason: str, now: dt.datetime) -> Job:
-    """Back into the queue: a fixed PRD, a reset, a re-run, a usage limit, an interrupted run."""
-    return _move(job, Status.PENDING, now, reason=reason, current=None, error=None)
+    """Back into the queue by the user or a changed PRD (a fixed PRD, a reset, a re-run): its
+    next run starts fresh."""
+    return _move(job, Status.PENDING, now, reason=reason, current=None, error=None, resume=None, resumes=0)
 
 
 def start(job: Job, run: CurrentRun, now: dt.datetime) -> Job:
@@ -308,8 +334,9 @@ def finish(job: Job, to: Status, last: LastRun, now: dt.datetime, reason: str | 
            verify: VerifyResult | None = None) -> Job:
     """The run ended: completed, failed, cancelled, needs review, or pending again after a usage
     limit; `verify`: what its verify commands said, if they ran."""
+    earlier = (*job.earlier_runs, job.last)[-EARLIER_RUNS_KEPT:] if job.last is not None else job.earlier_runs
     return _move(job, to, now, current=None, last=last, reason=last.reason if reason is None else reason,
-                 verify=verify)
+                 verify=verify, earlier_runs=earlier)
 
 
 def cancel_pending(job: Job, now: dt.datetime) -> Job:

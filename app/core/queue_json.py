@@ -23,6 +23,7 @@ from app.core.queue import (
     Pause,
     PauseReason,
     QueueState,
+    Resume,
     Status,
 )
 from app.core.stream import RateLimit, Result
@@ -116,6 +117,9 @@ def _current_to_json(c: CurrentRun | None) -> dict[str, Any] | None:
         "limitMessage": c.limit_message,
         "skippedLines": c.skipped_lines,
         "stopping": c.stopping,
+        "sessionId": c.session_id,
+        "resumedFrom": c.resumed_from,
+        "apiKeySource": c.api_key_source,
     }
 
 
@@ -136,6 +140,9 @@ def _current_from_json(d: Mapping[str, Any] | None) -> CurrentRun | None:
         limit_message=d.get("limitMessage"),
         skipped_lines=d.get("skippedLines", 0),
         stopping=StopReason(d["stopping"]) if d.get("stopping") is not None else None,
+        session_id=d.get("sessionId"),
+        resumed_from=d.get("resumedFrom"),
+        api_key_source=d.get("apiKeySource"),
     )
 
 
@@ -151,6 +158,8 @@ def _last_to_json(r: LastRun | None) -> dict[str, Any] | None:
         "costUsd": r.cost_usd,
         "numTurns": r.num_turns,
         "reason": r.reason,
+        "sessionId": r.session_id,
+        "resumedFrom": r.resumed_from,
     }
 
 
@@ -166,7 +175,17 @@ def _last_from_json(d: Mapping[str, Any] | None) -> LastRun | None:
         cost_usd=d.get("costUsd"),
         num_turns=d.get("numTurns"),
         reason=d.get("reason", ""),
+        session_id=d.get("sessionId"),
+        resumed_from=d.get("resumedFrom"),
     )
+
+
+def _resume_to_json(r: Resume | None) -> dict[str, Any] | None:
+    return None if r is None else {"runId": r.run_id, "sessionId": r.session_id, "why": r.why}
+
+
+def _resume_from_json(d: Mapping[str, Any] | None) -> Resume | None:
+    return None if d is None else Resume(run_id=d["runId"], session_id=d["sessionId"], why=d.get("why", ""))
 
 
 def _investigation_to_json(i: Investigation | None) -> dict[str, Any] | None:
@@ -299,6 +318,9 @@ def job_to_json(job: Job) -> dict[str, Any]:
         "expectChanges": job.expect_changes,
         "workspace": _workspace_to_json(job.workspace),
         "verify": verify_to_json(job.verify),
+        "resume": _resume_to_json(job.resume),
+        "resumes": job.resumes,
+        "earlierRuns": [_last_to_json(run) for run in job.earlier_runs],
     }
 
 
@@ -332,6 +354,9 @@ def job_from_json(d: Mapping[str, Any]) -> Job:
         expect_changes=d.get("expectChanges", True),
         workspace=_workspace_from_json(d.get("workspace")),
         verify=_verify_from_json(d.get("verify")),
+        resume=_resume_from_json(d.get("resume")),
+        resumes=d.get("resumes", 0),
+        earlier_runs=tuple(run for run in map(_last_from_json, d.get("earlierRuns", ())) if run is not None),
     )
 
 

@@ -24,6 +24,7 @@ class Init:
     model: str
     cwd: str
     version: str
+    api_key_source: str  # the credential it bills: "none" is the subscription login
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ def _system_events(line: Mapping[str, Any]) -> list[Event]:
                 model=as_text(line.get("model")),
                 cwd=as_text(line.get("cwd")),
                 version=as_text(line.get("claude_code_version")),
+                api_key_source=as_text(line.get("apiKeySource")),
             )
         ]
     if subtype == "api_retry":

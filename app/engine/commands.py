@@ -112,7 +112,8 @@ class Commands:
                     what = "running" if job.is_busy else job.status.value
                     raise CommandError(f"{job.slug} is {what}; only a waiting or finished job can be reset")
                 held = job.investigation if holds_plan(job) else None  # a plan awaiting approval stays shown
-                fresh = replace(job, runs=0, last=None, investigation=held, fix_plan_slug=None, interrupted_retries=0)
+                fresh = replace(job, runs=0, last=None, earlier_runs=(), investigation=held, fix_plan_slug=None,
+                                interrupted_retries=0)
                 engine.put(q.make_pending(fresh, "reset by the user", now))
             elif cmd == "rerun":
                 if job.status not in q.RERUNNABLE:

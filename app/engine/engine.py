@@ -281,7 +281,7 @@ class Engine:
 
     def run_end_rules(self) -> RunEndRules:
         return RunEndRules(self.config.retry_interrupted, self.config.investigation.enabled,
-                           self.config.usage.resume_margin)
+                           self.config.usage.resume_margin, self.config.agent.resume)
 
     def settings_problems(self) -> list[str]:
         """What is wrong with config.yaml and the environment's settings."""

@@ -8,6 +8,7 @@ Adding a kind is writing one subclass (docs/ARCHITECTURE.md, "Adding a run kind"
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from dataclasses import replace
@@ -20,6 +21,7 @@ from app.core.finish import finish_run
 from app.core.outcome import ExitInfo, OutcomeKind, RunSummary, StopReason, classify
 from app.core.prd import body_of
 from app.core.queue import CurrentRun, Investigation, Job
+from app.core.resume import continuation_prompt
 from app.core.verify import VerifyResult, commands_for
 from app.core.workspace import WORKTREE, workdir
 from app.engine.runner import Limits, RunEnd
@@ -65,6 +67,10 @@ class RunKind:
 
     def model(self) -> str:
         raise NotImplementedError
+
+    def resumes(self) -> str | None:
+        """The agent session this run continues (`--resume`); None: it starts a new one."""
+        return None
 
     def limits(self) -> Limits:
         w = self.engine.config.watchdog
@@ -141,9 +147,16 @@ class JobRun(RunKind):
         return current if current is not None and current.run_id == self.run_id else None
 
     def begin(self, job: Job, now: dt.datetime) -> Job | None:
+        """A job with a session to continue (and resuming on) begins as its resumed run."""
+        resume = job.resume if self.engine.config.agent.resume else None
         current = CurrentRun(run_id=self.run_id, started_at=now, log_path=str(self.files.log),
-                             content_hash=job.content_hash)
+                             content_hash=job.content_hash, session_id=resume.session_id if resume else None,
+                             resumed_from=resume.run_id if resume else None)
         return q.start(job, current, now)
+
+    def resumes(self) -> str | None:
+        record = self.record()
+        return record.session_id if record is not None and record.resumed_from is not None else None
 
     async def prompt(self) -> bytes | None:
         engine = self.engine
@@ -162,9 +175,27 @@ class JobRun(RunKind):
         if current.content_hash != read.content_hash:
             # Edited since it was picked: the run is of the PRD it reads now, and its record says so.
             engine.put(q.update_run(job, content_hash=read.content_hash))
-        if job.workspace_mode == WORKTREE and not await self._make_worktree(job):
+        if job.workspace_mode == WORKTREE and not await self._place_in_worktree(job):
             return None
-        return body_of(read.data).encode()
+        body = body_of(read.data)
+        job = self._job() or job
+        if job.resume is not None and self.resumes() is not None:
+            return continuation_prompt(body, job.resume).encode()
+        return body.encode()
+
+    async def _place_in_worktree(self, job: Job) -> bool:
+        """A resumed run continues in the worktree its session began in; a fresh one gets its own.
+        A worktree gone since (removed by hand) cannot be resumed in: the run starts fresh."""
+        ws = job.workspace
+        if self.resumes() is None:
+            return await self._make_worktree(job)
+        if ws is not None and not ws.merged and await asyncio.to_thread(os.path.isdir, ws.path):
+            return True
+        engine = self.engine
+        why = "its worktree is gone, so its session cannot continue: it starts fresh"
+        engine.put(q.update_run(job, session_id=None, resumed_from=None))
+        engine.emit(EventName.JOB_RESUME_DROPPED, "warning", slug=self.slug, runId=self.run_id, reason=why)
+        return await self._make_worktree(self._job() or job)
 
     async def _make_worktree(self, job: Job) -> bool:
         """The run's own worktree and branch, recorded on the job before the agent starts."""
@@ -254,7 +285,9 @@ class JobRun(RunKind):
 
     def started_fields(self) -> dict[str, Any]:
         job = self._job()
-        return {"group": job.group if job is not None else None}
+        record = self.record()
+        return {"group": job.group if job is not None else None,
+                "resumedFrom": record.resumed_from if record is not None else None}
 
     def finished(self, end: RunEnd) -> None:
         engine = self.engine

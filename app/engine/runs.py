@@ -28,7 +28,7 @@ from app.core.event_names import EventName
 from app.core.finish import UsageLimitHit, result_start
 from app.core.outcome import ExitInfo, Outcome, StopReason, rejection_reset
 from app.core.queue import InvestigationStatus, Job
-from app.core.stream import Event, RateLimit, Result
+from app.core.stream import Event, Init, RateLimit, Result
 from app.core.times import iso_ms
 from app.engine import procs, store
 from app.engine.investigation_run import InvestigationRun
@@ -130,7 +130,7 @@ class Runs:
         run = self._agent_run(kind)
         config = engine.config
         launch = Launch(
-            argv=agent_argv(config.agent.command, kind.model(), config.agent.extra_args),
+            argv=agent_argv(config.agent.command, kind.model(), config.agent.extra_args, kind.resumes()),
             env=agent_env(engine.environ, config.agent.env_remove, marker),
             cwd=kind.workdir(),
             prompt=prompt,
@@ -222,7 +222,7 @@ class Runs:
         job = engine.state.jobs.get(live.kind.slug)
         if not is_job or job is None or live.kind.record() is None:
             return
-        important = any(isinstance(e, (Result, RateLimit)) for e in events)
+        important = any(isinstance(e, (Init, Result, RateLimit)) for e in events)
         now = asyncio.get_running_loop().time()
         if important or now - live.saved_offset_at >= OFFSET_SAVE_INTERVAL:
             live.saved_offset_at = now
@@ -362,6 +362,8 @@ def _with_progress(job: Job, run: AgentRun) -> Job:
         limit_message=summary.limit_message,
         skipped_lines=summary.skipped,
         stopping=run.stop_reason,
+        session_id=summary.session_id,
+        api_key_source=summary.api_key_source,
     )
 
 

@@ -25,7 +25,7 @@ DOCUMENTED_DEFAULTS = {
     "offset_minutes": 15,
     "keep_finished_days": 7,
     "retry_interrupted": 1,
-    "agent": {"command": "claude", "model": "sonnet", "extra_args": [], "env_remove": []},
+    "agent": {"command": "claude", "model": "sonnet", "extra_args": [], "env_remove": [], "resume": True},
     "investigation": {"enabled": True, "model": "opus", "max_concurrent": 1, "max_duration": 1800, "auto_run": True},
     "usage": {
         "url": "https://api.anthropic.com/api/oauth/usage",
@@ -36,6 +36,7 @@ DOCUMENTED_DEFAULTS = {
     "watchdog": {"post_result_grace": 90, "kill_after": 30, "idle": 1200, "max_duration": 14400},
     "workspace": {"mode": "shared", "branch": "overnight/queue", "verify": [], "verify_timeout": 900},
     "notify": {"url": "", "format": "ntfy"},
+    "spend": {"allow_api_billing": False, "max_usd_per_day": 0},
 }
 
 
@@ -80,6 +81,10 @@ INVALID = [
     ("offset_minutes", 1.5, "whole number of minutes"),
     ("keep_finished_days", -1, ">= 0"),
     ("retry_interrupted", -1, ">= 0"),
+    ("agent.resume", "yes", "true or false"),
+    ("spend.allow_api_billing", 1, "true or false"),
+    ("spend.max_usd_per_day", -5, ">= 0"),
+    ("spend.max_usd_per_day", math.inf, "US dollars"),
     ("fire_policy", "sometimes", "when-available, on-reset, manual"),
     ("fire_policy", None, "when-available"),
     ("default_cwd", "relative/dir", "starting with / or ~"),

@@ -56,6 +56,7 @@ def test_a_write_and_its_successful_result_are_read_from_the_real_cli_output():
         model="claude-opus-4-8[1m]",
         cwd="/home/user/project",
         version="2.1.197",
+        api_key_source="none",
     )
     tool_uses = [e for e in events if isinstance(e, ToolUse)]
     assert [(t.name, t.input["file_path"]) for t in tool_uses] == [
