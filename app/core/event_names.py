@@ -53,6 +53,7 @@ class EventName(StrEnum):
     JOB_NEEDS_REVIEW = "job.needs_review"  # its result could not be taken on its own
     RUN_LEFTOVERS_KILLED = "run.leftovers_killed"  # processes a finished run left behind
     RUN_QUARANTINED = "run.quarantined"  # a run record that could not be restored
+    RUN_SPEND_STOPPED = "run.spend_stopped"  # its agent would be billed per token: stopped at once
 
     # Investigations of failed jobs
     INVESTIGATION_STARTED = "investigation.started"

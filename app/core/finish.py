@@ -15,7 +15,7 @@ from typing import Any
 from app.core import gate as gates
 from app.core import queue as q
 from app.core.investigation import fix_plan_slug, should_investigate
-from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
+from app.core.outcome import ExitInfo, Outcome, OutcomeKind, RunSummary, StopReason
 from app.core.queue import Investigation, InvestigationStatus, Job, LastRun, Pause, Status
 from app.core.reconcile import link_fix_plan
 from app.core.resume import could_not_resume, cut_short
@@ -87,7 +87,10 @@ def finish_run(
     status, reason, interrupted = _next_status(job, outcome, exit, stop_reason, rules.retry_interrupted)
     resume, resumes = None, 0
     unresumable = could_not_resume(current, exit, result)
-    if unresumable is not None:
+    if stop_reason is StopReason.SPEND and outcome.kind is not OutcomeKind.COMPLETED:
+        # Not the job's doing: it waits for the pause to end, its next run as it would have been.
+        status, interrupted, resume, resumes = Status.PENDING, False, job.resume, job.resumes
+    elif unresumable is not None:
         status, interrupted = Status.PENDING, False
         reason = f"could not continue the session of run {current.resumed_from} ({unresumable}): it starts fresh"
     elif status is Status.PENDING and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN
@@ -139,6 +142,7 @@ def finish_run(
         "contentHash": current.content_hash,
         "sessionId": current.session_id,
         "resumedFrom": current.resumed_from,
+        "apiKeySource": current.api_key_source,
         "verified": None if verify is None else verify.ok,
         "title": job.title,
         "resultText": result_start(result),
@@ -215,18 +219,24 @@ def finish_investigation(
     rules: RunEndRules,
     now: dt.datetime,
     held_at: str | None = None,
+    summary: RunSummary | None = None,
 ) -> InvestigationFinished:
     """An investigation ends with the fix plan it wrote, or without one; one that met a usage
-    limit or was stopped by the user quitting, before writing it, waits for its turn again.
-    `held_at`: it wrote the plan there, under fix-plans/, to wait for the user's approval."""
+    limit, or was stopped by the user quitting or by the spend guard, before writing it, waits for
+    its turn again. `held_at`: it wrote the plan there, under fix-plans/, to wait for the user's
+    approval. `summary`: what its agent's stream said (the credential it billed, its result)."""
     job = jobs[slug]
     inv = job.investigation
     assert inv is not None
     limit = _limit_hit(outcome, rules, now) if outcome.kind is OutcomeKind.RATE_LIMITED else None
     held = held_at is not None and not fix_plan_written
     written = fix_plan_written or held
-    if not written and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason is StopReason.SHUTDOWN):
-        why = f"usage limit: {outcome.reason}" if limit else "stopped when Overnight quit"
+    if not written and (outcome.kind is OutcomeKind.RATE_LIMITED or stop_reason in (StopReason.SHUTDOWN,
+                                                                                     StopReason.SPEND)):
+        if limit:
+            why = f"usage limit: {outcome.reason}"
+        else:
+            why = outcome.reason if stop_reason is StopReason.SPEND else "stopped when Overnight quit"
         return InvestigationFinished(waiting(jobs, slug, why), False, why, None, limit, None, False)
     if fix_plan_written:
         status, reason = InvestigationStatus.WROTE_FIX_PLAN, f"wrote {inv.fix_plan_slug}"
@@ -240,7 +250,9 @@ def finish_investigation(
     after = end_investigation(jobs, slug, status, reason, now, held_at if held else None)
     fix_plan = inv.fix_plan_slug if written else None
     history = {"event": "run.finished", "kind": "investigation", "slug": slug, "runId": inv.failed_run_id,
-               "outcome": outcome.kind, "reason": outcome.reason, "fixPlan": fix_plan}
+               "outcome": outcome.kind, "reason": outcome.reason, "fixPlan": fix_plan,
+               "apiKeySource": summary.api_key_source if summary else None,
+               "costUsd": summary.result.total_cost_usd if summary and summary.result else None}
     return InvestigationFinished(after, True, reason, fix_plan, None, history, after[slug].file_gone)
 
 

@@ -63,6 +63,7 @@ class StopReason(StrEnum):
     POST_RESULT = "post_result"  # a watchdog: still alive long after its result
     IDLE = "idle"  # a watchdog: no output for too long
     MAX_DURATION = "max_duration"  # a watchdog: running for too long
+    SPEND = "spend"  # the spend guard: its agent would be billed per token (docs/BEHAVIOUR.md section 15)
 
 
 WATCHDOGS = frozenset({StopReason.POST_RESULT, StopReason.IDLE, StopReason.MAX_DURATION})
@@ -81,6 +82,7 @@ class ExitInfo:
     returncode: int | None  # negative: killed by signal N; None: unknown (not our child)
     watchdog: StopReason | None = None  # the watchdog that stopped it, if one did
     cancelled: bool = False
+    spend_guard: bool = False  # the spend guard stopped it
     spawn_error: str | None = None
     stderr_tail: str = ""
 
@@ -110,7 +112,7 @@ _REASON_KEEP = 300
 
 
 def classify(summary: RunSummary, exit: ExitInfo, now: datetime, local_tz: tzinfo) -> Outcome:
-    """The run's outcome: rate_limited, completed, cancelled, else failed."""
+    """The run's outcome: rate_limited, completed, cancelled (by the user or the spend guard), else failed."""
     limit = _limit_hit(summary, exit.stderr_tail, now, local_tz)
     result = summary.result
     # After a success the work is done (the CLI may go on in overage after a rejected event):
@@ -121,6 +123,9 @@ def classify(summary: RunSummary, exit: ExitInfo, now: datetime, local_tz: tzinf
         return Outcome(OutcomeKind.RATE_LIMITED, limit.reason, limit.resets_at, limit.limit_type)
     if exit.cancelled:
         return Outcome(OutcomeKind.CANCELLED, "cancelled by the user")
+    if exit.spend_guard:
+        return Outcome(OutcomeKind.CANCELLED, f"stopped at once: it would be billed per token through "
+                                              f"{summary.api_key_source or 'an API key'} instead of the subscription")
     if exit.spawn_error:
         return Outcome(OutcomeKind.FAILED, exit.spawn_error, spawn_error=True)
     return Outcome(OutcomeKind.FAILED, _failure_reason(summary, exit))

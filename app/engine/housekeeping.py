@@ -27,6 +27,7 @@ from app.engine.events import Heartbeat
 from app.engine.notify import Notifier
 from app.engine.reports import DrainReports
 from app.engine.runner import find_agent
+from app.engine.spend import Spend
 from app.engine.threads import in_daemon_thread
 from app.engine.usage import VERSION_TIMEOUT, UsageMeter, VersionProbe, credentials_path, meter_url, user_agent
 from app.paths import write_private_atomically
@@ -59,6 +60,7 @@ class Housekeeping:
         self._agent_check: asyncio.Task[None] | None = None  # one look for the agent at a time
         self._duty_errors: dict[str, tuple[str, float]] = {}
         self.notifier = Notifier(engine)
+        self.spend = Spend(engine)  # the spend guard: it hears every run's init event
 
     async def start(self) -> None:
         """The meter made and polled once: a full meter must hold the queue from the first second."""
@@ -66,6 +68,7 @@ class Housekeeping:
         engine.subscribe(self.notifier.hear)
         engine.background(self.notifier.run(), engine.chores)  # a stop cancels it, even mid-send
         self._credentials_mtime = _mtime(credentials_path(engine.environ))
+        await self.spend.load()  # the day's API spend may hold the queue from the first second
         moment = asyncio.get_running_loop().time()
         self._last.update(rescan=moment, heartbeat=moment - HEARTBEAT_INTERVAL, disk=moment, agent=moment)
         # Before anything starts: a missing agent pauses the queue rather than failing its first job.
@@ -110,6 +113,7 @@ class Housekeeping:
             # PRDs without their own cwd/model/workspace follow the new defaults.
             engine.background(engine.folder.rescan(reparse=True), engine.chores)
         if engine.writer is not None:
+            self.spend.review()  # a spend pause may no longer hold, or a lower daily limit be reached
             engine.views_outdated()
 
     # ------------------------------------------------------------ the usage meter

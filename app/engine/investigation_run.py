@@ -107,7 +107,8 @@ class InvestigationRun(RunKind):
         if written:
             engine.folder.read_now(name)  # so the link is made at once
         done = finish_investigation(engine.state.jobs, self.slug, outcome, end.stop_reason, written,
-                                    engine.run_end_rules(), now, held_at=str(held) if held.exists() else None)
+                                    engine.run_end_rules(), now, held_at=str(held) if held.exists() else None,
+                                    summary=end.summary)
         engine.commit(replace(engine.state, jobs=done.jobs))
         if done.limit is not None:
             engine.runs.usage_limit_hit(done.limit)
@@ -120,6 +121,7 @@ class InvestigationRun(RunKind):
             self._announce_end(done.fix_plan, done.reason, done.leaves_queue)
         if done.history is not None:
             engine.history(done.history)
+            engine.housekeeping.spend.ran(done.history)
 
     def unusable(self, exc: Exception) -> None:
         self.not_started(f"its run record could not be used ({type(exc).__name__}: {exc})")

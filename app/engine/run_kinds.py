@@ -304,6 +304,7 @@ class JobRun(RunKind):
         if done.limit is not None:
             engine.runs.usage_limit_hit(done.limit)
         engine.history(done.history)
+        engine.housekeeping.spend.ran(done.history)
         engine.runs.write_outcome(self, outcome, end, now)
         level = "info" if outcome.kind is OutcomeKind.COMPLETED else "warning"
         engine.emit(EventName.JOB_FINISHED, level, slug=self.slug, runId=self.run_id, outcome=outcome.kind,

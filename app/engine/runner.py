@@ -153,6 +153,9 @@ class AgentRun:
             stdin.write(launch.prompt)
             stdin.flush()
             stdin.seek(0)
+            # What an earlier attempt left in the log (an investigation that waited for its turn
+            # again) is not this run's: reading starts at its end.
+            self._start_offset = self._read_pos = out.tell()
             try:
                 # Not asyncio's subprocess: its transport kills the child when the loop
                 # closes, and an agent must outlive an engine that quits.
@@ -313,6 +316,7 @@ class AgentRun:
             returncode=returncode,
             watchdog=self.stop_reason if self.stop_reason in WATCHDOGS else None,
             cancelled=self.stop_reason == StopReason.CANCEL,
+            spend_guard=self.stop_reason == StopReason.SPEND,
             stderr_tail=_tail(self.stderr_path, STDERR_TAIL),
         )
 

@@ -158,13 +158,13 @@ class Runs:
         self._supervise(_Live(kind, run))
 
     def _agent_run(self, kind: RunKind) -> AgentRun:
-        files = kind.files
         record = kind.record()
         progress: dict[str, Any] = {}
         if isinstance(record, q.CurrentRun):  # a job's run keeps its reading position across restarts
             progress = {"offset": record.log_offset, "summary": record.summary(), "result_at": record.result_at}
-        return AgentRun(marker=kind.marker, log_path=files.log, stderr_path=files.stderr, started_at=kind.started_at,
-                        limits=kind.limits(), clock=self._engine.clock, on_events=self._run_events, **progress)
+        return AgentRun(marker=kind.marker, log_path=kind.files.log, stderr_path=kind.files.stderr,
+                        started_at=kind.started_at, limits=kind.limits(), clock=self._engine.clock,
+                        on_events=self._engine.housekeeping.spend.guard(kind, self._run_events), **progress)
 
     # ------------------------------------------------------------ while it runs
 

@@ -12,6 +12,9 @@ max_turns | exit N | hang | garbage | stderr "…" | spew {"mb": N, "mb_per_s": 
 env NAME (prints an assistant line with that environment variable).
 Without a result or exit the script ends with a successful result.
 
+Its init event's `apiKeySource` is what the real CLI says: `ANTHROPIC_API_KEY` when that variable
+is in its environment, else `none` (the subscription).
+
 With FAKE_CLAUDE_RUNS=<file> in its environment, each run appends its OVERNIGHT_RUN marker
 to that file as it starts: how tests count the runs that really happened.
 
@@ -115,7 +118,8 @@ def main() -> int:
             file.write(os.environ.get("OVERNIGHT_RUN", "?") + "\n")
     prompt = sys.stdin.read()
     emit({"type": "system", "subtype": "init", "cwd": os.getcwd(), "session_id": SESSION, "tools": ["Bash", "Write"],
-          "mcp_servers": [], "model": MODEL, "permissionMode": "bypassPermissions", "apiKeySource": "none",
+          "mcp_servers": [], "model": MODEL, "permissionMode": "bypassPermissions",
+          "apiKeySource": "ANTHROPIC_API_KEY" if os.environ.get("ANTHROPIC_API_KEY") else "none",
           "claude_code_version": "2.1.197", "uuid": str(uuid.uuid4())})
     turns = 1
     exit_code = None
