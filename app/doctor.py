@@ -1,5 +1,6 @@
 """`overnight doctor` (docs/BEHAVIOUR.md section 11): checks the agent binary and its version, the
-credentials, the usage meter, the home's permissions and the tray, and says what to fix.
+credentials, the usage meter, an API key that would bill runs per token, the home's permissions and
+the tray, and says what to fix.
 
 Nothing here changes anything: it reads, asks, and reports.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from app.config import Config, load_config
 from app.core.agent import AGENT_FIX, version_verdict
+from app.core.spend import billing_variables, billing_warning
 from app.core.usage import shown_percent
 from app.engine.runner import find_agent
 from app.engine.usage import (
@@ -40,6 +42,7 @@ def run_checks(home: Home) -> list[Check]:
     return [
         _check_config(home),
         *setup_checks(home),
+        *_check_billing(home),
         _check_home(home),
         _check_tray(),
     ]
@@ -51,6 +54,16 @@ def setup_checks(home: Home, environ: Mapping[str, str] = os.environ) -> list[Ch
     agent's `--version` and asks the usage meter."""
     config = _settings(home)
     return [agent_check(config.agent.command, environ.get("PATH")), *_check_credentials_and_meter(config, environ)]
+
+
+def _check_billing(home: Home, environ: Mapping[str, str] = os.environ) -> list[Check]:
+    """An API key in the environment runs would start from (docs/BEHAVIOUR.md section 15)."""
+    config = _settings(home)
+    found = billing_variables(environ, config.agent.env_remove)
+    if not found:
+        return [(True, "billing: no API key reaches the agent; runs use your subscription")]
+    return [(config.spend.allow_api_billing and name != "ANTHROPIC_AUTH_TOKEN",
+             billing_warning(name, config.spend.allow_api_billing)) for name in found]
 
 
 def _check_config(home: Home) -> Check:

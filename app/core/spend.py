@@ -55,6 +55,25 @@ _SOURCE_PAUSE = "a run was stopped at once: it would be billed per token through
 _SOURCE_IN_PAUSE = re.compile(r"billed per token through (.+?) instead of your subscription")
 
 
+def billing_variables(environ: Mapping[str, str], env_remove: Iterable[str]) -> list[str]:
+    """The variables of `environ` that would reach an agent and make it bill per token."""
+    removed = set(env_remove)
+    return [name for name in API_KEY_VARIABLES if environ.get(name) and name not in removed]
+
+
+def billing_warning(variable: str, allow_api_billing: bool) -> str:
+    """What `overnight doctor` says of such a variable (never its value)."""
+    if variable == "ANTHROPIC_AUTH_TOKEN":
+        # The CLI sends it in place of the subscription login, and its init event still says "none".
+        what = ("the agent sends it instead of your subscription login, and the spend guard cannot see that "
+                "(Claude Code reports the subscription)")
+    elif allow_api_billing:
+        what = f"runs are billed per token through it ({ALLOW_SETTING} is true)"
+    else:
+        what = "every run would be stopped at once (it would be billed per token) and the queue would pause"
+    return f"billing: {variable} is set — {what}; to fix it, {fixes(variable)}"
+
+
 def source_pause(source: str, now: dt.datetime) -> Pause:
     """The pause after a run was stopped for billing `source`."""
     return Pause(PauseReason.SPEND, now, None,

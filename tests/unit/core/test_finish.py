@@ -5,8 +5,8 @@ import datetime as dt
 from dataclasses import replace
 
 from app.core.finish import RunEndRules, finish_investigation, finish_run
-from app.core.outcome import ExitInfo, Outcome, OutcomeKind, StopReason
-from app.core.queue import Investigation, InvestigationStatus, PauseReason, Status
+from app.core.outcome import ExitInfo, Outcome, OutcomeKind, RunSummary, StopReason
+from app.core.queue import Investigation, InvestigationStatus, PauseReason, Resume, Status
 from app.core.stream import Result
 
 from .factories import T0, job, jobs
@@ -44,6 +44,22 @@ def test_a_cancelled_run_cancels_the_job():
 def test_agents_stopped_by_quitting_go_back_to_pending():
     result = finished("failed", exit=ExitInfo(-15), stop_reason=StopReason.SHUTDOWN)
     assert result.job.status is Status.PENDING and "quit" in result.reason
+
+
+def test_a_run_the_spend_guard_stopped_sends_its_job_back_to_pending_as_it_was_before_the_run():
+    resume = Resume("run-0", "session-0", "usage limit")
+    resumed = replace(RUNNING, resume=resume, resumes=1,
+                      current=replace(RUNNING.current, resumed_from="run-0", session_id="session-0",
+                                      api_key_source="ANTHROPIC_API_KEY"))
+    stopped = finished("cancelled", "stopped at once: billed per token", exit=ExitInfo(-15, spend_guard=True),
+                       stop_reason=StopReason.SPEND, running=resumed)
+    assert stopped.job.status is Status.PENDING and stopped.reason == "stopped at once: billed per token"
+    assert (stopped.job.resume, stopped.job.resumes) == (resume, 1)
+    assert stopped.job.investigation is None and stopped.job.interrupted_retries == 0
+    assert stopped.history["apiKeySource"] == "ANTHROPIC_API_KEY" and stopped.history["status"] == "pending"
+    # Its result came before the stop: the work is done.
+    done = finished("completed", "result: success", stop_reason=StopReason.SPEND)
+    assert done.job.status is Status.COMPLETED
 
 
 def test_a_run_that_ended_while_no_engine_watched_is_retried_once_then_fails():
@@ -149,6 +165,22 @@ def test_an_investigation_cut_short_by_a_usage_limit_or_a_quit_waits_for_its_tur
     assert not quit_.ended and quit_.jobs["01-a"].investigation.status is InvestigationStatus.WAITING
     # What it wrote before the limit counts.
     assert investigated("rate_limited", written=True, queue=jobs(FAILED, job("01-fix-a"))).ended
+
+
+def test_an_investigation_the_spend_guard_stopped_waits_for_its_turn_again_and_says_why():
+    stopped = investigated("cancelled", stop_reason=StopReason.SPEND)
+    assert not stopped.ended and stopped.history is None
+    assert stopped.jobs["01-a"].investigation.status is InvestigationStatus.WAITING
+    assert stopped.jobs["01-a"].investigation.reason == "why"
+
+
+def test_an_investigations_history_line_says_what_it_billed_and_cost():
+    result = Result(subtype="success", is_error=False, api_error_status=None, num_turns=2, duration_ms=1000,
+                    total_cost_usd=0.25, text="done", terminal_reason=None, errors=())
+    summary = RunSummary(result=result, api_key_source="ANTHROPIC_API_KEY")
+    done = finish_investigation(jobs(FAILED), "01-a", Outcome(OutcomeKind.COMPLETED, "why"), None, False, RULES,
+                                NOW, summary=summary)
+    assert (done.history["apiKeySource"], done.history["costUsd"]) == ("ANTHROPIC_API_KEY", 0.25)
 
 
 def test_an_investigation_that_wrote_its_plan_to_fix_plans_holds_it_for_approval():

@@ -116,6 +116,14 @@ def test_a_run_cancelled_before_its_result_is_cancelled():
     assert outcome == Outcome("cancelled", "cancelled by the user")
 
 
+def test_a_run_the_spend_guard_stopped_is_cancelled_and_names_the_credential():
+    events = read_all(INIT.replace(b'"apiKeySource":"none"', b'"apiKeySource":"ANTHROPIC_API_KEY"'))
+    assert b'"apiKeySource":"none"' in INIT
+    summary = summarize(events)
+    outcome = classify(summary, ExitInfo(returncode=-15, spend_guard=True), datetime.now(UTC), UTC)
+    assert outcome.kind == "cancelled" and "billed per token through ANTHROPIC_API_KEY" in outcome.reason
+
+
 def test_a_run_cancelled_after_its_successful_result_completed():
     outcome = outcome_of(INIT + SUCCESS, ExitInfo(returncode=-15, cancelled=True))
     assert outcome.kind == "completed"
