@@ -74,6 +74,19 @@ def billing_warning(variable: str, allow_api_billing: bool) -> str:
     return f"billing: {variable} is set — {what}; to fix it, {fixes(variable)}"
 
 
+def billing_mode(rules: SpendRules) -> str:
+    """How runs would be billed with these settings, in words (the settings dialog shows it)."""
+    found = billing_variables(rules.environ, rules.env_remove)
+    if API_KEY_VARIABLES[0] in found:
+        if not rules.allow_api_billing:
+            return f"API key in the environment ({API_KEY_VARIABLES[0]}): runs are stopped at once"
+        limit = f"up to ${rules.max_usd_per_day:.2f} a day" if rules.max_usd_per_day > 0 else "with no daily limit"
+        return f"API billing allowed ({API_KEY_VARIABLES[0]}): runs are billed per token, {limit}"
+    if found:
+        return f"{found[0]} in the environment: the agent uses it instead of your subscription login"
+    return "Subscription: runs use your Claude subscription"
+
+
 def source_pause(source: str, now: dt.datetime) -> Pause:
     """The pause after a run was stopped for billing `source`."""
     return Pause(PauseReason.SPEND, now, None,

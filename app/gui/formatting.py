@@ -100,6 +100,7 @@ PAUSE_WORDS: Mapping[PauseReason, tuple[str, str]] = {  # (a few words, the whol
     PauseReason.STATE: ("queue file unreadable", "queue.json could not be read"),
     PauseReason.DISK: ("cannot save", "Overnight cannot write to its home folder"),
     PauseReason.SETUP: ("Claude Code not found", "the agent command was not found, so no run can start"),
+    PauseReason.SPEND: ("API billing", "a run would be billed per token, or today's API spend limit is reached"),
 }
 
 POLICY_WORDS: Mapping[str, tuple[str, str]] = {  # fire policy: (a few words, the whole story)

@@ -460,8 +460,8 @@ class MainWindow(QMainWindow):
         self._select_when_added = slug_of(added.target.name)
 
     def open_settings(self) -> None:
-        snapshot = self.bridge.snapshot
-        dialog = SettingsDialog(self.home.config, snapshot.config, list(snapshot.settings_problems), self)
+        bridge, snapshot = self.bridge, self.bridge.snapshot
+        dialog = SettingsDialog(self.home.config, snapshot.config, snapshot.settings_problems, self, bridge.environ)
         dialog.saved.connect(self._settings_saved)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()

@@ -147,11 +147,13 @@ class IntField(Field):
 
 
 class NumberField(Field):
-    def __init__(self, key: str, parent: QWidget, help_text: str, suffix: str = "") -> None:
+    def __init__(self, key: str, parent: QWidget, help_text: str, suffix: str = "", prefix: str = "",
+                 decimals: int = 1) -> None:
         spin = QDoubleSpinBox(parent)
         spin.setRange(0, NUMBER_LIMIT)
-        spin.setDecimals(1)
+        spin.setDecimals(decimals)
         spin.setSuffix(suffix)
+        spin.setPrefix(prefix)
         super().__init__(key, spin, help_text)
         self.spin = spin
         self.spin.valueChanged.connect(self.changed)

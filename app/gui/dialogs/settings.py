@@ -6,6 +6,7 @@ The engine notices the saved file and reloads it by itself."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -36,6 +37,7 @@ from app.config import (
     config_to_mapping,
     save_config,
 )
+from app.core.spend import SpendRules, billing_mode
 from app.core.workspace import MODES as WORKSPACE_MODES
 from app.doctor import agent_check
 from app.engine.api import send_trial
@@ -56,7 +58,7 @@ from app.gui.dialogs.fields import (
 from app.gui.formatting import ERROR_COLOR
 
 # (page, key, label, how to build the field): one row per key of config.yaml (docs/BEHAVIOUR.md section 10).
-PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace", "Notifications")
+PAGES = ("General", "Agent", "Investigation", "Usage meter", "Watchdogs", "Workspace", "Notifications", "Billing")
 LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("General", "default_cwd", "Default folder",
      lambda p: PathField("default_cwd", p, "where a PRD without cwd runs; ~ is your home folder",
@@ -83,6 +85,9 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
      lambda p: ListField("agent.extra_args", p, "added to every agent's command line, one argument per item")),
     ("Agent", "agent.env_remove", "Remove from environment",
      lambda p: ListField("agent.env_remove", p, "environment variables the agents must not see")),
+    ("Agent", "agent.resume", "Continue interrupted sessions",
+     lambda p: BoolField("agent.resume", p, "a run cut short by a usage limit or a restart continues its session "
+                         "instead of starting over")),
     ("Investigation", "investigation.enabled", "Investigate failures",
      lambda p: BoolField("investigation.enabled", p, "start an investigation that writes a fix plan after a failure")),
     ("Investigation", "investigation.model", "Model",
@@ -126,6 +131,12 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
     ("Notifications", "notify.format", "Format",
      lambda p: ChoiceField("notify.format", p, "ntfy: plain text with Title, Priority and Tags headers; "
                            "json: one object for webhook relays", NOTIFY_FORMATS)),
+    ("Billing", "spend.allow_api_billing", "Allow API billing",
+     lambda p: BoolField("spend.allow_api_billing", p, "off: a run whose agent would be billed per token through "
+                         "an API key is stopped at once and the queue pauses")),
+    ("Billing", "spend.max_usd_per_day", "Most API spend a day",
+     lambda p: NumberField("spend.max_usd_per_day", p, "with API billing allowed: today's API spend that pauses "
+                           "the queue until midnight; 0 = no limit", prefix="$ ", decimals=2)),
 )
 
 
@@ -133,11 +144,14 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # Config
 
     def __init__(
-        self, config_path: Path, config: Config, problems: Sequence[str] = (), parent: QWidget | None = None
+        self, config_path: Path, config: Config, problems: Sequence[str] = (), parent: QWidget | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """`environ`: the environment the engine starts agents from (how runs would be billed)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.config_path = config_path
+        self.environ = dict(os.environ if environ is None else environ)
         self.fields: dict[str, Field] = {}
         self.labels: dict[str, tuple[int, str]] = {}  # key → (its tab, its label)
         self.errors: dict[str, str] = {}
@@ -178,6 +192,10 @@ class SettingsDialog(QDialog):
             form.addRow(f"{label}:", cell)
             self.fields[key] = field
             self.labels[key] = (PAGES.index(page_name), label)
+        billing = forms["Billing"]
+        self.billing_mode = QLabel(billing.parentWidget())
+        self.billing_mode.setWordWrap(True)
+        billing.insertRow(0, "Runs are billed:", self.billing_mode)
 
     def _init_buttons(self, problems: Sequence[str]) -> None:
         self.notice = QLabel(self)
@@ -233,10 +251,18 @@ class SettingsDialog(QDialog):
             field.show_error(self.errors.get(key))
         ok = config is not None and not self.errors and not waiting
         self._explain(waiting)
+        self._show_billing()
         self.save_button.setEnabled(ok and not self._saving)
         if self.errors and self.height() < self.sizeHint().height():
             self.resize(self.width(), self.sizeHint().height())  # room for the messages, never smaller
         return ok
+
+    def _show_billing(self) -> None:
+        """The billing mode as the values typed so far would make it (docs/BEHAVIOUR.md section 15)."""
+        limit = self.fields["spend.max_usd_per_day"].value()
+        rules = SpendRules(bool(self.fields["spend.allow_api_billing"].value()), float(limit), self.environ,
+                           tuple(self.fields["agent.env_remove"].value()))
+        self.billing_mode.setText(billing_mode(rules))
 
     def changeEvent(self, event: QEvent) -> None:
         """Back from creating the missing folder or installing the agent: look at the paths again."""

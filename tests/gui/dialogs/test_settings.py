@@ -80,6 +80,37 @@ def test_a_valid_change_is_saved_and_read_back_by_the_engine_loader(qtbot, gui_h
     assert not dialog.isVisible()
 
 
+def test_the_billing_tab_says_how_runs_are_billed_as_the_values_change_and_saves_them(qtbot, gui_home):
+    home = gui_home[0]
+    loaded = load_config(home.config)
+    dialog = SettingsDialog(home.config, loaded.config, environ={"ANTHROPIC_API_KEY": "sk-ant-api03-x"})
+    qtbot.addWidget(dialog)
+    dialog.show()
+    checked(qtbot, dialog)
+    mode = dialog.billing_mode
+    assert mode.text() == "API key in the environment (ANTHROPIC_API_KEY): runs are stopped at once"
+    dialog.fields["spend.allow_api_billing"].check.setChecked(True)
+    assert mode.text() == "API billing allowed (ANTHROPIC_API_KEY): runs are billed per token, with no daily limit"
+    dialog.fields["spend.max_usd_per_day"].spin.setValue(2.5)
+    assert mode.text().endswith("up to $2.50 a day")
+    dialog.fields["agent.env_remove"].add_item("ANTHROPIC_API_KEY")
+    assert mode.text() == "Subscription: runs use your Claude subscription"
+    dialog.fields["agent.resume"].check.setChecked(False)
+    with qtbot.waitSignal(dialog.saved, timeout=5000):
+        dialog.save()
+    saved = load_config(home.config).config
+    assert (saved.spend.allow_api_billing, saved.spend.max_usd_per_day) == (True, 2.5)
+    assert saved.agent.env_remove == ("ANTHROPIC_API_KEY",) and saved.agent.resume is False
+
+
+def test_without_an_api_key_in_the_environment_runs_use_the_subscription(qtbot, gui_home):
+    home = gui_home[0]
+    dialog = SettingsDialog(home.config, load_config(home.config).config, environ={"PATH": "/bin"})
+    qtbot.addWidget(dialog)
+    assert dialog.billing_mode.text() == "Subscription: runs use your Claude subscription"
+    assert dialog.tabs.tabText(PAGES.index("Billing")) == "Billing"
+
+
 def test_an_empty_list_item_is_refused_where_the_rule_says_so(qtbot, gui_home):
     dialog, _config = open_dialog(qtbot, gui_home[0])
     env_remove = dialog.fields["agent.env_remove"]

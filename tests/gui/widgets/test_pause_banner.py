@@ -6,6 +6,7 @@ import pytest
 
 from app.core.gate import rate_limit_pause
 from app.core.queue import Pause, PauseReason
+from app.core.spend import source_pause
 from app.gui.formatting import PAUSE_WORDS, format_clock
 from app.gui.widgets.pause_banner import PauseBanner
 
@@ -45,3 +46,14 @@ def test_every_pause_reason_reads_as_words_never_as_its_code(qtbot, reason):
     assert banner.message.full_text.startswith(f"Paused: {short}")
     assert story in banner.message.toolTip()
     assert f"reason: {reason.value}" not in banner.message.toolTip()
+
+
+def test_a_spend_pause_gives_the_credential_and_its_fixes_in_the_tooltip(qtbot):
+    banner = PauseBanner()
+    qtbot.addWidget(banner)
+    now = dt.datetime.now(dt.UTC)
+    banner.show_pause(source_pause("ANTHROPIC_API_KEY", now), now)
+    assert banner.message.full_text == "Paused: API billing"
+    tip = banner.message.toolTip()
+    for words in ("billed per token through ANTHROPIC_API_KEY", "agent.env_remove", "spend.allow_api_billing: true"):
+        assert words in tip
