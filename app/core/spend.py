@@ -175,7 +175,9 @@ def after_review(paused: Pause | None, rules: SpendRules, spent: float, now: dt.
     a limit reached pauses the queue (unless a stronger pause stands). Other pauses stay as they are."""
     source = paused_source(paused)
     if source is not None:
-        return paused if still_billed(source, rules) else None
+        if still_billed(source, rules):
+            return paused
+        paused = None
     reached = limit_reached(spent, rules)
     if paused is not None and paused.reason is PauseReason.SPEND:
         return paused if reached else None

@@ -280,6 +280,32 @@ def test_a_meter_refusing_the_credentials_pauses_auth_until_they_are_fixed(overn
     assert o.wait_event("job.finished", slug="01-waits")["outcome"] == "completed"
 
 
+def test_an_api_key_in_the_environment_stops_the_run_at_once_until_env_remove_keeps_it_from_the_agent(overnight):
+    o = overnight()
+    o.environ["ANTHROPIC_API_KEY"] = "sk-ant-api03-overnight-tests"
+    # The fake holds its first answer as a real API takes a while to answer: the stop comes first.
+    o.prd("01-billed.md", '@agent sleep 5\n@agent text "on the subscription"\n')
+    o.start()
+    paused = o.wait_event("queue.paused", reason="spend")
+    stopped = o.wait_event("run.spend_stopped", slug="01-billed")
+    assert stopped["apiKeySource"] == "ANTHROPIC_API_KEY" and stopped["kind"] == "job"
+    assert "ANTHROPIC_API_KEY" in paused["message"] and "agent.env_remove" in paused["message"]
+    assert o.wait_event("job.finished", slug="01-billed")["outcome"] == "cancelled"
+    billed = o.fake.requests_to(MESSAGES)
+    assert len(billed) <= 1 and all("x-api-key" in r.headers for r in billed)
+    assert o.jobs()["01-billed"]["status"] == "pending"
+
+    settings = yaml.safe_load(o.home.config.read_text())
+    settings["agent"]["env_remove"] = ["ANTHROPIC_API_KEY"]
+    o.home.config.write_text(yaml.safe_dump(settings))
+    assert o.wait_event("queue.resumed", was="spend")["ts"] > paused["ts"]
+    assert o.wait_event("job.finished", slug="01-billed", outcome="completed", timeout=90)
+    later = o.fake.requests_to(MESSAGES)[len(billed):]
+    assert later and all("x-api-key" not in r.headers and r.headers["authorization"].startswith("Bearer ")
+                         for r in later)
+    assert o.history()[-1]["apiKeySource"] == "none"
+
+
 def test_a_background_process_the_agent_leaves_behind_does_not_survive_the_run(overnight):
     # A plain `cmd &` survives 2.1.197 but 2.1.332 ends it itself; a process in a session of its
     # own survives both, and only Overnight's marker finds it.

@@ -16,6 +16,12 @@ What the CLI calls, logged in subscription mode with ``ANTHROPIC_BASE_URL`` poin
   prompt inside ``<session>`` and asks for JSON per ``output_config.format``; 2.1.332 sends none)
   and the quota check (``"quota"``, ``max_tokens: 1``, not streamed). Any ``"stream": false``
   request gets JSON.
+- With ``ANTHROPIC_API_KEY`` in its environment (2.1.197 and 2.1.332 alike) the CLI bills that key:
+  its ``system/init`` event says ``"apiKeySource": "ANTHROPIC_API_KEY"``, and its messages requests
+  carry ``x-api-key: <key>`` and no ``Authorization`` (the subscription's login is not used). With
+  ``ANTHROPIC_AUTH_TOKEN`` instead (2.1.332), the requests carry ``Authorization: Bearer <that
+  token>`` while the init event still says ``"apiKeySource": "none"``. Messages are answered
+  whichever credential they carry.
 - ``POST /v1/messages/count_tokens``: ``{"input_tokens": n}``.
 - ``GET /api/oauth/usage``: the subscription usage meter (Overnight's, not the CLI's). It needs
   ``Authorization: Bearer`` and ``anthropic-beta: oauth-2025-04-20``, else 401 as the real service.

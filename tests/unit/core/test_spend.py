@@ -47,6 +47,11 @@ def test_the_credential_pause_ends_when_env_remove_keeps_the_variable_from_the_a
     assert spend.after_review(pause, SpendRules(True, 0, ENVIRON, ()), 0, NOW, LOCAL) is None
 
 
+def test_allowing_api_billing_past_the_days_limit_trades_the_credential_pause_for_the_limit_one():
+    after = spend.after_review(spend.source_pause(KEY, NOW), ALLOWED, 6.0, NOW, LOCAL)
+    assert after is not None and after.resume_at == dt.datetime(2026, 11, 23, 0, 0, tzinfo=LOCAL)
+
+
 def test_a_credential_that_is_not_a_variable_of_overnights_environment_needs_billing_allowed():
     pause = spend.source_pause("apiKeyHelper", NOW)
     listed = SpendRules(False, 0, ENVIRON, ("apiKeyHelper",))
