@@ -152,3 +152,21 @@ def test_a_run_cut_short_with_the_engine_continues_its_session_when_overnight_st
     job = o.jobs()["01-halves"]
     assert job["status"] == "completed"
     assert (o.project / "two.txt").read_text() == "second half"
+
+
+def test_a_resumed_run_that_meets_the_limit_again_continues_again_after_the_next_reset(overnight):
+    o = overnight()
+    o.prd("01-thirds.md", '@agent write {"file_path": "one.txt", "content": "1"}\n'
+                          '@agent ratelimit {"reset_in": 4}\n'
+                          '@agent write {"file_path": "two.txt", "content": "2"}\n'
+                          '@agent ratelimit {"reset_in": 4}\n'
+                          '@agent write {"file_path": "three.txt", "content": "3"}\n@agent text "all three"\n')
+    assert o.run_until_idle(timeout=120) == 0
+    first, second, third = o.named("job.started")
+    assert (second["resumedFrom"], third["resumedFrom"]) == (first["runId"], second["runId"])
+    assert len(o.named("queue.paused")) == 2  # each limit waited for its own reset
+    sessions = {session_of(o, run["runId"], "01-thirds") for run in (first, second, third)}
+    assert len(sessions) == 1
+    job = o.jobs()["01-thirds"]
+    assert job["status"] == "completed" and job["resumes"] == 0  # counted again from the next fresh start
+    assert [(o.project / name).read_text() for name in ("one.txt", "two.txt", "three.txt")] == ["1", "2", "3"]
