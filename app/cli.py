@@ -15,6 +15,7 @@ from typing import Any
 
 from app import __version__
 from app.config import load_config
+from app.core.text import session_words
 from app.core.usage import shown_percent
 from app.paths import Home, ensure_home, ensure_root, resolve_home
 
@@ -300,9 +301,16 @@ def _render_status(answer: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"{'GROUP':>5}  {'STATUS':<10} {'SLUG':<{width}}  REASON")
     for job in jobs:
-        reason = job.get("waiting") or job.get("reason") or ""
+        reason = " · ".join(part for part in (job.get("waiting") or job.get("reason"), _session(job)) if part)
         lines.append(f"{job['group']:>5}  {job['status']:<10} {job['slug']:<{width}}  {reason}")
     return "\n".join(lines)
+
+
+def _session(job: dict[str, Any]) -> str:
+    """The earlier run whose agent session the job's run continues, or its next run will (as the window says it)."""
+    current, resume = job.get("current") or {}, job.get("resume") or {}
+    will_continue = resume.get("runId") if job.get("status") == "pending" else None
+    return session_words(current.get("resumedFrom"), will_continue)
 
 
 # ---------------------------------------------------------------- commands to the engine

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.core.prd import without_group_prefix
-from app.core.queue import InvestigationStatus, Job, Status
+from app.core.queue import InvestigationStatus, Job, LastRun, Status
 from app.core.stream import StreamReader
+from app.core.text import pluralize
 from app.core.transcript import render_text
 
 FIX_PLAN_PATTERN = re.compile(r"^\d+-fix-")
@@ -101,6 +102,68 @@ def transcript_tail(log_tail: bytes, limit: int = TRANSCRIPT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
+# ---------------------------------------------------------------- a resumed session's runs
+
+
+@dataclass(frozen=True, slots=True)
+class RunTail:
+    """One run of a failed session for its investigation: the run, its log, the end of its transcript."""
+
+    run: LastRun
+    log_path: str
+    text: str
+
+
+def session_chain(job: Job) -> tuple[LastRun, ...]:
+    """The runs of the failed run's agent session, oldest first: the runs it continued (followed back
+    through `resumed_from` among the job's earlier runs), then the failed run; that run alone when
+    it started fresh. A run the record no longer keeps ends the chain."""
+    if job.last is None:
+        return ()
+    kept = {run.run_id: run for run in job.earlier_runs}
+    chain = [job.last]
+    while (earlier := kept.pop(chain[-1].resumed_from or "", None)) is not None:  # pop: a loop ends
+        chain.append(earlier)
+    return tuple(reversed(chain))
+
+
+def tail_budgets(count: int, total: int) -> list[int]:
+    """`total` (bytes of log, characters of text) split among the `count` runs of a session, oldest
+    first: the earlier runs share half of it (a quarter each at most), the failed run, last, gets
+    the rest and so the most; a run that started fresh gets it all."""
+    if count <= 1:
+        return [total] * count
+    share = min(total // 4, total // 2 // (count - 1))
+    return [share] * (count - 1) + [total - share * (count - 1)]
+
+
+def _transcript_section(transcript: str, earlier: Sequence[RunTail], last: LastRun | None) -> str:
+    """The end of the failed run's transcript; for a resumed session, the end of each of its runs."""
+    if not earlier or last is None:
+        return f"""
+# The end of its transcript
+<transcript>
+{transcript.strip() or "(the run wrote nothing)"}
+</transcript>
+"""
+    runs = "".join(_run_section(tail.run, tail.text, f"\nFull transcript: {tail.log_path}") for tail in earlier)
+    return f"""
+# The ends of its runs' transcripts
+Its agent session was cut short and continued (`claude --resume`) {pluralize(len(earlier), 'time')}, so the \
+failure spans {len(earlier) + 1} runs of one session. The end of each run's transcript, oldest first:
+{runs}{_run_section(last, transcript, " (the failed run)")}"""
+
+
+def _run_section(run: LastRun, text: str, note: str) -> str:
+    outcome = run.outcome.replace("_", " ")
+    return f"""
+## Run {run.run_id} — {outcome}: {run.reason or "no reason recorded"}{note}
+<transcript>
+{text.strip() or "(the run wrote nothing)"}
+</transcript>
+"""
+
+
 def verify_log_tail(data: bytes, limit: int = VERIFY_TAIL_BYTES) -> str:
     """The end of a verify log as text (it may start mid-character)."""
     text = data[-limit:].decode("utf-8", errors="replace")
@@ -129,9 +192,11 @@ def investigation_prompt(
     fix_path: str,
     where: str,
     verify_log: str = "",
+    earlier: Sequence[RunTail] = (),
 ) -> str:
     """`where` is the folder the investigation runs in: the job's cwd, or its place in the job's kept
-    worktree. `verify_log`: the end of the run's verify log, when its verify commands failed it."""
+    worktree. `verify_log`: the end of the run's verify log, when its verify commands failed it.
+    `earlier`: the runs of its session before the failed one (`session_chain`), when it was resumed."""
     ws = job.workspace if job.workspace is not None and not job.workspace.merged else None
     branch_line = "" if ws is None else f"\n- Its work is on the git branch {ws.branch}, checked out in {ws.path}"
     worktree_keys = "" if ws is None else f"\n    workspace: worktree\n    base: {ws.branch}"
@@ -151,12 +216,7 @@ the fix yourself and do not change any other file.
 <prd>
 {body.strip()}
 </prd>
-
-# The end of its transcript
-<transcript>
-{transcript.strip() or "(the run wrote nothing)"}
-</transcript>
-{_verify_section(verify_log)}
+{_transcript_section(transcript, earlier, job.last)}{_verify_section(verify_log)}
 # What to do
 1. Read the full transcript at {log_path} if the end above is not enough, and read the \
 project files in {where} you need to understand the failure.

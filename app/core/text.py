@@ -18,3 +18,14 @@ def one_line(text: str, keep: int) -> str:
 def pluralize(count: int, noun: str) -> str:
     """"1 turn", "2 turns", "0 turns": the count with its noun, plural unless it is one."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def session_words(resumed_from: str | None, will_continue: str | None) -> str:
+    """How a job's run stands to an earlier run's agent session, as the window and `overnight status`
+    say it: "resumed from run X" for a run that continues run X's session, "will continue run X's
+    session" for a job whose next run will; "" for neither."""
+    if resumed_from is not None:
+        return f"resumed from run {resumed_from}"
+    if will_continue is not None:
+        return f"will continue run {will_continue}'s session"
+    return ""

@@ -12,22 +12,26 @@ from typing import Any
 from app.core.event_names import EventName
 from app.core.finish import end_investigation, finish_investigation, waiting
 from app.core.investigation import (
+    TRANSCRIPT_TAIL_CHARS,
     VERIFY_TAIL_BYTES,
+    RunTail,
     fix_plan_path,
     holds_plan,
     investigation_prompt,
+    session_chain,
+    tail_budgets,
     transcript_tail,
     verify_log_tail,
 )
 from app.core.outcome import classify
 from app.core.prd import body_of
-from app.core.queue import Investigation, InvestigationStatus, Job
+from app.core.queue import Investigation, InvestigationStatus, Job, LastRun
 from app.core.verify import describe
 from app.engine.run_kinds import RunKind
 from app.engine.runner import Limits, RunEnd
 from app.paths import RunFiles
 
-TRANSCRIPT_TAIL_BYTES = 64 * 1024  # of the failed run's log, for its investigation
+TRANSCRIPT_TAIL_BYTES = 64 * 1024  # of the failed session's logs, for its investigation
 
 
 class InvestigationRun(RunKind):
@@ -61,15 +65,34 @@ class InvestigationRun(RunKind):
         failed_log = engine.home.run_files(self.run_id, self.slug).log
         prd = await engine.folder.read_prd(self.slug)
         body = body_of(prd.data) if prd.data is not None else "(the PRD file cannot be read from prds/)"
-        tail = transcript_tail(await asyncio.to_thread(_last_bytes, failed_log, TRANSCRIPT_TAIL_BYTES))
+        *earlier, tail = await self._session_tails(job, str(failed_log))
         verify, verify_log = job.verify, ""
         if verify is not None and not verify.ok:
             verify_log = verify_log_tail(await asyncio.to_thread(_last_bytes, verify.log_path, VERIFY_TAIL_BYTES + 1))
         fix_path = fix_plan_path(inv.fix_plan_slug, prds=engine.home.prds, fix_plans=engine.home.fix_plans,
                                  auto_run=engine.config.investigation.auto_run)
         reason = describe(verify) if verify is not None and not verify.ok else job.last.reason
-        return investigation_prompt(job=job, reason=reason, body=body, transcript=tail, log_path=str(failed_log),
-                                    fix_path=str(fix_path), where=self.workdir(), verify_log=verify_log).encode()
+        return investigation_prompt(job=job, reason=reason, body=body, transcript=tail.text, log_path=str(failed_log),
+                                    fix_path=str(fix_path), where=self.workdir(), verify_log=verify_log,
+                                    earlier=earlier).encode()
+
+    async def _session_tails(self, job: Job, failed_log: str) -> list[RunTail]:
+        """The end of each run of the failed run's session, oldest first, the failed run last; the
+        runs it continued share part of the bytes and characters one run would get."""
+        runs = session_chain(job)
+        logs = [*map(self._log_of, runs[:-1]), failed_log]
+        kept = [(run, log) for run, log in zip(runs, logs, strict=True) if log is not None]
+        sizes = tail_budgets(len(kept), TRANSCRIPT_TAIL_BYTES)
+        data = await asyncio.to_thread(_ends_of, [log for _, log in kept], sizes)
+        limits = tail_budgets(len(kept), TRANSCRIPT_TAIL_CHARS)
+        return [RunTail(run, log, transcript_tail(tail, limit))
+                for (run, log), tail, limit in zip(kept, data, limits, strict=True)]
+
+    def _log_of(self, run: LastRun) -> str | None:
+        try:
+            return str(self.engine.home.run_files(run.run_id, self.slug).log)
+        except ValueError:  # a run id from a damaged queue.json
+            return None
 
     def model(self) -> str:
         return self.engine.config.investigation.model
@@ -144,6 +167,10 @@ class InvestigationRun(RunKind):
         if leaves_queue:
             engine.drop(self.slug, "its PRD was removed during its investigation")
         engine.request_tick()
+
+
+def _ends_of(logs: list[str], sizes: list[int]) -> list[bytes]:
+    return [_last_bytes(log, size) for log, size in zip(logs, sizes, strict=True)]
 
 
 def _last_bytes(path: str | os.PathLike[str], size: int) -> bytes:

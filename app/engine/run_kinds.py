@@ -296,6 +296,8 @@ class JobRun(RunKind):
             return
         now = engine.clock.now()
         outcome = classify(end.summary, end.exit, now, engine.local_tz)
+        if end.summary.session_id:  # read after a restart, it may not have been saved yet
+            job = q.update_run(job, session_id=end.summary.session_id, api_key_source=end.summary.api_key_source)
         done = finish_run(engine.state.jobs, job, outcome, end.exit, end.summary.result, end.stop_reason,
                           engine.run_end_rules(), now, verify=self.verified, review=self.review)
         engine.put(done.job)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QDate, QLocale, QTime
 from app.core.batching import Waiting
 from app.core.gate import Decision, Open, closed_why
 from app.core.queue import InvestigationStatus, Job, PauseReason, Status
+from app.core.text import session_words
 from app.engine.api import EngineEvent
 
 # Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
@@ -241,10 +242,20 @@ def status_text(job: Job) -> str:
 
 def reason_text(job: Job, waiting: Waiting | None, now: dt.datetime) -> str:
     """What the reason column says: the error and its fix, why a pending job waits and until when
-    (`waiting`, as the engine's snapshot says it), or the last reason, in plain words."""
+    (`waiting`, as the engine's snapshot says it), or the last reason, in plain words; then the
+    earlier run whose session its run continues (docs/BEHAVIOUR.md section 12)."""
     if job.status is Status.INVALID and job.error is not None:
         return f"{job.error.problem} — {job.error.fix}"
     if waiting is not None:
         expected = f" · expected {format_clock(waiting.until, now)}" if waiting.until else ""
-        return plain_words(waiting.why, now) + expected
-    return plain_words(job.reason, now)
+        said = plain_words(waiting.why, now) + expected
+    else:
+        said = plain_words(job.reason, now)
+    return " · ".join(part for part in (said, _session_text(job)) if part)
+
+
+def _session_text(job: Job) -> str:
+    """The earlier run whose agent session the job's run continues, or its next run will."""
+    resumed_from = job.current.resumed_from if job.current is not None else None
+    will_continue = job.resume.run_id if job.resume is not None and job.status is Status.PENDING else None
+    return session_words(resumed_from, will_continue)

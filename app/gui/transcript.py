@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.queue import InvestigationStatus, Job
 from app.core.stream import StreamReader
+from app.core.text import session_words
 from app.core.verify import VERIFYING, describe
 from app.gui.transcript_model import TranscriptModel, TranscriptRow, plain_rows, transcript_rows
 from app.paths import Home
@@ -31,39 +32,57 @@ POLL_SECONDS = 0.2
 FLUSH_MS = 100
 
 
+RUN, VERIFY, INVESTIGATION = "run", "verify", "investigation"  # what a transcript source is of
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptSource:
-    """A transcript the detail pane can show for a job: its run's, or its investigation's."""
+    """A transcript the detail pane can show for a job: one of its runs', its verify log, or its
+    investigation's."""
 
     label: str
     path: Path
     live: bool  # still being written
+    kind: str = RUN
 
 
 def transcript_sources(home: Home, job: Job) -> list[TranscriptSource]:
-    """The job's run's transcript, its verify log and its investigation's, where the engine writes them
-    (`paths.RunFiles`); nothing for a record whose names cannot be a path."""
-    sources = []
+    """The transcripts of the job's runs, oldest first (its earlier runs, its last, the one running),
+    then its verify log and its investigation's, where the engine writes them (`paths.RunFiles`); a
+    record whose names cannot be a path is left out. A run's folder pruned since still has its
+    source: the view says no transcript was written."""
+    runs = [(run.run_id, run.outcome.replace("_", " "), run.resumed_from, False)
+            for run in (*job.earlier_runs, *([job.last] if job.last is not None else []))]
+    if job.current is not None:
+        runs.append((job.current.run_id, "running", job.current.resumed_from, True))
+    sources = [source for run in runs if (source := _run_source(home, job.slug, *run)) is not None]
     try:
-        if job.current is not None:
-            files = home.run_files(job.current.run_id, job.slug)
-            sources.append(TranscriptSource(f"Run {job.current.run_id} (running)", files.log, True))
-            if job.reason == VERIFYING:
-                sources.append(TranscriptSource("Verify (running)", files.verify_log, True))
-        elif job.last is not None:
-            files = home.run_files(job.last.run_id, job.slug)
-            sources.append(TranscriptSource(f"Run {job.last.run_id} ({job.last.outcome})", files.log, False))
-            if job.verify is not None:
-                sources.append(TranscriptSource(f"Verify ({describe(job.verify)})", files.verify_log, False))
+        if job.current is not None and job.reason == VERIFYING:
+            log = home.run_files(job.current.run_id, job.slug).verify_log
+            sources.append(TranscriptSource("Verify (running)", log, True, VERIFY))
+        elif job.current is None and job.last is not None and job.verify is not None:
+            log = home.run_files(job.last.run_id, job.slug).verify_log
+            sources.append(TranscriptSource(f"Verify ({describe(job.verify)})", log, False, VERIFY))
         investigation = job.investigation
         if investigation is not None and investigation.run_id is not None:
             live = investigation.status is InvestigationStatus.RUNNING
             log = home.run_files(investigation.run_id, job.slug, investigation=True).log
             words = investigation.status.value.replace("_", " ")
-            sources.append(TranscriptSource(f"Investigation ({words})", log, live))
+            sources.append(TranscriptSource(f"Investigation ({words})", log, live, INVESTIGATION))
     except ValueError:  # a run id or slug from a damaged queue.json
         pass
     return sources
+
+
+def _run_source(home: Home, slug: str, run_id: str, outcome: str, resumed_from: str | None,
+                live: bool) -> TranscriptSource | None:
+    """"Run 20261203-101500-abc123 (failed, resumed from run …)"; None for a damaged record."""
+    try:
+        log = home.run_files(run_id, slug).log
+    except ValueError:
+        return None
+    words = ", ".join(part for part in (outcome, session_words(resumed_from, None)) if part)
+    return TranscriptSource(f"Run {run_id} ({words})", log, live)
 
 
 class _StreamRows:

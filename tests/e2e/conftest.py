@@ -7,11 +7,13 @@ once per CLI given, their ids naming its version; the fake's own tests take `cla
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.e2e.test_journeys import Overnight
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.cli import NEWEST, OLDEST, claude_binary, cli_version
 
@@ -59,3 +61,17 @@ def agent_cli(request: pytest.FixtureRequest) -> Path:
 def fake() -> Iterator[FakeAnthropic]:
     with FakeAnthropic() as server:
         yield server
+
+
+@pytest.fixture
+def overnight(tmp_path: Path, fake: FakeAnthropic, agent_cli: Path) -> Iterator[Callable[..., Overnight]]:
+    """Overnight with the real CLI, once for each tested version (the newest and the oldest)."""
+    made: list[Overnight] = []
+
+    def make(**config: Any) -> Overnight:
+        made.append(Overnight(tmp_path, fake, agent_cli, config))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.stop()

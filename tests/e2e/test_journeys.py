@@ -11,13 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 import yaml
 
 from app.paths import Home, ensure_home
@@ -106,20 +104,6 @@ class Overnight:
             first = request.body["messages"][0]["content"]
             texts.append(first if isinstance(first, str) else " ".join(b.get("text", "") for b in first))
         return texts
-
-
-@pytest.fixture
-def overnight(tmp_path: Path, fake: FakeAnthropic, agent_cli: Path) -> Iterator[Callable[..., Overnight]]:
-    """Overnight with the real CLI, once for each tested version (the newest and the oldest)."""
-    made: list[Overnight] = []
-
-    def make(**config: Any) -> Overnight:
-        made.append(Overnight(tmp_path, fake, agent_cli, config))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.stop()
 
 
 def running_sets(events: list[dict[str, Any]]) -> list[list[str]]:

@@ -238,3 +238,25 @@ def test_a_worktree_job_whose_cwd_is_reached_through_a_symlink_runs_in_its_workt
     assert job["status"] == "completed", job["reason"]
     assert git(repo, "show", f"{QUEUE}:web/page.txt") == "page"
     assert checkout_state(repo) == before
+
+
+def test_a_worktree_job_limited_mid_task_continues_in_its_own_worktree_and_lands_whole(overnight, tmp_path):
+    o = overnight(workspace={"mode": "worktree"})
+    repo = make_repo(tmp_path / "repo")
+    before = checkout_state(repo)
+    halves = ('@agent write {"file_path": "one.txt", "content": "first half"}\n'
+              '@agent ratelimit {"reset_in": 6}\n'
+              '@agent write {"file_path": "two.txt", "content": "second half"}\n@agent text "done"\n')
+    o.prd("01-halves.md", halves, cwd=str(repo))
+    assert o.run_until_idle(timeout=120) == 0
+    first, second = o.named("job.started")
+    assert second["resumedFrom"] == first["runId"]
+    cwds = [json.loads((o.home.run_dir(run["runId"]) / "01-halves.meta.json").read_text())["cwd"]
+            for run in (first, second)]
+    assert cwds[0] == cwds[1]  # the session continues where it began
+    job = o.jobs()["01-halves"]
+    assert job["status"] == "completed" and job["workspace"]["branch"] == "overnight/01-halves"
+    assert git(repo, "show", f"{QUEUE}:one.txt") == "first half"
+    assert git(repo, "show", f"{QUEUE}:two.txt") == "second half"
+    assert git(repo, "branch", "--list", "overnight/01-halves*").split() == ["overnight/01-halves"]
+    assert checkout_state(repo) == before

@@ -27,8 +27,13 @@ What the CLI calls, logged in subscription mode with ``ANTHROPIC_BASE_URL`` poin
   ``Authorization: Bearer`` and ``anthropic-beta: oauth-2025-04-20``, else 401 as the real service.
 Anything else is logged and answered with a JSON 404 in Anthropic's error shape.
 
-Scripts. The prompt is the text of the first user message (without the CLI's
-``<system-reminder>`` blocks); its ``@agent <verb> [json]`` lines are the script. The step to play
+Scripts. The prompt is the first text block of the first user message (after the CLI's
+``<system-reminder>`` blocks): what the CLI read on stdin. A session continued with ``--resume``
+sends the whole earlier conversation, its new prompt joining the last user message as a block of
+its own (the first message's own block, when no assistant turn was made), so the script plays on
+where it stopped. 2.1.197 first adds a user "Continue from where you left off." and an assistant
+"No response requested." of its own when the session ended on a tool result: such a turn is not
+counted. Its ``@agent <verb> [json]`` lines are the script. The step to play
 is the number of assistant turns already in ``messages``, so conversations are stateless.
 
 - ``text "s"``: a final text block (``end_turn``). When the script runs out: ``text "done"``.
@@ -90,6 +95,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OAUTH_BETA = "oauth-2025-04-20"
+SYNTHETIC_REPLY = "No response requested."
 RATE_LIMIT_MESSAGE = "This request would exceed your account's rate limit. Please try again later."
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
 
@@ -233,12 +239,13 @@ class Conversation:
         return cls(
             prompt=prompt,
             cwd=_working_directory(body),
-            assistant_turns=sum(1 for m in messages if m.get("role") == "assistant"),
+            assistant_turns=sum(1 for m in messages if m.get("role") == "assistant" and not _synthetic(m)),
             fix_plan_path=_fix_plan_path(prompt),
         )
 
     def directive_key(self, directive: Directive) -> str:
-        return f"{hashlib.sha256(self.prompt.encode()).hexdigest()}:{directive.index}"
+        # A resumed session's stored prompt may end with one more newline than it had.
+        return f"{hashlib.sha256(self.prompt.strip().encode()).hexdigest()}:{directive.index}"
 
     def step(self) -> Step:
         if self.fix_plan_path:
@@ -253,7 +260,15 @@ def _user_text(message: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     texts = [b.get("text", "") for b in content or [] if b.get("type") == "text"]
-    return "\n".join(t for t in texts if not t.startswith("<system-reminder>"))
+    return next((t for t in texts if not t.startswith("<system-reminder>")), "")
+
+
+def _synthetic(message: dict[str, Any]) -> bool:
+    """An assistant message the CLI wrote itself, never the model's (2.1.197 adds one when it resumes a
+    session cut short after a tool result)."""
+    content = message.get("content")
+    texts = [content] if isinstance(content, str) else [b.get("text") for b in content or []]
+    return texts == [SYNTHETIC_REPLY]
 
 
 def _working_directory(body: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.core.gate import Closed
 from app.core.prd import PrdError
-from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Status
+from app.core.queue import Investigation, InvestigationStatus, LastRun, QueueState, Resume, Status
 from app.engine.api import Snapshot
 from app.gui.formatting import format_clock
 from app.gui.queue_model import SLUG_ROLE, STATUS_FILTERS, Column, QueueModel, QueueProxy, StatusFilter
@@ -171,3 +171,18 @@ def test_a_finished_job_s_reason_reads_in_plain_words():
     model.apply(Snapshot(QueueState(jobs=jobs(failed))), ["01-b"])
     assert cell(model, "01-b", Column.REASON) == (
         "stopped at the turn limit: reached 30 turns; usage limit reached (five-hour)")
+
+
+def test_a_run_that_continues_an_earlier_runs_session_says_so_and_so_does_a_job_that_will():
+    resumed = job("01-a", Status.RUNNING)
+    resumed = replace(resumed, current=replace(resumed.current, resumed_from="20261203-101500-abc123"))
+    resume = Resume("20261203-090000-def456", "session-1", "usage limit reached")
+    waiting = job("01-b", reason="usage limit reached; it continues where it stopped", resume=resume)
+    skipped = job("01-c", Status.SKIPPED, reason="skipped by the user", resume=resume)  # it will not run
+    model = QueueModel()
+    state = QueueState(jobs=jobs(resumed, waiting, skipped, job("01-d", Status.RUNNING)))
+    model.apply(Snapshot(state), list(state.jobs))
+    assert cell(model, "01-a", Column.REASON) == "resumed from run 20261203-101500-abc123"
+    assert cell(model, "01-b", Column.REASON).endswith(" · will continue run 20261203-090000-def456's session")
+    assert cell(model, "01-c", Column.REASON) == "skipped by the user"
+    assert cell(model, "01-d", Column.REASON) == ""

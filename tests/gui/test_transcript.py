@@ -146,3 +146,19 @@ def test_the_transcripts_shown_are_the_files_the_engine_writes_and_a_damaged_rec
         home.run_files(running.current.run_id, "01-b").log]
     damaged = replace(running, current=replace(running.current, run_id="../../etc"))
     assert transcript_sources(home, damaged) == []
+
+
+def test_every_run_of_a_job_is_a_transcript_oldest_first_and_a_damaged_one_is_left_out(tmp_path):
+    home = Home(tmp_path)
+    first = LastRun("r1", OutcomeKind.RATE_LIMITED, 1, T0, 1000, None, None, "usage limit reached")
+    damaged = replace(first, run_id="../../etc")
+    second = LastRun("r2", OutcomeKind.FAILED, 1, T0, 1000, None, None, "interrupted", resumed_from="r1")
+    inv = Investigation(InvestigationStatus.WROTE_FIX_PLAN, "01-fix-a", failed_run_id="r2", run_id="r2")
+    running = job("01-a", Status.RUNNING, last=second, earlier_runs=(damaged, first), investigation=inv)
+    running = replace(running, current=replace(running.current, run_id="r3", resumed_from="r2"))
+    sources = transcript_sources(home, running)
+    assert [source.label for source in sources] == [
+        "Run r1 (rate limited)", "Run r2 (failed, resumed from run r1)", "Run r3 (running, resumed from run r2)",
+        "Investigation (wrote fix plan)"]
+    assert [source.path for source in sources[:3]] == [home.run_files(run, "01-a").log for run in ("r1", "r2", "r3")]
+    assert [source.live for source in sources] == [False, False, True, False]

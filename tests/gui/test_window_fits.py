@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import QPoint, QRect
 
 from app.core.gate import Closed, rate_limit_pause
-from app.core.queue import PrdError, QueueState, Status
+from app.core.outcome import OutcomeKind
+from app.core.queue import LastRun, PrdError, QueueState, Status
 from app.core.usage import Usage, Window
 from app.engine.api import Snapshot
 from tests.unit.core.factories import job
@@ -27,6 +28,15 @@ def running_job():
     return job(LONG_SLUG, Status.RUNNING, title=LONG_TITLE, estimate_minutes=90)
 
 
+def resumed_job():
+    """Running the third run of one agent session: the transcript chooser lists each run with its ids."""
+    first = LastRun("20261203-101500-abc123", OutcomeKind.RATE_LIMITED, 1, NOW, 1000, None, None, "usage limit")
+    second = replace(first, run_id="20261203-120000-def456", outcome=OutcomeKind.FAILED, resumed_from=first.run_id)
+    running = replace(running_job(), last=second, earlier_runs=(first,))
+    return replace(running, current=replace(running.current, run_id="20261203-140000-0a1b2c",
+                                            resumed_from=second.run_id))
+
+
 def invalid_job():
     return replace(job("08-broken", Status.INVALID, title=LONG_TITLE), error=ERROR, reason=ERROR.one_line())
 
@@ -43,6 +53,7 @@ PROBLEMS = ("config.yaml: concurrency_cap is 'many' — use a whole number from 
 STATES = {
     "idle": lambda config: snapshot(config),
     "running": lambda config: snapshot(config, running_job()),
+    "running a resumed session": lambda config: snapshot(config, resumed_job()),
     "paused with a long message and a resume time": lambda config: snapshot(
         config, running_job(), paused=PAUSE, gate=Closed("paused", PAUSE.message, PAUSE.resume_at)),
     "config problems": lambda config: snapshot(config, problems=PROBLEMS),

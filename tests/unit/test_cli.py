@@ -6,11 +6,15 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from app.core.queue import QueueState, Resume, Status
+from app.core.queue_json import state_to_json
 from tests.support import make_home, overnight, wait_until, write_prd
+from tests.unit.core.factories import job, jobs
 
 SUBCOMMANDS = ("gui", "run", "status", "add", "pause", "resume", "tick", "cancel", "rerun", "approve", "discard",
                "accept", "merge", "report", "doctor", "install-desktop")
@@ -230,3 +234,19 @@ def test_add_into_a_home_whose_prds_folder_is_a_file_says_how_to_repair_it(setup
     out = overnight("add", str(source), "--home", str(home.root), env=environ)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "overnight run" in out.stderr
+
+
+def test_status_says_which_earlier_run_a_run_continues_and_which_a_waiting_job_will(setup):
+    home, environ, _ = setup
+    resumed = job("01-a", Status.RUNNING)
+    resumed = replace(resumed, current=replace(resumed.current, resumed_from="20261203-101500-abc123"))
+    waiting = job("02-b", reason="usage limit reached; it continues where it stopped",
+                  resume=Resume("20261203-090000-def456", "session-1", "usage limit reached"))
+    home.queue.write_text(json.dumps(state_to_json(QueueState(jobs=jobs(resumed, waiting, job("03-c"))))))
+    out = overnight("status", "--home", str(home.root), env=environ)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[2]: line for line in out.stdout.splitlines() if line.split()[2:3]}
+    assert rows["01-a"].endswith("  resumed from run 20261203-101500-abc123")
+    assert rows["02-b"].endswith("  usage limit reached; it continues where it stopped · will continue run "
+                                 "20261203-090000-def456's session")
+    assert rows["03-c"].endswith("03-c  ")

@@ -39,9 +39,10 @@ from app.gui.formatting import (
     format_cost,
     format_duration,
     plain_words,
+    reason_text,
     status_text,
 )
-from app.gui.transcript import TranscriptSource
+from app.gui.transcript import INVESTIGATION, RUN, TranscriptSource
 from app.gui.transcript_model import TranscriptModel
 from app.gui.widgets.changes_view import ChangesView
 from app.gui.widgets.elided_label import ElidedLabel
@@ -273,9 +274,7 @@ class JobDetail(QWidget):
             label.setText(values.get(name, ""))
 
     def _show_sources(self, sources: list[TranscriptSource], keep_choice: bool) -> None:
-        previous = self.source
-        kind = previous.label.split(" ", 1)[0] if previous is not None and keep_choice else None
-        index = next((i for i, source in enumerate(sources) if kind and source.label.startswith(kind)), 0)
+        index = self._source_to_show(sources, self.source if keep_choice else None)
         self.sources = sources
         labels = [source.label for source in sources]
         self.source_combo.blockSignals(True)
@@ -287,6 +286,17 @@ class JobDetail(QWidget):
         self.source_combo.setVisible(bool(sources))
         self._pick(sources[index] if sources else None)
         self._show_note()
+
+    def _source_to_show(self, sources: list[TranscriptSource], previous: TranscriptSource | None) -> int:
+        """The newest run's transcript, unless the user chose another of the same job: then that one
+        (a run by its file, the verify log or the investigation as such). Whoever watches the newest
+        run follows on to the next one when it starts."""
+        if previous is not None and (previous.kind != RUN or previous != _newest_run(self.sources)):
+            for index, source in enumerate(sources):
+                if (source.path == previous.path) if previous.kind == RUN else (source.kind == previous.kind):
+                    return index
+        newest = _newest_run(sources)
+        return sources.index(newest) if newest is not None else 0
 
     def _source_picked(self, index: int) -> None:
         if 0 <= index < len(self.sources):
@@ -301,7 +311,7 @@ class JobDetail(QWidget):
         if link.startswith(JOB_LINK):
             self.jobLinkActivated.emit(link.removeprefix(JOB_LINK))
         elif link == INVESTIGATION_LINK:
-            index = next((i for i, s in enumerate(self.sources) if s.label.startswith("Investigation")), None)
+            index = next((i for i, s in enumerate(self.sources) if s.kind == INVESTIGATION), None)
             if index is not None:
                 self.tabs.setCurrentWidget(self.transcript_tab)
                 self.choose_source(index)
@@ -310,6 +320,10 @@ class JobDetail(QWidget):
 def _html(text: str) -> str:
     """Text for a rich-text label: markup escaped, apostrophes kept readable."""
     return escape(text, quote=False)
+
+
+def _newest_run(sources: list[TranscriptSource]) -> TranscriptSource | None:
+    return next((source for source in reversed(sources) if source.kind == RUN), None)
 
 
 def _job_link(slug: str, jobs: Mapping[str, Job]) -> str:
@@ -371,7 +385,7 @@ def _detail_values(job: Job) -> dict[str, str]:
     now = dt.datetime.now(dt.UTC)
     values = {
         "Status": status_text(job),
-        "Reason": plain_words(job.reason, now),
+        "Reason": reason_text(job, None, now),
         "Runs": str(job.runs),
         "Model": job.model,
         "Group": str(job.group),

@@ -1,10 +1,13 @@
 """The job detail pane on its own: an invalid PRD's problem and fix, links to related jobs, a PRD body that
-arrives late, and the note shown before a job's first run."""
+arrives late, the note shown before a job's first run, and the runs of a job whose session was resumed."""
 
 from dataclasses import replace
 
+from app.core.outcome import OutcomeKind
 from app.core.prd import PrdError
-from app.core.queue import LastRun, Status
+from app.core.queue import LastRun, Resume, Status
+from app.gui.transcript import TranscriptFollower, transcript_sources
+from app.paths import Home
 from tests.unit.core.factories import T0, job, jobs
 
 
@@ -80,3 +83,72 @@ def test_the_details_tab_and_the_title_read_in_plain_words(detail):
     assert detail.details["Duration"].text() == "1 h 12 min"
     assert detail.title.full_text.startswith("A title") and detail.title.minimumSizeHint().width() < 200
     assert limited.slug in detail.title.toolTip()
+
+
+# ---------------------------------------------------------------- the runs of a resumed job
+
+FIRST, SECOND, THIRD = "20261203-101500-abc123", "20261203-120000-def456", "20261203-140000-0a1b2c"
+
+
+def resumed_job():
+    """03-c: a run cut short by a usage limit, the run that continued it, and a third run going on now."""
+    earlier = LastRun(FIRST, OutcomeKind.RATE_LIMITED, 1, T0, 60_000, 0.1, 3, "usage limit reached")
+    last = LastRun(SECOND, OutcomeKind.FAILED, 1, T0, 60_000, 0.2, 5, "interrupted by a restart",
+                   resumed_from=FIRST)
+    running = job("03-c", Status.RUNNING, last=last, earlier_runs=(earlier,))
+    return replace(running, current=replace(running.current, run_id=THIRD, resumed_from=SECOND))
+
+
+def follow_as_the_window_does(detail):
+    follower = TranscriptFollower(detail.transcript_view.model(), detail)
+    detail.sourceChosen.connect(lambda source: follower.follow(source.path if source else None,
+                                                               bool(source and source.live)))
+    follower.noteChanged.connect(detail.show_transcript_note)
+    return follower
+
+
+def test_a_resumed_jobs_runs_are_listed_oldest_first_and_the_newest_is_shown(tmp_path, detail):
+    home, resumed = Home(tmp_path), resumed_job()
+    detail.show_job(resumed, jobs(resumed), transcript_sources(home, resumed))
+    combo = detail.source_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        f"Run {FIRST} (rate limited)",
+        f"Run {SECOND} (failed, resumed from run {FIRST})",
+        f"Run {THIRD} (running, resumed from run {SECOND})",
+    ]
+    assert combo.currentIndex() == 2 and detail.source.path == home.run_files(THIRD, "03-c").log
+    assert detail.details["Reason"].text() == f"resumed from run {SECOND}"
+
+    waiting = replace(resumed, status=Status.PENDING, current=None, reason="usage limit reached",
+                      resume=Resume(SECOND, "session-1", "usage limit reached"))
+    detail.show_job(waiting, jobs(waiting), transcript_sources(home, waiting))
+    assert detail.details["Reason"].text() == f"usage limit reached · will continue run {SECOND}'s session"
+    assert combo.currentText() == f"Run {SECOND} (failed, resumed from run {FIRST})"
+
+
+def test_a_chosen_earlier_run_stays_chosen_and_the_newest_is_followed_into_the_next_run(tmp_path, detail):
+    home, resumed = Home(tmp_path), resumed_job()
+    before = replace(resumed, current=replace(resumed.current, run_id="20261203-130000-ffffff"))
+    detail.show_job(before, jobs(before), transcript_sources(home, before))
+    detail.show_job(resumed, jobs(resumed), transcript_sources(home, resumed))  # a new run began
+    assert detail.source_combo.currentText().startswith(f"Run {THIRD}")
+    detail.choose_source(0)
+    finished = replace(resumed, status=Status.FAILED, current=None,
+                       last=LastRun(THIRD, OutcomeKind.FAILED, 1, T0, 1000, None, None, "exit 1", resumed_from=SECOND),
+                       earlier_runs=(*resumed.earlier_runs, resumed.last))
+    detail.show_job(finished, jobs(finished), transcript_sources(home, finished))
+    assert detail.source_combo.currentText() == f"Run {FIRST} (rate limited)"
+    assert detail.source.path == home.run_files(FIRST, "03-c").log
+
+
+def test_a_run_whose_folder_was_pruned_says_no_transcript_was_written(qtbot, tmp_path, detail):
+    home, resumed = Home(tmp_path), resumed_job()
+    newest = home.run_files(THIRD, "03-c").log
+    newest.parent.mkdir(parents=True)
+    newest.write_text("")
+    follow_as_the_window_does(detail)
+    detail.show_job(resumed, jobs(resumed), transcript_sources(home, resumed))
+    assert not home.run_dir(FIRST).exists()  # pruned
+    detail.choose_source(0)
+    qtbot.waitUntil(lambda: detail.transcript_note.text() == "no transcript was written", timeout=3000)
+    assert detail.source_combo.isVisible() and detail.source_combo.currentIndex() == 0

@@ -16,6 +16,7 @@ from app.core.queue import (
     Pause,
     PauseReason,
     QueueState,
+    Resume,
     Status,
 )
 from app.core.stream import RateLimit, Result
@@ -62,6 +63,9 @@ current_runs = st.builds(
     limit_message=st.none() | text,
     skipped_lines=st.integers(0, 100),
     stopping=st.none() | st.sampled_from(list(StopReason)),
+    session_id=st.none() | text,
+    resumed_from=st.none() | text,
+    api_key_source=st.none() | st.sampled_from(["none", "ANTHROPIC_API_KEY", ""]),
 )
 last_runs = st.builds(
     LastRun,
@@ -73,7 +77,10 @@ last_runs = st.builds(
     cost_usd=st.none() | st.floats(0, 100, allow_nan=False),
     num_turns=st.none() | st.integers(0, 100),
     reason=text,
+    session_id=st.none() | text,
+    resumed_from=st.none() | text,
 )
+resumes = st.builds(Resume, run_id=text, session_id=text, why=text)
 investigations = st.builds(
     Investigation,
     status=st.sampled_from(list(InvestigationStatus)),
@@ -135,6 +142,9 @@ def jobs(draw, slug=slugs) -> Job:
         interrupted_retries=draw(st.integers(0, 3)),
         file_gone=draw(st.booleans()),
         verify=draw(st.none() | verify_results),
+        resume=draw(st.none() | resumes),
+        resumes=draw(st.integers(0, 3)),
+        earlier_runs=tuple(draw(st.lists(last_runs, max_size=3))),
     )
 
 

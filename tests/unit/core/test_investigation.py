@@ -2,12 +2,15 @@
 where the fix plan goes."""
 
 import datetime as dt
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.core.investigation import (
+    TRANSCRIPT_TAIL_CHARS,
+    RunTail,
     approved,
     discarded,
     fix_plan_path,
@@ -16,10 +19,13 @@ from app.core.investigation import (
     held_plans,
     investigation_prompt,
     is_fix_plan,
+    session_chain,
     should_investigate,
+    tail_budgets,
     transcript_tail,
 )
-from app.core.queue import Investigation, InvestigationStatus, Status
+from app.core.outcome import OutcomeKind
+from app.core.queue import Investigation, InvestigationStatus, LastRun, Status
 from app.core.workspace import Workspace
 
 from .factories import T0, job, jobs
@@ -162,3 +168,77 @@ def test_a_worktree_jobs_investigation_is_told_its_branch_and_its_fix_plan_conti
     assert "the git branch overnight/07-login, checked out in /h/worktrees/app-1/07-login" in prompt
     assert "\n    workspace: worktree\n    base: overnight/07-login\n    ---" in prompt
     assert "cwd: /code/app/web" in prompt  # the fix plan's own worktree keeps the same place
+
+
+# ---------------------------------------------------------------- a resumed session's runs
+
+def _run(run_id, outcome, reason, resumed_from=None):
+    return LastRun(run_id, outcome, 1, T0, 1000, None, None, reason, resumed_from=resumed_from)
+
+
+def _assistant_log(words: str, lines: int) -> bytes:
+    """A run's stream-JSON: `lines` assistant messages, each naming `words` and its number."""
+    return b"".join(json.dumps({"type": "assistant", "message": {"role": "assistant", "content": [
+        {"type": "text", "text": f"{words} step {n}"}]}}).encode() + b"\n" for n in range(lines))
+
+
+EARLIER_FRESH = _run("20261122-003000-aaaaaa", OutcomeKind.FAILED, "exit 1")  # a run before a re-run
+CUT = _run("20261122-010000-bbbbbb", OutcomeKind.RATE_LIMITED, "usage limit reached; it continues where it stopped")
+GOING_ON = _run("20261122-030000-cccccc", OutcomeKind.FAILED, "interrupted by a restart",
+                resumed_from=CUT.run_id)
+FAILED_RUN = _run("20261122-040000-dddddd", OutcomeKind.FAILED, "stopped at the turn limit",
+                  resumed_from=GOING_ON.run_id)
+RESUMED = job("07-login", Status.FAILED, title="Add login", last=FAILED_RUN,
+              earlier_runs=(EARLIER_FRESH, CUT, GOING_ON))
+
+
+def test_the_session_of_a_resumed_run_is_followed_back_oldest_first_leaving_other_runs_out():
+    assert session_chain(RESUMED) == (CUT, GOING_ON, FAILED_RUN)
+    fresh = replace(RESUMED, last=replace(FAILED_RUN, resumed_from=None))
+    assert session_chain(fresh) == (fresh.last,)
+    pruned = replace(RESUMED, earlier_runs=(GOING_ON,))  # the record no longer keeps the first run
+    assert session_chain(pruned) == (GOING_ON, FAILED_RUN)
+    looping = replace(RESUMED, earlier_runs=(replace(CUT, resumed_from=GOING_ON.run_id), GOING_ON))
+    assert [run.run_id for run in session_chain(looping)] == [CUT.run_id, GOING_ON.run_id, FAILED_RUN.run_id]
+    assert session_chain(job("07-login")) == ()
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 21])
+def test_the_budget_is_split_among_a_sessions_runs_and_the_failed_run_gets_the_most(count):
+    sizes = tail_budgets(count, 64 * 1024)
+    assert len(sizes) == count and sum(sizes) <= 64 * 1024
+    assert sizes[-1] == max(sizes) and (count == 1 or sizes[-1] > sizes[0] > 0)
+
+
+def test_a_resumed_jobs_investigation_reads_the_end_of_each_run_of_its_session_in_order_under_the_budget():
+    chain = session_chain(RESUMED)
+    limits = tail_budgets(len(chain), TRANSCRIPT_TAIL_CHARS)
+    tails = [RunTail(run, f"/h/runs/{run.run_id}/07-login.jsonl",
+                     transcript_tail(_assistant_log(f"run {run.run_id}", 5000), limit))
+             for run, limit in zip(chain, limits, strict=True)]
+    prompt = investigation_prompt(job=RESUMED, reason=FAILED_RUN.reason, body="Add a login page.",
+                                  transcript=tails[-1].text, log_path=tails[-1].log_path,
+                                  fix_path="/h/prds/07-fix-login.md", where="/tmp", earlier=tails[:-1])
+    headings = [f"## Run {CUT.run_id} — rate limited: usage limit reached; it continues where it stopped",
+                f"## Run {GOING_ON.run_id} — failed: interrupted by a restart",
+                f"## Run {FAILED_RUN.run_id} — failed: stopped at the turn limit (the failed run)"]
+    places = [prompt.index(heading) for heading in headings]
+    assert places == sorted(places)
+    last_steps = [prompt.index(f"run {run.run_id} step 4999") for run in chain]
+    assert places[0] < last_steps[0] < places[1] < last_steps[1] < places[2] < last_steps[2]
+    assert f"Full transcript: /h/runs/{CUT.run_id}/07-login.jsonl" in prompt
+    assert EARLIER_FRESH.run_id not in prompt
+    assert "continued (`claude --resume`) 2 times, so the failure spans 3 runs" in prompt
+    shown = sum(len(tail.text) for tail in tails)
+    assert shown <= TRANSCRIPT_TAIL_CHARS + len(chain)  # each tail may start with "…"
+    assert len(tails[-1].text) > len(tails[0].text)
+
+
+def test_a_job_that_was_never_resumed_gets_the_prompt_it_always_got():
+    fresh = replace(RESUMED, last=replace(FAILED_RUN, resumed_from=None))
+    fields = dict(job=fresh, reason="stopped at the turn limit", body="b", transcript="assistant: stuck",
+                  log_path="/l", fix_path="/p/07-fix-login.md", where="/tmp")
+    prompt = investigation_prompt(**fields)
+    assert prompt == investigation_prompt(**fields, earlier=())
+    assert "# The end of its transcript\n<transcript>\nassistant: stuck\n</transcript>\n" in prompt
+    assert "## Run" not in prompt and "claude --resume" not in prompt
