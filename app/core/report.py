@@ -154,6 +154,7 @@ def _section(slug: str, runs: Sequence[dict[str, Any]], inputs: Inputs, fix_plan
         "runId": last.get("runId"),
         "finishedAt": last.get("finishedAt") or last.get("ts"),
         "runs": len(runs),
+        "resumed": sum(1 for r in runs if r.get("resumedFrom")),  # runs that continued an interrupted session
         "durationMs": int(sum(_number(r.get("durationMs")) for r in runs)),
         "costUsd": sum(_number(r.get("costUsd")) for r in runs),
         "turns": int(sum(_number(r.get("numTurns")) for r in runs)),
@@ -295,7 +296,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
 def _job_markdown(s: Mapping[str, Any]) -> list[str]:
     out = [f"### {_cell(s['title'])} ({s['slug']})", "", f"**{s['status']}**: {_cell(s['reason'])}", "",
            f"- {_duration(s['durationMs'])}, ${s['costUsd']:.2f}, {pluralize(s['turns'], 'turn')}"
-           f", {pluralize(s['runs'], 'run')}, finished {_when(s['finishedAt'])}"]
+           f", {pluralize(s['runs'], 'run')}{_resumed(s)}, finished {_when(s['finishedAt'])}"]
     ws = s.get("workspace")
     if isinstance(ws, Mapping):
         merged = f"merged as `{ws.get('mergeCommit')}`" if ws.get("mergeCommit") else "not merged"
@@ -311,6 +312,11 @@ def _job_markdown(s: Mapping[str, Any]) -> list[str]:
     if s.get("resultText"):
         out += [f"> {one_line(s['resultText'], RESULT_LINE)}", ""]
     return out
+
+
+def _resumed(s: Mapping[str, Any]) -> str:
+    resumed = int(_number(s.get("resumed")))
+    return f" ({resumed} continuing its interrupted session)" if resumed else ""
 
 
 def _left_markdown(left: Mapping[str, Any]) -> list[str]:

@@ -67,6 +67,18 @@ def test_a_worktree_job_shows_its_branch_merge_commit_diffstat_and_files():
     assert "  - `app/a.py`" in text and "  - `tests/test_a.py`" in text
 
 
+def test_a_job_whose_session_was_continued_says_how_many_of_its_runs_continued_it():
+    history = [run_line("01-long", "pending", 10, outcome="rate_limited", sessionId="s1"),
+               run_line("01-long", "pending", 70, outcome="rate_limited", sessionId="s1", resumedFrom="r10"),
+               run_line("01-long", "completed", 130, sessionId="s1", resumedFrom="r70"),
+               run_line("02-short", "completed", 140)]
+    built = build(history)
+    assert {s["slug"]: (s["runs"], s["resumed"]) for s in built["jobs"]} == {"01-long": (3, 2), "02-short": (1, 0)}
+    text = report.to_markdown(built)
+    assert ", 3 runs (2 continuing its interrupted session), finished" in text
+    assert ", 1 run, finished" in text
+
+
 def test_the_result_text_comes_from_the_runs_meta_when_the_history_line_lacks_it():
     history = [run_line("01-old", "completed", 5)]
     metas = {report.meta_key("r5", "01-old"): {"resultText": "All three endpoints added."}}
