@@ -148,12 +148,14 @@ class IntField(Field):
 
 class NumberField(Field):
     def __init__(self, key: str, parent: QWidget, help_text: str, suffix: str = "", prefix: str = "",
-                 decimals: int = 1) -> None:
+                 decimals: int = 1, zero: str = "") -> None:
+        """`zero`: the words shown for 0 when it means something of its own (e.g. "No limit")."""
         spin = QDoubleSpinBox(parent)
         spin.setRange(0, NUMBER_LIMIT)
         spin.setDecimals(decimals)
         spin.setSuffix(suffix)
         spin.setPrefix(prefix)
+        spin.setSpecialValueText(zero)
         super().__init__(key, spin, help_text)
         self.spin = spin
         self.spin.valueChanged.connect(self.changed)

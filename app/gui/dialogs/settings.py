@@ -136,7 +136,8 @@ LAYOUT: tuple[tuple[str, str, str, Any], ...] = (
                          "an API key is stopped at once and the queue pauses")),
     ("Billing", "spend.max_usd_per_day", "Most API spend a day",
      lambda p: NumberField("spend.max_usd_per_day", p, "with API billing allowed: today's API spend that pauses "
-                           "the queue until midnight; 0 = no limit", prefix="$ ", decimals=2)),
+                           "the queue until midnight; 0 = no limit", prefix="$ ", decimals=2,
+                           zero="No limit")),
 )
 
 

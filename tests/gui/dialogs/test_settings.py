@@ -91,6 +91,7 @@ def test_the_billing_tab_says_how_runs_are_billed_as_the_values_change_and_saves
     assert mode.text() == "API key in the environment (ANTHROPIC_API_KEY): runs are stopped at once"
     dialog.fields["spend.allow_api_billing"].check.setChecked(True)
     assert mode.text() == "API billing allowed (ANTHROPIC_API_KEY): runs are billed per token, with no daily limit"
+    assert dialog.fields["spend.max_usd_per_day"].spin.text() == "No limit"  # 0 reads as what it means
     dialog.fields["spend.max_usd_per_day"].spin.setValue(2.5)
     assert mode.text().endswith("up to $2.50 a day")
     dialog.fields["agent.env_remove"].add_item("ANTHROPIC_API_KEY")
