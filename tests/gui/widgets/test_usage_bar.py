@@ -46,6 +46,6 @@ def test_a_limit_claude_reported_shows_until_its_reset_whatever_the_meter_says(b
     resume = now + dt.timedelta(minutes=22)
     bar.show_window(Window(12.0, now + dt.timedelta(hours=3)), 90.0, now, limit_until=resume)
     assert bar.reading.full_text == f"limit reached · resets {format_clock(resume, now)}"
-    assert "12" not in bar.reading.full_text and bar.bar.value() == 100 and bar.color == ERROR_COLOR
+    assert "12 %" not in bar.reading.full_text and bar.bar.value() == 100 and bar.color == ERROR_COLOR
     bar.refresh(resume + dt.timedelta(seconds=1))
     assert bar.reading.full_text.startswith("12 % · resets") and bar.color is None
