@@ -157,8 +157,13 @@ def spent_today(billed: BilledRuns, now: dt.datetime, local_tz: dt.tzinfo) -> fl
     return sum(cost for moment, cost in billed.values() if moment >= start)
 
 
+def limit_applies(rules: SpendRules) -> bool:
+    """A daily limit on API spend holds: API billing is allowed and the limit is above 0."""
+    return rules.allow_api_billing and rules.max_usd_per_day > 0
+
+
 def limit_reached(spent: float, rules: SpendRules) -> bool:
-    return rules.allow_api_billing and rules.max_usd_per_day > 0 and spent >= rules.max_usd_per_day
+    return limit_applies(rules) and spent >= rules.max_usd_per_day
 
 
 def limit_pause(spent: float, rules: SpendRules, now: dt.datetime, local_tz: dt.tzinfo) -> Pause:

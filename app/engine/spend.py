@@ -26,6 +26,7 @@ class Spend:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._billed: spend.BilledRuns = {}  # today's runs billed per token, by (kind, runId)
+        self._loaded = False  # history.jsonl read: only once a daily limit applies
 
     def rules(self) -> spend.SpendRules:
         config = self._engine.config
@@ -52,9 +53,14 @@ class Spend:
         engine.set_pause(spend.source_pause(source, engine.clock.now()))
 
     async def load(self) -> None:
-        """Today's runs billed per token, from history.jsonl (read off the loop); runs that end
+        """Today's runs billed per token, from history.jsonl (read off the loop), when a daily limit
+        applies (else history.jsonl is not read: it waits for a limit set later); runs that end
         meanwhile are counted once."""
         engine = self._engine
+        if not spend.limit_applies(self.rules()):
+            self.review()
+            return
+        self._loaded = True
         since = spend.day_start(engine.clock.now(), engine.local_tz)
         billed = await asyncio.to_thread(_billed_in, engine.home.history, since)
         self._billed = {**billed, **self._billed}
@@ -80,6 +86,10 @@ class Spend:
         """After the settings or the day's spend changed: a `spend` pause that no longer holds
         ends, a daily limit reached begins one."""
         engine = self._engine
+        if not self._loaded and spend.limit_applies(self.rules()):  # a limit set since the start
+            self._loaded = True
+            engine.background(self.load(), engine.chores)  # it reviews once the day's spend is known
+            return
         paused = engine.state.paused
         after = spend.after_review(paused, self.rules(), self.spent_today(), engine.clock.now(), engine.local_tz)
         if after is paused:

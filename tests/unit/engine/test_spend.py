@@ -122,6 +122,19 @@ async def test_the_days_spend_read_from_history_at_the_start_holds_the_queue_fro
 
 
 @run
+async def test_a_daily_limit_set_while_overnight_runs_counts_what_history_says_was_spent_today(tmp_path):
+    r = with_api_key(tmp_path, {"spend": {"allow_api_billing": True}}, local_tz=LOCAL)
+    today = {"ts": dt.datetime.now(dt.UTC).isoformat(), "event": "run.finished", "kind": "job", "runId": "a",
+             "costUsd": 1.25, "apiKeySource": KEY}
+    r.home.history.write_text(json.dumps(today) + "\n")
+    async with r:
+        assert paused(r) is None  # no limit yet
+        set_config(r, "spend", max_usd_per_day=1)
+        pause = await until(lambda: paused(r), timeout=10)
+        assert pause.reason is PauseReason.SPEND and "$1.25" in pause.message
+
+
+@run
 async def test_an_investigation_billed_by_an_api_key_is_stopped_and_waits_for_its_turn_again(tmp_path):
     async with Running(tmp_path) as r:
         r.prd("03-broken.md", "@fake sleep 0.5\n@fake max_turns\n@investigator sleep 30\n")
