@@ -277,7 +277,7 @@ def test_an_api_key_in_the_environment_stops_the_run_at_once_until_env_remove_ke
     assert o.wait_event("job.finished", slug="01-billed")["outcome"] == "cancelled"
     billed = o.fake.requests_to(MESSAGES)
     assert len(billed) <= 1 and all("x-api-key" in r.headers for r in billed)
-    assert o.jobs()["01-billed"]["status"] == "pending"
+    wait_until(lambda: o.jobs()["01-billed"]["status"] == "pending")  # queue.json is saved just after the event
 
     settings = yaml.safe_load(o.home.config.read_text())
     settings["agent"]["env_remove"] = ["ANTHROPIC_API_KEY"]

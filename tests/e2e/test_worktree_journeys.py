@@ -213,7 +213,7 @@ def test_a_merge_refused_while_the_user_has_the_queue_branch_checked_out_is_made
     o.start()
     refused = o.wait_event("job.needs_review", slug="01-page")
     assert refused["reason"].startswith("its work could not be merged") and "already checked out" in refused["reason"]
-    assert o.jobs()["01-page"]["status"] == "needs_review"
+    wait_until(lambda: o.jobs()["01-page"]["status"] == "needs_review")  # queue.json is saved just after the event
     git(repo, "checkout", "-q", "main")
     merged = subprocess.run([sys.executable, "-m", "app", "merge", "01-page", "--home", str(o.home.root)],
                             env=o.environ, capture_output=True, text=True, timeout=60)
