@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.event_names import EventName
-from app.core.text import shorten
+from app.core.text import plain_names, shorten
 
 # Pauses the queue stays in until the user acts. A manual pause counts: it may have been made
 # from the command line on another machine, and it is worth knowing the queue stopped.
@@ -40,7 +40,7 @@ class Request:
 def notification_for(event: str, fields: Mapping[str, Any], ts: str) -> Notification | None:
     """The notification an engine event is worth, or None for the many that are not."""
     slug = fields.get("slug")
-    reason = shorten(str(fields.get("reason") or ""), MESSAGE_CHARS)
+    reason = shorten(plain_names(str(fields.get("reason") or "")), MESSAGE_CHARS)
     if event == EventName.REPORT_WRITTEN:
         failed, review = _count(fields, "failed"), _count(fields, "needs_review")
         totals = [f"{_count(fields, 'completed')} completed", f"{failed} failed", f"{review} needs review"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.core.batching import Waiting
 from app.core.queue import Job, Status
-from app.core.text import one_line, pluralize
+from app.core.text import one_line, plain_names, pluralize
 from app.core.times import iso_ms, parse_ts, timed_record
 
 FIRST = ("failed", "needs_review")  # the sections the user reads first
@@ -244,6 +244,11 @@ def _cell(value: object) -> str:
     return one_line(str(value), 200).replace("|", "\\|")
 
 
+def _said(reason: object) -> str:
+    """The engine's reason for a person, in a cell: its internal names in words."""
+    return _cell(plain_names(str(reason)))
+
+
 def _duration(ms: int) -> str:
     minutes = round(ms / 60000)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
@@ -279,7 +284,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     out.append("")
     if totals["pauses"]:
         out += ["### Pauses", "", "| Reason | Since | For |", "|---|---|---|"]
-        out += [f"| {_cell(p['reason'])} | {_when(p['since'])} | {_duration(p['durationMs'])}"
+        out += [f"| {_said(p['reason'])} | {_when(p['since'])} | {_duration(p['durationMs'])}"
                 f"{' (still paused)' if p['lasting'] else ''} |" for p in totals["pauses"]]
         out.append("")
     if report["unreadableLines"]:
@@ -294,7 +299,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _job_markdown(s: Mapping[str, Any]) -> list[str]:
-    out = [f"### {_cell(s['title'])} ({s['slug']})", "", f"**{s['status']}**: {_cell(s['reason'])}", "",
+    out = [f"### {_cell(s['title'])} ({s['slug']})", "", f"**{s['status']}**: {_said(s['reason'])}", "",
            f"- {_duration(s['durationMs'])}, ${s['costUsd']:.2f}, {pluralize(s['turns'], 'turn')}"
            f", {pluralize(s['runs'], 'run')}{_resumed(s)}, finished {_when(s['finishedAt'])}"]
     ws = s.get("workspace")
@@ -325,7 +330,7 @@ def _left_markdown(left: Mapping[str, Any]) -> list[str]:
         return [*out, "Nothing is pending.", ""]
     if left["pending"]:
         out += ["| Pending | Why it waits |", "|---|---|"]
-        out += [f"| {_cell(p['title'])} ({p['slug']}) | {_cell(p['why'])} |" for p in left["pending"]]
+        out += [f"| {_cell(p['title'])} ({p['slug']}) | {_said(p['why'])} |" for p in left["pending"]]
         out.append("")
     if left["invalid"]:
         out += ["| Invalid PRD | Problem |", "|---|---|"]

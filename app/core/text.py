@@ -1,8 +1,25 @@
-"""Short texts for people: a long value cut with an ellipsis, a count with its noun."""
+"""Short texts for people: a long value cut with an ellipsis, a count with its noun, the engine's
+and the Claude CLI's internal names in words."""
 
 from __future__ import annotations
 
+import re
+
 ELLIPSIS = "…"
+
+# Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
+# and values stay as written: a problem with config.yaml must name what to change there.)
+PLAIN_NAMES = {
+    "error_max_turns": "stopped at the turn limit",
+    "error_max_budget_usd": "stopped at the budget limit",
+    "error_during_execution": "error during the run",
+    "result: success": "finished",
+    "rate_limited": "usage limit",
+    "rate_limit": "usage limit",
+    "five_hour": "five-hour",
+    "seven_day": "seven-day",
+}
+_NAMES = re.compile("|".join(re.escape(name) for name in sorted(PLAIN_NAMES, key=len, reverse=True)))
 
 
 def shorten(text: str, keep: int, mark: str = ELLIPSIS) -> str:
@@ -29,3 +46,8 @@ def session_words(resumed_from: str | None, will_continue: str | None) -> str:
     if will_continue is not None:
         return f"will continue run {will_continue}'s session"
     return ""
+
+
+def plain_names(text: str) -> str:
+    """`text` from the engine with its internal names (`error_max_turns`, `rate_limit`…) in words."""
+    return _NAMES.sub(lambda found: PLAIN_NAMES[found.group(0)], text)

@@ -15,7 +15,7 @@ from PySide6.QtCore import QDate, QLocale, QTime
 from app.core.batching import Waiting
 from app.core.gate import Decision, Open, closed_why
 from app.core.queue import InvestigationStatus, Job, PauseReason, Status
-from app.core.text import session_words
+from app.core.text import plain_names, session_words
 from app.engine.api import EngineEvent
 
 # Mid-tone colours: readable as icons and text accents on light and dark palettes alike.
@@ -120,19 +120,6 @@ GATE_STORIES: Mapping[str, str] = {
     "on_reset": "the fire policy is on-reset: runs start once, shortly after the next five-hour usage reset",
 }
 
-# Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
-# and values stay as written: a problem with config.yaml must name what to change there.)
-_PLAIN = {
-    "error_max_turns": "stopped at the turn limit",
-    "error_max_budget_usd": "stopped at the budget limit",
-    "error_during_execution": "error during the run",
-    "result: success": "finished",
-    "rate_limited": "usage limit",
-    "rate_limit": "usage limit",
-    "five_hour": "five-hour",
-    "seven_day": "seven-day",
-}
-_PLAIN_NAMES = re.compile("|".join(re.escape(name) for name in sorted(_PLAIN, key=len, reverse=True)))
 # 2026-12-03T19:00:00+00:00, 2026-12-03 19:00 UTC, 19:12:00 UTC: moments the engine writes in UTC.
 _UTC_MOMENT = re.compile(
     r"(?:(\d{4}-\d\d-\d\d)[T ])?(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:00| UTC)")
@@ -140,8 +127,7 @@ _UTC_MOMENT = re.compile(
 
 def plain_words(text: str, now: dt.datetime) -> str:
     """`text` from the engine with its internal names in words and its UTC times on the user's clock."""
-    text = _PLAIN_NAMES.sub(lambda found: _PLAIN[found.group(0)], text)
-    return _UTC_MOMENT.sub(lambda found: _utc_clock(found, now), text)
+    return _UTC_MOMENT.sub(lambda found: _utc_clock(found, now), plain_names(text))
 
 
 def _utc_clock(found: re.Match[str], now: dt.datetime) -> str:

@@ -76,3 +76,10 @@ def test_the_json_request_is_one_object_with_the_five_fields():
 
     assert sent == {"event": "job.finished", "title": "Overnight: 01-a failed", "message": "01-a failed: exit 1",
                     "slug": "01-a", "ts": TS}
+
+
+def test_a_failure_s_reason_reads_as_words_not_as_the_cli_s_names():
+    note = notification_for("job.finished", {"slug": "01-a", "outcome": "failed",
+                                             "reason": "error_max_turns: Reached maximum number of turns (30)"}, TS)
+    assert note is not None
+    assert note.message == "01-a failed: stopped at the turn limit: Reached maximum number of turns (30)"

@@ -96,7 +96,16 @@ def test_utilization_at_start_and_end_and_pauses_with_their_length_come_from_the
     text = report.to_markdown(build([], beats))
     assert "| Five-hour utilization | 10% → 95% |" in text
     assert "| manual | 2026-11-22 01:01 UTC | 1 h 00 min |" in text
-    assert "(still paused)" in text
+    assert "| usage limit | 2026-11-22 02:02 UTC |" in text and "(still paused)" in text
+
+
+def test_the_cli_s_and_the_engine_s_internal_names_read_as_words():
+    history = [run_line("01-long", "failed", 10, reason="error_max_turns: Reached maximum number of turns (30)")]
+    waiting = {"02-next": Waiting("the queue is paused: rate_limit")}
+    text = report.to_markdown(build(history, queue=jobs(job("02-next")), waiting=waiting))
+    assert "**failed**: stopped at the turn limit: Reached maximum number of turns (30)" in text
+    assert "| the queue is paused: usage limit |" in text
+    assert "error_max_turns" not in text and "rate_limit" not in text
 
 
 def test_corrupt_and_truncated_lines_are_skipped_and_counted():
