@@ -220,7 +220,8 @@ class Tray(QObject):
             self._unseen_failures.add(run_id)
         investigating = job.investigation is not None and job.investigation.status in (
             InvestigationStatus.WAITING, InvestigationStatus.RUNNING)
-        text = job.reason + (" An investigation will write a fix plan." if investigating else "")
+        text = plain_words(job.reason, dt.datetime.now(dt.UTC))
+        text += " An investigation will write a fix plan." if investigating else ""
         self._notify(f"Job failed: {job.title}", text, MessageIcon.Critical)
 
     def _follow_drain(self, state: QueueState) -> None:

@@ -1,5 +1,7 @@
 """The Report view: the latest report rendered, the earlier ones listed newest first and opened on a click."""
 
+import datetime as dt
+
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -23,6 +25,11 @@ def open_view(qtbot, home):
     return view
 
 
+def on_the_user_s_clock(*utc: int) -> str:
+    """A report's end (its name is in UTC) as the list shows it: in the computer's time zone."""
+    return f"{dt.datetime(*utc, tzinfo=dt.UTC).astimezone():%Y-%m-%d %H:%M}"
+
+
 def listed(view):
     return [view.reports.item(row).text() for row in range(view.reports.count())]
 
@@ -36,7 +43,8 @@ def test_the_latest_report_is_shown_rendered_and_the_others_listed_newest_first(
     })
     view = open_view(qtbot, home)
     qtbot.waitUntil(lambda: view.shown == home.reports / "2026-12-02-0545.md", timeout=5000)
-    assert listed(view) == ["2026-12-02 05:45", "2026-12-01 23:01", "2026-11-30 07:12"]
+    assert listed(view) == [on_the_user_s_clock(2026, 12, 2, 5, 45), on_the_user_s_clock(2026, 12, 1, 23, 1),
+                            on_the_user_s_clock(2026, 11, 30, 7, 12)]
     page = view.page.toPlainText()
     assert "Report of 2 December" in page and "|" not in page  # the table is rendered, not shown as text
     assert "# " not in page

@@ -20,8 +20,9 @@ def test_the_pause_banner_says_why_and_counts_down_to_the_resume_time(qtbot):
     assert not banner.isHidden()
     resume = format_clock(pause.resume_at, now)
     assert banner.message.full_text == f"Paused: usage limit · resumes {resume} (in 22 min)"
-    banner.refresh(now + dt.timedelta(minutes=21))
-    assert banner.message.full_text.endswith(f"resumes {resume} (in 1 min 00 s)")
+    later = now + dt.timedelta(minutes=21)  # past midnight, "Fri 00:04" reads "00:04"
+    banner.refresh(later)
+    assert banner.message.full_text.endswith(f"resumes {format_clock(pause.resume_at, later)} (in 1 min 00 s)")
     tip = banner.message.toolTip()
     assert "five-hour limit reached" in tip and "rate_limit" not in tip and "UTC" not in tip
     banner.show_pause(None, now)
