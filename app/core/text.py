@@ -9,7 +9,7 @@ ELLIPSIS = "…"
 
 # Names the engine and the Claude CLI write that a person should not have to decode. (Config keys
 # and values stay as written: a problem with config.yaml must name what to change there.)
-PLAIN_NAMES = {
+_PLAIN = {
     "error_max_turns": "stopped at the turn limit",
     "error_max_budget_usd": "stopped at the budget limit",
     "error_during_execution": "error during the run",
@@ -19,7 +19,7 @@ PLAIN_NAMES = {
     "five_hour": "five-hour",
     "seven_day": "seven-day",
 }
-_NAMES = re.compile("|".join(re.escape(name) for name in sorted(PLAIN_NAMES, key=len, reverse=True)))
+_NAMES = re.compile("|".join(re.escape(name) for name in sorted(_PLAIN, key=len, reverse=True)))
 
 
 def shorten(text: str, keep: int, mark: str = ELLIPSIS) -> str:
@@ -50,4 +50,4 @@ def session_words(resumed_from: str | None, will_continue: str | None) -> str:
 
 def plain_names(text: str) -> str:
     """`text` from the engine with its internal names (`error_max_turns`, `rate_limit`…) in words."""
-    return _NAMES.sub(lambda found: PLAIN_NAMES[found.group(0)], text)
+    return _NAMES.sub(lambda found: _PLAIN[found.group(0)], text)
